@@ -1,0 +1,74 @@
+"""vtkdicom_app: DICOM folders to correctly oriented 3D volumes, MPR, 3D views and meshes.
+
+The public API is Qt-free::
+
+    import vtkdicom_app as vda
+    series = vda.scan("study/")      # list[SeriesInfo]
+    vol = vda.load("study/")         # Volume in LPS, array (k, j, i)
+    image = vol.to_vtk()             # vtkImageData with origin, spacing and direction
+
+Names are imported lazily so that ``import vtkdicom_app`` (and ``vtkdicom-app --help``)
+stays cheap: numpy, pydicom and VTK load only when a function needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "scan": "vtkdicom_app.io.loader",
+    "load": "vtkdicom_app.io.loader",
+    "SeriesInfo": "vtkdicom_app.io.loader",
+    "Backend": "vtkdicom_app.io.loader",
+    "Volume": "vtkdicom_app.volume",
+    "write_phantom": "vtkdicom_app.phantom",
+    "VtkDicomError": "vtkdicom_app.errors",
+    "NotDicomError": "vtkdicom_app.errors",
+    "DicomReadError": "vtkdicom_app.errors",
+    "DecoderMissingError": "vtkdicom_app.errors",
+    "SeriesNotFoundError": "vtkdicom_app.errors",
+    "GeometryError": "vtkdicom_app.errors",
+    "MemoryLimitError": "vtkdicom_app.errors",
+    "PipelineError": "vtkdicom_app.errors",
+    "VtkDicomWarning": "vtkdicom_app.errors",
+    "GeometryWarning": "vtkdicom_app.errors",
+    "SkippedFileWarning": "vtkdicom_app.errors",
+    "SeriesSplitWarning": "vtkdicom_app.errors",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vtkdicom_app.errors import (  # noqa: F401
+        DecoderMissingError,
+        DicomReadError,
+        GeometryError,
+        GeometryWarning,
+        MemoryLimitError,
+        NotDicomError,
+        PipelineError,
+        SeriesNotFoundError,
+        SeriesSplitWarning,
+        SkippedFileWarning,
+        VtkDicomError,
+        VtkDicomWarning,
+    )
+    from vtkdicom_app.io.loader import Backend, SeriesInfo, load, scan  # noqa: F401
+    from vtkdicom_app.phantom import write_phantom  # noqa: F401
+    from vtkdicom_app.volume import Volume  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vtkdicom_app' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,266 @@
+"""The ``vtkdicom-app`` command line.
+
+Exit codes: 0 success, 1 runtime failure (one line on stderr), 2 usage error. No traceback
+reaches the user unless ``--debug`` is given. Heavy modules (numpy, pydicom, VTK) are
+imported inside the commands, so ``--help`` and ``--version`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from typing import Any, Callable, Sequence
+
+from vtkdicom_app import __version__
+
+__all__ = ["main", "build_parser"]
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+class _TerminalProgress:
+    """tqdm progress bars on a terminal (stderr), nothing otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._stage = ""
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if stage != self._stage or self._bar is None:
+            self.close()
+            self._stage = stage
+            self._bar = tqdm(total=total, desc=stage, unit="file" if "header" in stage.lower() else "slice", file=sys.stderr, leave=False)
+        self._bar.total = total
+        self._bar.n = done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _progress(args: argparse.Namespace) -> _TerminalProgress:
+    return _TerminalProgress(enabled=sys.stderr.isatty() and not getattr(args, "quiet", False))
+
+
+def _fmt_vec(values: Sequence[float], digits: int = 4) -> str:
+    return "(" + ", ".join(f"{v:.{digits}f}" for v in values) + ")"
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import warnings
+
+    from vtkdicom_app.io.loader import _series_info, load, scan_stacks
+
+    progress = _progress(args)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # warnings are printed as part of the report
+            result = scan_stacks(args.path, progress=progress)
+            extra = result.summary_warnings()
+            series = [_series_info(s, extra) for s in result.stacks]
+            volume = None
+            if series and not args.headers_only:
+                volume = load(args.path, series=args.series, progress=progress)
+    finally:
+        progress.close()
+    if not series:
+        reasons = "; ".join(f"{os.path.basename(p)}: {r}" for p, r in (result.skipped or result.ignored)[:3])
+        print(f"error: no DICOM image series found in {args.path}" + (f" ({reasons})" if reasons else ""), file=sys.stderr)
+        return 1
+    report: dict[str, Any] = {
+        "path": os.fspath(args.path),
+        "series": [s.as_dict() for s in series],
+        "skipped": [{"file": p, "reason": r} for p, r in result.skipped],
+        "ignored": [{"file": p, "reason": r} for p, r in result.ignored],
+    }
+    if not args.show_files:
+        for entry in report["series"]:
+            entry["files"] = entry["files"][:1] + ([f"... {len(entry['files']) - 1} more"] if len(entry["files"]) > 1 else [])
+    if args.anonymize:
+        for entry in report["series"]:
+            entry["patient_name"] = ""
+            entry["patient_id"] = ""
+    if volume is not None:
+        arr = volume.array
+        report["loaded"] = {
+            "uid": volume.metadata.get("SeriesInstanceUID", ""),
+            "shape_kji": list(arr.shape),
+            "dtype": str(arr.dtype),
+            "spacing": list(volume.spacing),
+            "origin": list(volume.origin),
+            "direction": volume.direction.ravel().tolist(),
+            "determinant": float(__import__("numpy").linalg.det(volume.direction)),
+            "field_of_view_mm": list(volume.field_of_view),
+            "min": float(arr.min()),
+            "max": float(arr.max()),
+            "geometry_known": volume.geometry_known,
+            "warnings": volume.warnings,
+        }
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    print(f"{args.path}: {len(series)} series" + (f", {len(result.skipped)} file(s) skipped" if result.skipped else ""))
+    for s in series:
+        name = "" if args.anonymize else f"  patient {s.patient_name or '?'} ({s.patient_id or '?'})"
+        print(f"\n[{s.number if s.number is not None else '-'}] {s.description or '(no description)'}  {s.modality}{name}")
+        print(f"    uid       {s.uid}")
+        print(f"    images    {s.n_files} file(s), volume (k, j, i) = {s.shape}")
+        if s.spacing:
+            print(f"    spacing   {_fmt_vec(s.spacing)} mm   origin {_fmt_vec(s.origin or (0, 0, 0), 3)} mm (LPS)")
+            d = s.direction or (1, 0, 0, 0, 1, 0, 0, 0, 1)
+            print(f"    direction rows {_fmt_vec(d[0::3])} cols {_fmt_vec(d[1::3])} normal {_fmt_vec(d[2::3])}")
+        if not s.geometry_known:
+            print("    geometry  UNKNOWN (no ImagePositionPatient/ImageOrientationPatient)")
+        for w in s.warnings:
+            print(f"    warning   {w}")
+    if volume is not None:
+        loaded = report["loaded"]
+        print(
+            f"\nloaded: {loaded['shape_kji']} {loaded['dtype']}, values {loaded['min']:g} .. {loaded['max']:g}, "
+            f"field of view {_fmt_vec(loaded['field_of_view_mm'], 1)} mm"
+        )
+    for path, reason in result.skipped[:20]:
+        print(f"skipped {path}: {reason}")
+    return 0
+
+
+def _cmd_phantom(args: argparse.Namespace) -> int:
+    from vtkdicom_app.phantom import PhantomOrientation, write_phantom
+
+    progress = _progress(args)
+    try:
+        result = write_phantom(
+            args.outdir,
+            rows=args.size,
+            columns=args.size,
+            slices=args.slices,
+            pixel_spacing=(args.pixel_spacing, args.pixel_spacing),
+            slice_spacing=args.slice_spacing,
+            orientation=PhantomOrientation[args.orientation.upper()],
+            feet_first=args.feet_first,
+            gantry_tilt_deg=args.tilt,
+            shuffle_names=args.shuffle,
+            n_series=args.series,
+            progress=(lambda d, t: progress(d, t, "Writing phantom")) if progress.enabled else None,
+        )
+    finally:
+        progress.close()
+    print(f"wrote {len(result.files)} files to {args.outdir}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    outdir = args.outdir or os.path.join(tempfile.gettempdir(), "vtkdicom_app_demo")
+    if not os.path.isdir(outdir) or not os.listdir(outdir):
+        phantom_args = argparse.Namespace(
+            outdir=outdir,
+            size=256,
+            slices=120,
+            pixel_spacing=1.0,
+            slice_spacing=2.0,
+            orientation="axial",
+            feet_first=False,
+            tilt=0.0,
+            shuffle=True,
+            series=1,
+            quiet=args.quiet,
+        )
+        rc = _cmd_phantom(phantom_args)
+        if rc:
+            return rc
+    else:
+        print(f"using the phantom already in {outdir}")
+    info_args = argparse.Namespace(
+        path=outdir, json=False, series=None, headers_only=False, show_files=False, anonymize=False, quiet=args.quiet
+    )
+    return _cmd_info(info_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``vtkdicom-app`` (no heavy imports)."""
+    parser = argparse.ArgumentParser(
+        prog="vtkdicom-app",
+        description="DICOM folders to correctly oriented 3D volumes, MPR, 3D views and printable meshes.",
+    )
+    parser.add_argument("--version", action="version", version=f"vtkdicom-app {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("info", help="series found, geometry, warnings")
+    p.add_argument("path", help="folder (recursive), file or DICOMDIR")
+    p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.add_argument("--series", help="series uid (or SeriesNumber) to load; default: the largest")
+    p.add_argument("--headers-only", action="store_true", help="do not decode pixels")
+    p.add_argument("--show-files", action="store_true", help="list every file of every series")
+    p.add_argument("--anonymize", action="store_true", help="leave out patient name and ID")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("phantom", help="write a synthetic CT series with known geometry")
+    p.add_argument("outdir")
+    p.add_argument("--size", type=int, default=128, help="rows and columns (default 128)")
+    p.add_argument("--slices", type=int, default=64, help="number of slices (default 64)")
+    p.add_argument("--pixel-spacing", type=float, default=1.5, help="mm (default 1.5)")
+    p.add_argument("--slice-spacing", type=float, default=2.0, help="mm (default 2.0)")
+    p.add_argument("--orientation", choices=["axial", "coronal", "sagittal", "oblique"], default="axial")
+    p.add_argument("--feet-first", action="store_true")
+    p.add_argument("--tilt", type=float, default=0.0, help="gantry tilt in degrees")
+    p.add_argument("--shuffle", action="store_true", help="random file names")
+    p.add_argument("--series", type=int, default=1, help="number of series in the folder")
+    p.set_defaults(func=_cmd_phantom)
+
+    p = sub.add_parser("demo", help="the main job on the built-in phantom")
+    p.add_argument("--outdir", help="where the phantom goes (default: a folder in the temp dir)")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 success, 1 runtime failure, 2 usage error.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help/--version
+        return int(exc.code or 0)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # one line, unless --debug
+        if args.debug:
+            raise
+        from vtkdicom_app.errors import VtkDicomError
+
+        kind = "" if isinstance(exc, (VtkDicomError, OSError)) else f"{type(exc).__name__}: "
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: {kind}{message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

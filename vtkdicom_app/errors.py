@@ -1,0 +1,74 @@
+"""One exception hierarchy and the warning classes of vtkdicom_app.
+
+Every error raised on purpose by the library derives from :class:`VtkDicomError`, so a
+caller (the CLI, the viewer, a batch job) can catch one class and show its message, which
+always says what went wrong and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "VtkDicomError",
+    "NotDicomError",
+    "DicomReadError",
+    "DecoderMissingError",
+    "SeriesNotFoundError",
+    "GeometryError",
+    "MemoryLimitError",
+    "PipelineError",
+    "VtkDicomWarning",
+    "GeometryWarning",
+    "SkippedFileWarning",
+    "SeriesSplitWarning",
+]
+
+
+class VtkDicomError(Exception):
+    """Base class of every error raised by vtkdicom_app."""
+
+
+class NotDicomError(VtkDicomError):
+    """A path holds no DICOM data (no file recognised as DICOM by its content)."""
+
+
+class DicomReadError(VtkDicomError):
+    """A DICOM file could not be read or its pixel data is inconsistent with its header."""
+
+
+class DecoderMissingError(DicomReadError):
+    """The pixel data uses a transfer syntax for which no decoder is installed.
+
+    The message names the transfer syntax and the package to install.
+    """
+
+
+class SeriesNotFoundError(VtkDicomError):
+    """The requested series UID is not among the series found."""
+
+
+class GeometryError(VtkDicomError):
+    """The geometry tags are invalid (non-orthogonal orientation, varying sizes, ...)."""
+
+
+class MemoryLimitError(VtkDicomError):
+    """The volume would need more memory than the configured limit allows."""
+
+
+class PipelineError(VtkDicomError):
+    """A VTK pipeline reported an error while updating."""
+
+
+class VtkDicomWarning(UserWarning):
+    """Base class of every warning emitted by vtkdicom_app."""
+
+
+class GeometryWarning(VtkDicomWarning):
+    """Geometry is unusual or incomplete: gaps, irregular spacing, gantry tilt, unknown."""
+
+
+class SkippedFileWarning(VtkDicomWarning):
+    """A file was skipped (not DICOM, truncated, unreadable); the rest loads."""
+
+
+class SeriesSplitWarning(VtkDicomWarning):
+    """Files sharing a SeriesInstanceUID were split into several stacks, or duplicates dropped."""

@@ -1,0 +1,585 @@
+"""``scan`` and ``load``: from paths to series and volumes.
+
+Input may be a folder (searched recursively), one file, a list of files or folders, or a
+DICOMDIR. Files are recognised as DICOM by their content, never by their name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+import warnings as _warnings
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from vtkdicom_app.errors import (
+    DicomReadError,
+    GeometryError,
+    GeometryWarning,
+    NotDicomError,
+    SeriesNotFoundError,
+    SeriesSplitWarning,
+    SkippedFileWarning,
+)
+from vtkdicom_app.io.header import NeedsPydicom, NotDicom, read_header
+from vtkdicom_app.io.records import NON_IMAGE_SOP_CLASSES, FrameRecord, records_from_header, records_from_pydicom
+from vtkdicom_app.io.series import Stack, group_records
+from vtkdicom_app.volume import Volume
+
+__all__ = ["Backend", "SeriesInfo", "scan", "load", "scan_stacks", "ScanResult"]
+
+PathInput = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+ProgressCallback = Callable[[int, int, str], None]
+
+_DICOMDIR_SOP = "1.2.840.10008.1.3.10"
+
+
+class Backend(enum.Enum):
+    """Which reader decodes the pixels.
+
+    ``PYDICOM``: this package's reader (fast native path, pydicom plugins for compressed data).
+    ``VTK``: ``vtkDICOMImageReader`` for uncompressed series, with its origin, row order and
+    slice order corrected from the headers.
+    """
+
+    PYDICOM = "pydicom"
+    VTK = "vtk"
+
+
+@dataclasses.dataclass
+class SeriesInfo:
+    """One loadable stack found by :func:`scan`.
+
+    Attributes
+    ----------
+    uid : str
+        Pass to ``load(path, series=uid)``: the SeriesInstanceUID, with ``#n`` appended when
+        the series was split into several stacks.
+    number : int or None
+        SeriesNumber.
+    description : str
+        SeriesDescription (plus what split it, if it was split).
+    modality : str
+        Modality.
+    n_files : int
+        Number of files contributing frames.
+    shape : tuple of int
+        ``(k, j, i)`` of the volume it loads into.
+    warnings : list of str
+        Split, duplicates, gaps, tilt, missing geometry, skipped files.
+    files : list of str
+        Files in slice order.
+    """
+
+    uid: str
+    number: int | None
+    description: str
+    modality: str
+    n_files: int
+    shape: tuple[int, int, int]
+    warnings: list[str]
+    files: list[str]
+    series_instance_uid: str = ""
+    study_instance_uid: str = ""
+    patient_name: str = ""
+    patient_id: str = ""
+    study_date: str = ""
+    study_description: str = ""
+    is_localizer: bool = False
+    error: str | None = None
+    spacing: tuple[float, float, float] | None = None
+    origin: tuple[float, float, float] | None = None
+    direction: tuple[float, ...] | None = None
+    geometry_known: bool = False
+    transfer_syntax: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class ScanResult:
+    """Stacks found under a path, and the files that were not used.
+
+    Attributes
+    ----------
+    stacks : list of Stack
+    skipped : list of tuple(str, str)
+        ``(path, reason)`` of files that look like DICOM but could not be used.
+    ignored : list of tuple(str, str)
+        ``(path, reason)`` of files that are not slices (not DICOM, SR, RTSTRUCT, DICOMDIR...).
+    notes : list of str
+        Per-file remarks (read without file meta, ...).
+    """
+
+    stacks: list[Stack]
+    skipped: list[tuple[str, str]]
+    ignored: list[tuple[str, str]]
+    notes: list[str]
+
+    def summary_warnings(self) -> list[str]:
+        """One line per kind of problem, for Volume.warnings and SeriesInfo.warnings."""
+        out = list(self.notes)
+        if self.skipped:
+            examples = "; ".join(f"{os.path.basename(p)}: {r}" for p, r in self.skipped[:3])
+            more = f" (+{len(self.skipped) - 3} more)" if len(self.skipped) > 3 else ""
+            out.append(f"{len(self.skipped)} file(s) skipped, the rest loaded: {examples}{more}")
+        return out
+
+
+# ---------------------------------------------------------------------------- discovery
+def _walk(folder: str) -> Iterable[str]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            yield os.path.join(root, name)
+
+
+def _dicomdir_files(path: str) -> list[str]:
+    """Files referenced by a DICOMDIR (paths relative to its folder)."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, force=True)
+    except Exception as exc:
+        raise DicomReadError(f"{path}: unreadable DICOMDIR ({exc})") from exc
+    base = os.path.dirname(os.path.abspath(path))
+    files: list[str] = []
+    for record in ds.get("DirectoryRecordSequence", []):
+        ref = record.get("ReferencedFileID")
+        if ref is None:
+            continue
+        parts = [str(p) for p in (ref if not isinstance(ref, str) else [ref])]
+        candidate = os.path.join(base, *parts)
+        if not os.path.exists(candidate):
+            # CDs written on Windows may differ in case
+            lowered = os.path.join(base, *[p.lower() for p in parts])
+            candidate = lowered if os.path.exists(lowered) else candidate
+        files.append(candidate)
+    return files
+
+
+def _is_dicomdir(path: str) -> bool:
+    if os.path.basename(path).upper() == "DICOMDIR":
+        return True
+    try:
+        header = read_header(path)
+    except (NotDicom, NeedsPydicom, OSError):
+        return False
+    return str(header.tags.get("MediaStorageSOPClassUID", "")) == _DICOMDIR_SOP
+
+
+def discover(path: PathInput) -> list[str]:
+    """List candidate files for a folder, a file, a list of paths or a DICOMDIR.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or sequence of them
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    FileNotFoundError
+        A path does not exist.
+    """
+    if isinstance(path, (str, os.PathLike)):
+        items = [os.fspath(path)]
+    else:
+        items = [os.fspath(p) for p in path]
+    out: list[str] = []
+    for item in items:
+        if os.path.isdir(item):
+            out.extend(_walk(item))
+        elif os.path.isfile(item):
+            if _is_dicomdir(item):
+                out.extend(_dicomdir_files(item))
+            else:
+                out.append(item)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {item}")
+    seen: dict[str, None] = {}
+    for f in out:
+        seen.setdefault(f, None)
+    return list(seen)
+
+
+# ---------------------------------------------------------------------------- headers
+def _file_records(path: str) -> tuple[list[FrameRecord], str | None, str | None, str | None]:
+    """Records of one file, or why it is skipped/ignored: (records, skipped, ignored, note)."""
+    note = None
+    try:
+        header = read_header(path)
+    except NotDicom as exc:
+        return [], None, f"not DICOM ({exc})", None
+    except OSError as exc:
+        return [], f"cannot open: {exc.strerror or exc}", None, None
+    except NeedsPydicom:
+        header = None
+    if header is None or header.enhanced:
+        try:
+            records = records_from_pydicom(path, force=True)
+        except DicomReadError as exc:
+            return [], str(exc).replace(path + ": ", ""), None, None
+        if not records:
+            return [], None, "no image frames", None
+        info = records[0].file
+        if not info.tags.get("MediaStorageSOPClassUID") and header is None:
+            note = f"{os.path.basename(path)} read without file meta information (no preamble/meta group)"
+    else:
+        info_tags = header.tags
+        if info_tags.get("_NoMeta") or info_tags.get("_NoPreamble"):
+            what = "file meta information" if info_tags.get("_NoMeta") else "the 128-byte preamble"
+            note = f"{os.path.basename(path)} read without {what}"
+        if header.pixel_offset < 0:
+            sop = str(info_tags.get("SOPClassUID") or info_tags.get("MediaStorageSOPClassUID") or "")
+            kind = NON_IMAGE_SOP_CLASSES.get(sop, f"SOP class {sop}" if sop else "no pixel data")
+            return [], None, f"not an image ({kind})", None
+        records = records_from_header(header)
+        info = records[0].file
+        expected = info.frame_bytes * len(records)
+        if info.fast_native:
+            if expected == 0:
+                return [], "Rows (0028,0010) or Columns (0028,0011) is zero", None, None
+            if header.pixel_length >= 0 and header.pixel_length + (header.pixel_length & 1) < expected:
+                return [], (
+                    f"PixelData (7FE0,0010) holds {header.pixel_length} bytes but Rows x Columns x frames "
+                    f"x BitsAllocated needs {expected}"
+                ), None, None
+            if header.pixel_offset + expected > header.file_size:
+                got = max(0, header.file_size - header.pixel_offset)
+                return [], f"truncated pixel data: {got} of {expected} bytes present", None, None
+    tags = records[0].file.tags
+    sop = str(tags.get("SOPClassUID") or tags.get("MediaStorageSOPClassUID") or "")
+    if sop in NON_IMAGE_SOP_CLASSES:
+        return [], None, f"not a slice ({NON_IMAGE_SOP_CLASSES[sop]})", note
+    if tags.get("_NoPixels"):
+        return [], None, "not an image (no pixel data)", note
+    spp = int(tags.get("SamplesPerPixel") or 1)
+    if spp != 1:
+        return [], None, f"colour image (SamplesPerPixel {spp}), not a grey-scale slice", note
+    photometric = str(tags.get("PhotometricInterpretation") or "MONOCHROME2")
+    if not photometric.startswith("MONOCHROME"):
+        return [], None, f"PhotometricInterpretation {photometric} is not grey-scale", note
+    if not records[0].file.rows or not records[0].file.columns:
+        return [], "Rows (0028,0010) or Columns (0028,0011) missing or zero", None, note
+    return records, None, None, note
+
+
+def scan_stacks(path: PathInput, *, progress: ProgressCallback | None = None) -> ScanResult:
+    """Read headers under ``path`` and group them into stacks (internal form of :func:`scan`).
+
+    Parameters
+    ----------
+    path : str, os.PathLike or sequence of them
+    progress : callable, optional
+        ``progress(done, total, stage)``; may raise to cancel.
+
+    Returns
+    -------
+    ScanResult
+    """
+    files = discover(path)
+    records: list[FrameRecord] = []
+    skipped: list[tuple[str, str]] = []
+    ignored: list[tuple[str, str]] = []
+    notes: list[str] = []
+    total = len(files)
+    step = max(1, total // 100)
+    for n, f in enumerate(files):
+        recs, skip, ignore, note = _file_records(f)
+        records.extend(recs)
+        if skip:
+            skipped.append((f, skip))
+        if ignore:
+            ignored.append((f, ignore))
+        if note:
+            notes.append(note)
+        if progress is not None and (n % step == 0 or n + 1 == total):
+            progress(n + 1, total, "Reading headers")
+    stacks = group_records(records) if records else []
+    if len(notes) > 3:
+        notes = notes[:2] + [f"... and {len(notes) - 2} more files read without preamble or file meta"]
+    return ScanResult(stacks, skipped, ignored, notes)
+
+
+def _series_info(stack: Stack, extra: list[str]) -> SeriesInfo:
+    tags = stack.tags
+    geo = stack.geometry
+    desc = str(tags.get("SeriesDescription") or "")
+    if stack.label:
+        desc = f"{desc} [{stack.label}]" if desc else f"[{stack.label}]"
+    number = tags.get("SeriesNumber")
+    return SeriesInfo(
+        uid=stack.uid,
+        number=int(number) if isinstance(number, (int, float)) else None,
+        description=desc,
+        modality=str(tags.get("Modality") or ""),
+        n_files=len(stack.files),
+        shape=stack.shape,
+        warnings=list(stack.warnings) + (list(geo.warnings) if geo else []) + extra,
+        files=stack.files,
+        series_instance_uid=stack.series_uid,
+        study_instance_uid=str(tags.get("StudyInstanceUID") or ""),
+        patient_name=str(tags.get("PatientName") or ""),
+        patient_id=str(tags.get("PatientID") or ""),
+        study_date=str(tags.get("StudyDate") or ""),
+        study_description=str(tags.get("StudyDescription") or ""),
+        is_localizer=stack.is_localizer,
+        error=stack.error,
+        spacing=tuple(geo.spacing) if geo else None,
+        origin=tuple(float(v) for v in geo.origin) if geo else None,
+        direction=tuple(float(v) for v in geo.direction.ravel()) if geo else None,
+        geometry_known=bool(geo.known) if geo else False,
+        transfer_syntax=stack.records[0].file.transfer_syntax,
+    )
+
+
+def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> list[SeriesInfo]:
+    """Find the series (stacks) under a path without decoding pixels.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or sequence of them
+        A folder (searched recursively), a file, a list of files or folders, or a DICOMDIR.
+    progress : callable, optional
+        ``progress(done, total, stage)``; it may raise to cancel.
+
+    Returns
+    -------
+    list of SeriesInfo
+        Ordered by SeriesNumber; split series appear as several entries.
+
+    Examples
+    --------
+    >>> import vtkdicom_app as vda                    # doctest: +SKIP
+    >>> [s.description for s in vda.scan("study/")]   # doctest: +SKIP
+    ['Phantom CT']
+    """
+    result = scan_stacks(path, progress=progress)
+    extra = result.summary_warnings()
+    return [_series_info(s, extra) for s in result.stacks]
+
+
+# ---------------------------------------------------------------------------- load
+def _choose(result: ScanResult, series: str | int | None, path: PathInput) -> Stack:
+    stacks = result.stacks
+    if not stacks:
+        reasons = result.skipped or result.ignored
+        detail = "; ".join(f"{os.path.basename(p)}: {r}" for p, r in reasons[:3])
+        raise NotDicomError(f"no DICOM image series found in {path}" + (f" ({detail})" if detail else ""))
+    if series is not None:
+        key = str(series)
+        exact = [s for s in stacks if s.uid == key]
+        if not exact:
+            exact = [s for s in stacks if s.series_uid == key]
+        if not exact and isinstance(series, int):
+            exact = [s for s in stacks if s.tags.get("SeriesNumber") == series]
+        if not exact:
+            known = ", ".join(f"{s.uid} ({s.tags.get('SeriesDescription', '')})" for s in stacks[:8])
+            raise SeriesNotFoundError(f"series {series} not found in {path}; found: {known}")
+        candidates = exact
+    else:
+        candidates = [s for s in stacks if not s.is_localizer and s.error is None] or stacks
+
+    def size(s: Stack) -> tuple[int, int]:
+        k, j, i = s.shape
+        return (0 if s.error else 1, k * j * i)
+
+    return max(candidates, key=size)
+
+
+def _metadata(stack: Stack) -> dict[str, Any]:
+    tags = stack.tags
+    keys = (
+        "PatientID",
+        "PatientName",
+        "PatientBirthDate",
+        "PatientSex",
+        "Modality",
+        "Manufacturer",
+        "StudyDate",
+        "StudyTime",
+        "StudyDescription",
+        "SeriesDescription",
+        "SeriesNumber",
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "FrameOfReferenceUID",
+        "SOPClassUID",
+        "SliceThickness",
+        "WindowCenter",
+        "WindowWidth",
+        "RescaleType",
+        "PhotometricInterpretation",
+        "PatientPosition",
+        "GantryDetectorTilt",
+        "BitsStored",
+        "PixelRepresentation",
+    )
+    meta: dict[str, Any] = {}
+    for key in keys:
+        value = tags.get(key)
+        if value is None or isinstance(value, bytes):
+            continue
+        meta[key] = value
+    meta["TransferSyntaxUID"] = stack.records[0].file.transfer_syntax
+    meta["PhotometricInterpretation"] = str(tags.get("PhotometricInterpretation") or "MONOCHROME2")
+    meta["invert_display"] = meta["PhotometricInterpretation"] == "MONOCHROME1"
+    pad = tags.get("PixelPaddingValue")
+    if isinstance(pad, (int, float)):
+        first = stack.records[0]
+        stored = int(pad)
+        if first.file.signed and stored >= 1 << 15:
+            stored -= 1 << 16  # the reader decodes US; the value is signed with the pixels
+        meta["PixelPaddingValue"] = stored * first.slope + first.intercept
+    return meta
+
+
+def _correct_tilt(array: np.ndarray, shear: np.ndarray, direction: np.ndarray, spacing: tuple[float, float, float]) -> np.ndarray:
+    """Resample a sheared (tilted) stack onto the orthogonal grid sharing its first slice.
+
+    Slice k is displaced in-plane by ``k * shear`` mm; its voxel at continuous index
+    ``(i, j)`` holds the patient point that the orthogonal grid has at
+    ``(i + k*si, j + k*sj)``, so the output takes each slice shifted back by that amount
+    (linear interpolation, edges filled with the slice's minimum).
+    """
+    si = float(shear @ direction[:, 0]) / spacing[0]
+    sj = float(shear @ direction[:, 1]) / spacing[1]
+    out = np.empty(array.shape, np.float32 if array.dtype.kind == "f" else array.dtype)
+    nk, nj, ni = array.shape
+    jj = np.arange(nj, dtype=np.float64)
+    ii = np.arange(ni, dtype=np.float64)
+    for k in range(nk):
+        src = array[k].astype(np.float64)
+        fill = float(src.min())
+        # orthogonal index (i, j) -> sheared slice index (i - k*si, j - k*sj)
+        y = jj - k * sj
+        x = ii - k * si
+        y0 = np.floor(y).astype(int)
+        x0 = np.floor(x).astype(int)
+        fy = (y - y0)[:, None]
+        fx = (x - x0)[None, :]
+        def take(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+            valid = (yy[:, None] >= 0) & (yy[:, None] < nj) & (xx[None, :] >= 0) & (xx[None, :] < ni)
+            vals = src[np.clip(yy, 0, nj - 1)][:, np.clip(xx, 0, ni - 1)]
+            return np.where(valid, vals, fill)
+        res = (
+            take(y0, x0) * (1 - fy) * (1 - fx)
+            + take(y0, x0 + 1) * (1 - fy) * fx
+            + take(y0 + 1, x0) * fy * (1 - fx)
+            + take(y0 + 1, x0 + 1) * fy * fx
+        )
+        out[k] = np.rint(res) if out.dtype.kind in "iu" else res
+    return out
+
+
+def _emit(messages: list[str], stack: Stack, result: ScanResult) -> None:
+    split = set(stack.warnings)
+    skipped = set(result.summary_warnings())
+    for msg in messages:
+        if msg in skipped:
+            category: type[Warning] = SkippedFileWarning
+        elif msg in split:
+            category = SeriesSplitWarning
+        else:
+            category = GeometryWarning
+        _warnings.warn(msg, category, stacklevel=3)
+
+
+def load(
+    path: PathInput,
+    series: str | int | None = None,
+    progress: ProgressCallback | None = None,
+    *,
+    backend: Backend | str = Backend.PYDICOM,
+    correct_tilt: bool = False,
+    workers: int | None = None,
+) -> Volume:
+    """Load one series as a :class:`~vtkdicom_app.volume.Volume` in patient space (LPS).
+
+    Parameters
+    ----------
+    path : str, os.PathLike or sequence of them
+        A folder (searched recursively), a file, a list of files or folders, or a DICOMDIR.
+    series : str or int, optional
+        A ``SeriesInfo.uid`` from :func:`scan`, a SeriesInstanceUID (its largest stack) or a
+        SeriesNumber. Default: the largest non-localizer stack.
+    progress : callable, optional
+        ``progress(done, total, stage)`` for headers then pixels; it may raise to cancel.
+    backend : Backend or {"pydicom", "vtk"}
+        ``"vtk"`` decodes uncompressed series with vtkDICOMImageReader and fixes its geometry.
+    correct_tilt : bool
+        Resample a gantry-tilted stack onto an orthogonal grid (otherwise only warn).
+    workers : int, optional
+        Threads for pixel reading.
+
+    Returns
+    -------
+    Volume
+        ``array`` is ``(k, j, i)``, int16 when the rescale is exact, float32 otherwise.
+
+    Raises
+    ------
+    NotDicomError
+        No image series under ``path``.
+    SeriesNotFoundError
+        ``series`` matches nothing.
+    GeometryError
+        Invalid orientation or spacing (the message names the tag and file).
+    DecoderMissingError
+        Compressed pixel data without a decoder (the message names the package).
+    MemoryLimitError
+        The volume exceeds the memory limit (checked before allocating).
+
+    Examples
+    --------
+    >>> import vtkdicom_app as vda          # doctest: +SKIP
+    >>> vol = vda.load("study/")            # doctest: +SKIP
+    >>> vol.array.shape, vol.spacing        # doctest: +SKIP
+    ((64, 128, 128), (1.5, 1.5, 2.0))
+    """
+    backend = Backend(backend) if not isinstance(backend, Backend) else backend
+    result = scan_stacks(path, progress=progress)
+    stack = _choose(result, series, path)
+    if stack.error:
+        raise GeometryError(stack.error)
+    geo = stack.geometry
+    assert geo is not None
+    if backend is Backend.VTK:
+        from vtkdicom_app.io.vtk_backend import read_with_vtk
+
+        array = read_with_vtk(stack)
+        decode_warnings: list[str] = []
+    else:
+        from vtkdicom_app.io.pixels import read_frames
+
+        array, decode_warnings = read_frames(stack.records, progress=progress, workers=workers)
+    messages = list(stack.warnings) + list(geo.warnings) + decode_warnings + result.summary_warnings()
+    if geo.tilt_deg and correct_tilt:
+        array = _correct_tilt(array, geo.shear, geo.direction, geo.spacing)
+        messages.append(f"gantry tilt of {geo.tilt_deg:.2f} degrees corrected by resampling onto an orthogonal grid")
+        messages = [m for m in messages if not m.startswith("gantry tilt of") or "corrected" in m]
+    _emit(messages, stack, result)
+    metadata = _metadata(stack)
+    metadata["n_frames"] = len(stack.records)
+    if geo.tilt_deg:
+        metadata["gantry_tilt_deg"] = round(geo.tilt_deg, 4)
+        metadata["tilt_corrected"] = bool(correct_tilt)
+    return Volume(
+        array=array,
+        spacing=geo.spacing,
+        origin=tuple(geo.origin),  # type: ignore[arg-type]
+        direction=geo.direction,
+        metadata=metadata,
+        warnings=messages,
+        geometry_known=geo.known,
+        files=stack.files,
+    )

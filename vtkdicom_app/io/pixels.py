@@ -1,0 +1,377 @@
+"""Decode the frames of a stack into one numpy array of real-world values.
+
+Native little-endian pixel data is read with ``readinto`` straight into the output array
+(two threads: file reads and numpy release the GIL). Everything else (JPEG, JPEG-LS,
+JPEG 2000, RLE, deflate, big endian) goes through pydicom's pixel plugins, one decode per
+file. Rescale is applied per frame; the output is int16 when every value is exactly an
+integer in int16's range, float32 otherwise.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import numpy as np
+
+from vtkdicom_app.errors import DecoderMissingError, DicomReadError, MemoryLimitError
+from vtkdicom_app.io.records import FileInfo, FrameRecord
+
+__all__ = ["read_frames", "OutputKind", "memory_limit_bytes", "DECODER_PACKAGES"]
+
+ProgressCallback = Callable[[int, int, str], None]
+
+# Transfer syntax UID -> (name, what to install to decode it).
+DECODER_PACKAGES: dict[str, tuple[str, str]] = {
+    "1.2.840.10008.1.2.4.50": ("JPEG Baseline", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
+    "1.2.840.10008.1.2.4.51": ("JPEG Extended", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
+    "1.2.840.10008.1.2.4.57": ("JPEG Lossless", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
+    "1.2.840.10008.1.2.4.70": ("JPEG Lossless SV1", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
+    "1.2.840.10008.1.2.4.80": ("JPEG-LS Lossless", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
+    "1.2.840.10008.1.2.4.81": ("JPEG-LS Near-Lossless", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
+    "1.2.840.10008.1.2.4.90": ("JPEG 2000 Lossless", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg) or python-gdcm"),
+    "1.2.840.10008.1.2.4.91": ("JPEG 2000", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg) or python-gdcm"),
+    "1.2.840.10008.1.2.4.201": ("HTJ2K Lossless", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)"),
+    "1.2.840.10008.1.2.4.202": ("HTJ2K Lossless RPCL", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)"),
+    "1.2.840.10008.1.2.4.203": ("HTJ2K", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)"),
+    "1.2.840.10008.1.2.5": ("RLE Lossless", "numpy (pydicom's own RLE decoder) or pylibjpeg-rle"),
+}
+
+_INT16 = np.iinfo(np.int16)
+_CHUNK = 16
+
+
+class OutputKind(enum.Enum):
+    """How rescaled values are stored."""
+
+    INT16_SAFE = "int16"  # every possible stored value maps into int16 exactly
+    INT16_CHECKED = "int16-checked"  # integer rescale, range checked per frame
+    FLOAT32 = "float32"
+
+
+class _Overflow(Exception):
+    """An integer-rescaled frame does not fit int16: redo as float32."""
+
+
+def memory_limit_bytes() -> int:
+    """The most bytes one volume may take.
+
+    ``VTKDICOM_APP_MEMORY_LIMIT`` (bytes, or with a ``K``/``M``/``G`` suffix) overrides the
+    default, which is 80 % of the memory available now (MemAvailable on Linux).
+
+    Returns
+    -------
+    int
+    """
+    env = os.environ.get("VTKDICOM_APP_MEMORY_LIMIT", "").strip().upper()
+    if env:
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(env[-1], 1)
+        number = env[:-1] if env[-1] in "KMG" else env
+        return int(float(number) * scale)
+    available = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            available = 8 << 30
+    return int(available * 0.8)
+
+
+def _stored_dtype(info: FileInfo) -> np.dtype:
+    bits = info.bits_allocated
+    if bits not in (8, 16, 32):
+        raise DicomReadError(f"{info.path}: BitsAllocated (0028,0100) = {bits} is not supported for volumes")
+    kind = "i" if info.signed else "u"
+    return np.dtype(f"<{kind}{bits // 8}")
+
+
+def _stored_range(info: FileInfo) -> tuple[int, int]:
+    bits = min(info.bits_stored, info.bits_allocated)
+    if info.signed:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def choose_output(records: list[FrameRecord], *, decoded_float: bool = False) -> OutputKind:
+    """Pick int16 when the rescale is exact in int16, float32 otherwise."""
+    if decoded_float:
+        return OutputKind.FLOAT32
+    safe = True
+    for rec in records:
+        if rec.slope != round(rec.slope) or rec.intercept != round(rec.intercept):
+            return OutputKind.FLOAT32
+        lo, hi = _stored_range(rec.file)
+        a, b = rec.slope * lo + rec.intercept, rec.slope * hi + rec.intercept
+        if min(a, b) < _INT16.min or max(a, b) > _INT16.max:
+            safe = False
+    return OutputKind.INT16_SAFE if safe else OutputKind.INT16_CHECKED
+
+
+def _fix_bits(stored: np.ndarray, info: FileInfo) -> np.ndarray:
+    """Mask unused high bits (unsigned) or sign-extend (signed) when BitsStored < BitsAllocated."""
+    bits_alloc = info.bits_allocated
+    bits = info.bits_stored
+    if bits >= bits_alloc or bits <= 0:
+        return stored
+    if info.signed:
+        shift = bits_alloc - bits
+        np.left_shift(stored, shift, out=stored)
+        np.right_shift(stored, shift, out=stored)
+    else:
+        np.bitwise_and(stored, (1 << bits) - 1, out=stored)
+    return stored
+
+
+def _rescale_into(stored: np.ndarray, rec: FrameRecord, out: np.ndarray, kind: OutputKind) -> None:
+    if kind is OutputKind.FLOAT32:
+        if rec.slope == 1.0 and rec.intercept == 0.0:
+            out[...] = stored
+        else:
+            out[...] = stored.astype(np.float64) * rec.slope + rec.intercept
+        return
+    slope, intercept = int(round(rec.slope)), int(round(rec.intercept))
+    small = stored.dtype.itemsize == 1 or stored.dtype == np.int16 or (stored.dtype == np.uint16 and rec.file.bits_stored <= 15)
+    if kind is OutputKind.INT16_SAFE and slope == 1 and small:
+        # every value fits: one add, cast straight into the int16 output
+        np.add(stored, np.int16(intercept), out=out, casting="unsafe")
+        return
+    wide = stored.astype(np.int64 if stored.dtype.itemsize >= 4 else np.int32)
+    if slope != 1:
+        wide *= slope
+    if intercept:
+        wide += intercept
+    if kind is OutputKind.INT16_CHECKED and wide.size:
+        lo, hi = int(wide.min()), int(wide.max())
+        if lo < _INT16.min or hi > _INT16.max:
+            raise _Overflow
+    out[...] = wide
+
+
+def _read_native(rec: FrameRecord, out: np.ndarray, kind: OutputKind) -> None:
+    info = rec.file
+    nbytes = info.frame_bytes
+    offset = info.pixel_offset + rec.frame * nbytes
+    stored_dtype = _stored_dtype(info)
+    direct = (
+        kind is OutputKind.INT16_SAFE
+        and stored_dtype.itemsize == 2
+        and rec.slope == 1.0
+        and (info.signed or info.bits_stored <= 15)
+    )
+    with open(info.path, "rb", buffering=0) as fh:
+        fh.seek(offset)
+        if direct:
+            got = fh.readinto(memoryview(out).cast("B"))
+            stored = out.view(stored_dtype)
+        else:
+            stored = np.empty(out.shape, stored_dtype)
+            got = fh.readinto(memoryview(stored).cast("B"))
+    if got != nbytes:
+        raise DicomReadError(
+            f"{info.path}: truncated pixel data: {got} of {nbytes} bytes for frame {rec.frame} "
+            f"(Rows {info.rows} x Columns {info.columns} x {info.bits_allocated} bits)"
+        )
+    _fix_bits(stored, info)
+    if direct:
+        # masked unsigned values are < 32768, so the int16 view already holds them
+        if rec.intercept:
+            np.add(out, np.int16(int(round(rec.intercept))), out=out)
+        return
+    _rescale_into(stored, rec, out, kind)
+
+
+def _decode_with_pydicom(info: FileInfo) -> np.ndarray:
+    """All frames of one file as stored values (frames, rows, cols), via pydicom's plugins."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(info.path, force=True)
+    except Exception as exc:
+        raise DicomReadError(f"{info.path}: unreadable ({type(exc).__name__}: {exc})") from exc
+    ts = info.transfer_syntax
+    name, package = DECODER_PACKAGES.get(ts, (ts, "pylibjpeg with its plugins, or python-gdcm"))
+    try:
+        from pydicom.pixels import get_decoder
+
+        decoder = get_decoder(ts)
+    except (NotImplementedError, ValueError, ImportError):
+        decoder = None
+    if decoder is not None and not decoder.is_available:
+        raise DecoderMissingError(f"{info.path}: {name} pixel data (transfer syntax {ts}) needs a decoder: install {package}")
+    try:
+        arr = ds.pixel_array
+    except Exception as exc:
+        if decoder is None and "not supported" in str(exc).lower():
+            raise DecoderMissingError(f"{info.path}: no decoder for transfer syntax {ts}: install {package}") from exc
+        raise DicomReadError(f"{info.path}: could not decode {name} pixel data: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise DicomReadError(f"{info.path}: pixel data has shape {arr.shape}; only grey-scale frames make volumes")
+    if arr.dtype.kind in "iu" and not info.transfer_syntax.startswith("1.2.840.10008.1.2.4"):
+        arr = _fix_bits(np.array(arr), info)
+    return arr
+
+
+def check_memory(shape: tuple[int, ...], itemsize: int, what: str) -> None:
+    """Raise MemoryLimitError before allocating more than the limit allows."""
+    need = int(np.prod(shape, dtype=np.int64)) * itemsize
+    limit = memory_limit_bytes()
+    if need > limit:
+        raise MemoryLimitError(
+            f"{what} needs {need / 2**20:.0f} MiB ({' x '.join(map(str, shape))} x {itemsize} bytes) "
+            f"but the limit is {limit / 2**20:.0f} MiB; free memory, load a smaller series, or raise "
+            "VTKDICOM_APP_MEMORY_LIMIT"
+        )
+
+
+def read_frames(
+    records: list[FrameRecord],
+    *,
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Decode frames into a ``(k, j, i)`` array of real-world values.
+
+    Parameters
+    ----------
+    records : list of FrameRecord
+        Frames in slice order; all with the same Rows and Columns.
+    progress : callable, optional
+        ``progress(done, total, stage)``; it may raise to cancel.
+    workers : int, optional
+        Threads (default: up to 2 per CPU, at most 8).
+
+    Returns
+    -------
+    array : numpy.ndarray
+        int16 or float32, shape ``(len(records), rows, columns)``.
+    warnings : list of str
+        Frames that failed to decode (filled with the minimum value).
+
+    Raises
+    ------
+    DecoderMissingError
+        No decoder for the transfer syntax.
+    MemoryLimitError
+        The array would exceed the memory limit.
+    """
+    first = records[0].file
+    shape = (len(records), first.rows, first.columns)
+    needs_pydicom = [r for r in records if not r.file.fast_native]
+    kind = choose_output(records)
+    check_memory(shape, 2 if kind is not OutputKind.FLOAT32 else 4, "the volume")
+    decoded: dict[str, np.ndarray] = {}
+    failed: dict[str, DicomReadError] = {}
+    if needs_pydicom:
+        by_file: dict[str, FileInfo] = {r.file.path: r.file for r in needs_pydicom}
+        for n, (path, info) in enumerate(by_file.items()):
+            try:
+                decoded[path] = _decode_with_pydicom(info)
+            except DecoderMissingError:
+                raise
+            except DicomReadError as exc:
+                failed[path] = exc
+            if progress is not None:
+                progress(n + 1, len(by_file) + len(records), "Decoding")
+        if any(a.dtype.kind == "f" for a in decoded.values()):
+            kind = OutputKind.FLOAT32
+    warnings: list[str] = []
+    while True:
+        try:
+            out = np.empty(shape, np.float32 if kind is OutputKind.FLOAT32 else np.int16)
+            _fill(records, out, kind, decoded, failed, progress, workers, warnings)
+            return out, warnings
+        except _Overflow:
+            kind = OutputKind.FLOAT32
+            warnings.clear()
+            check_memory(shape, 4, "the volume")
+
+
+def _fill(
+    records: list[FrameRecord],
+    out: np.ndarray,
+    kind: OutputKind,
+    decoded: dict[str, np.ndarray],
+    failed: dict[str, DicomReadError],
+    progress: ProgressCallback | None,
+    workers: int | None,
+    warnings: list[str],
+) -> None:
+    failures: dict[int, str] = {}
+
+    def one(k: int) -> None:
+        rec = records[k]
+        try:
+            if rec.file.path in failed:
+                raise failed[rec.file.path]
+            if rec.file.path in decoded:
+                frames = decoded[rec.file.path]
+                if rec.frame >= frames.shape[0]:
+                    raise DicomReadError(f"{rec.file.path}: frame {rec.frame} missing (file has {frames.shape[0]})")
+                frame = frames[rec.frame]
+                if frame.shape != out.shape[1:]:
+                    raise DicomReadError(f"{rec.file.path}: frame shape {frame.shape} differs from Rows x Columns {out.shape[1:]}")
+                _rescale_into(np.ascontiguousarray(frame), rec, out[k], kind)
+            else:
+                _read_native(rec, out[k], kind)
+        except (DicomReadError, OSError, ValueError) as exc:
+            if isinstance(exc, DecoderMissingError):
+                raise
+            failures[k] = str(exc)
+
+    def chunk(start: int) -> int:
+        stop = min(start + _CHUNK, len(records))
+        for k in range(start, stop):
+            one(k)
+        return stop - start
+
+    total = len(records)
+    n_workers = workers or min(8, 2 * (os.cpu_count() or 1))
+    starts = range(0, total, _CHUNK)
+    done = 0
+    if n_workers <= 1 or total <= _CHUNK:
+        for s in starts:
+            done += chunk(s)
+            if progress is not None:
+                progress(done, total, "Reading pixels")
+    else:
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            futures = [pool.submit(chunk, s) for s in starts]
+            try:
+                for fut in futures:
+                    done += fut.result()
+                    if progress is not None:
+                        progress(done, total, "Reading pixels")
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+    if failures:
+        if len(failures) == total:
+            first = failures[min(failures)]
+            raise DicomReadError(first if total == 1 else f"no frame could be read; first error: {first}")
+        fill = out[[k for k in range(total) if k not in failures]].min()
+        for k in failures:
+            out[k] = fill
+        by_reason: dict[str, list[int]] = defaultdict(list)
+        for k, reason in failures.items():
+            by_reason[reason].append(k)
+        for reason, ks in by_reason.items():
+            warnings.append(f"slice(s) {', '.join(map(str, ks[:10]))} could not be read and were filled with {fill}: {reason}")
+
+
+def decoded_dtype_hint(records: list[FrameRecord]) -> Any:
+    """The numpy dtype :func:`read_frames` will most likely return (for size estimates)."""
+    return np.float32 if choose_output(records) is OutputKind.FLOAT32 else np.int16

@@ -1,0 +1,63 @@
+"""The one place that runs VTK ``Update()`` and turns VTK error output into exceptions.
+
+VTK reports problems through its output window and error events, not exceptions; a failed
+filter quietly produces empty output. :func:`run_update` observes ``ErrorEvent`` on the
+algorithm and raises :class:`~vtkdicom_app.errors.PipelineError` with VTK's message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vtkdicom_app.errors import PipelineError
+
+__all__ = ["run_update"]
+
+
+class _ErrorCatcher:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def __call__(self, _obj: Any, _event: str, message: Any = None) -> None:
+        self.messages.append(str(message) if message is not None else "unknown VTK error")
+
+
+def run_update(algorithm: Any, what: str) -> Any:
+    """Run ``algorithm.Update()`` and raise on VTK errors.
+
+    Parameters
+    ----------
+    algorithm : vtkAlgorithm
+        The filter or reader to update.
+    what : str
+        What it does, for the error message ("reading DICOM with vtkDICOMImageReader").
+
+    Returns
+    -------
+    vtkDataObject
+        ``algorithm.GetOutputDataObject(0)``.
+
+    Raises
+    ------
+    PipelineError
+        VTK emitted an ErrorEvent during the update.
+    """
+    from vtkmodules.vtkCommonCore import vtkCommand
+
+    catcher = _ErrorCatcher()
+    setattr(catcher, "CallDataType", 8)  # VTK_STRING: the error text reaches the callback
+    tag = algorithm.AddObserver(vtkCommand.ErrorEvent, catcher)
+    executive_tag = None
+    executive = algorithm.GetExecutive() if hasattr(algorithm, "GetExecutive") else None
+    if executive is not None:
+        executive_tag = executive.AddObserver(vtkCommand.ErrorEvent, catcher)
+    try:
+        algorithm.Update()
+    finally:
+        algorithm.RemoveObserver(tag)
+        if executive is not None and executive_tag is not None:
+            executive.RemoveObserver(executive_tag)
+    if catcher.messages:
+        text = catcher.messages[0].strip().splitlines()[-1] if catcher.messages[0].strip() else "VTK error"
+        raise PipelineError(f"{what} failed: {text}")
+    return algorithm.GetOutputDataObject(0)

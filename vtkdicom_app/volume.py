@@ -1,0 +1,197 @@
+"""The :class:`Volume` type: voxels plus their geometry in patient space (LPS, mm).
+
+Axis order
+----------
+numpy arrays are indexed ``array[k, j, i]`` (slice, row, column); VTK and every geometry
+function here use ``(i, j, k)``. ``spacing`` is ``(di, dj, dk)``: the column step (i), the
+row step (j) and the slice step (k), in mm.
+
+Geometry
+--------
+A voxel index ``(i, j, k)`` maps to the patient (LPS) point::
+
+    P = origin + direction @ (spacing * (i, j, k))
+
+``direction`` holds the unit axis vectors as columns: the DICOM row direction (along which
+``i`` grows), the column direction (along which ``j`` grows) and the slice normal
+``n = r x c``. Its determinant is +1 for every volume the loader makes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vtkmodules.vtkCommonDataModel import vtkImageData
+
+__all__ = ["Volume"]
+
+
+def _as_points(values: npt.ArrayLike) -> tuple[np.ndarray, bool]:
+    pts = np.asarray(values, dtype=np.float64)
+    single = pts.ndim == 1
+    pts = np.atleast_2d(pts)
+    if pts.shape[-1] != 3:
+        raise ValueError(f"expected points with 3 coordinates, got shape {pts.shape}")
+    return pts, single
+
+
+@dataclasses.dataclass(eq=False)
+class Volume:
+    """A 3D image in patient space.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        Voxel values, shape ``(k, j, i)`` = (slices, rows, columns), real-world values
+        (RescaleSlope/Intercept applied): int16 when exact, float32 otherwise.
+    spacing : tuple of float
+        ``(di, dj, dk)`` in mm: column step, row step, slice step.
+    origin : tuple of float
+        LPS position in mm of the centre of voxel ``(0, 0, 0)``.
+    direction : numpy.ndarray
+        3x3 matrix whose columns are the unit vectors of the i, j and k axes in LPS.
+    metadata : dict
+        Plain values of selected DICOM attributes (PatientID, Modality, SeriesDescription,
+        WindowCenter, WindowWidth, ...).
+    warnings : list of str
+        Human-readable warnings raised while loading (also emitted with :mod:`warnings`).
+    geometry_known : bool
+        False when the files lacked ImagePositionPatient/ImageOrientationPatient: the
+        geometry is then a unit-spaced identity guess and mesh export refuses it.
+    files : list of str
+        The files the slices came from, in slice order (one entry per slice, or one
+        multi-frame file).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vol = Volume(np.zeros((2, 3, 4), np.int16), spacing=(0.5, 0.5, 2.0))
+    >>> vol.index_to_patient((1, 0, 1))
+    array([0.5, 0. , 2. ])
+    """
+
+    array: np.ndarray
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    direction: np.ndarray = dataclasses.field(default_factory=lambda: np.eye(3))
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    geometry_known: bool = True
+    files: list[str] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.array.ndim != 3:
+            raise ValueError(f"a Volume needs a 3D array (k, j, i), got shape {self.array.shape}")
+        self.spacing = tuple(float(s) for s in self.spacing)  # type: ignore[assignment]
+        self.origin = tuple(float(o) for o in self.origin)  # type: ignore[assignment]
+        self.direction = np.array(self.direction, dtype=np.float64).reshape(3, 3)
+        if min(self.spacing) <= 0 or not np.all(np.isfinite(self.spacing)):
+            raise ValueError(f"spacing must be positive and finite, got {self.spacing}")
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Array shape ``(k, j, i)``."""
+        return tuple(self.array.shape)  # type: ignore[return-value]
+
+    @property
+    def dimensions(self) -> tuple[int, int, int]:
+        """Grid size in VTK order ``(ni, nj, nk)``."""
+        k, j, i = self.array.shape
+        return (i, j, k)
+
+    @property
+    def field_of_view(self) -> tuple[float, float, float]:
+        """Extent in mm along i, j and k (number of voxels times spacing)."""
+        return tuple(float(n * s) for n, s in zip(self.dimensions, self.spacing))  # type: ignore[return-value]
+
+    @property
+    def affine(self) -> np.ndarray:
+        """4x4 matrix mapping homogeneous ``(i, j, k, 1)`` to LPS mm."""
+        m = np.eye(4)
+        m[:3, :3] = self.direction * np.asarray(self.spacing)[None, :]
+        m[:3, 3] = self.origin
+        return m
+
+    def index_to_patient(self, ijk: npt.ArrayLike) -> np.ndarray:
+        """Map voxel indices ``(i, j, k)`` (may be fractional) to LPS points in mm.
+
+        Parameters
+        ----------
+        ijk : array_like
+            One index triple or an ``(N, 3)`` array of them, in ``(i, j, k)`` order.
+
+        Returns
+        -------
+        numpy.ndarray
+            Points of the same shape, LPS mm.
+        """
+        pts, single = _as_points(ijk)
+        out = pts @ self.affine[:3, :3].T + np.asarray(self.origin)
+        return out[0] if single else out
+
+    def patient_to_index(self, xyz: npt.ArrayLike) -> np.ndarray:
+        """Map LPS points in mm to continuous voxel indices ``(i, j, k)``.
+
+        Parameters
+        ----------
+        xyz : array_like
+            One point or an ``(N, 3)`` array of points, LPS mm.
+
+        Returns
+        -------
+        numpy.ndarray
+            Continuous indices ``(i, j, k)``; round them to address ``array[k, j, i]``.
+        """
+        pts, single = _as_points(xyz)
+        inv = np.linalg.inv(self.affine[:3, :3])
+        out = (pts - np.asarray(self.origin)) @ inv.T
+        return out[0] if single else out
+
+    def value_at(self, xyz: npt.ArrayLike) -> float:
+        """Value of the voxel nearest to an LPS point (mm); raises IndexError outside."""
+        i, j, k = (int(round(v)) for v in self.patient_to_index(xyz))
+        if not (0 <= i < self.dimensions[0] and 0 <= j < self.dimensions[1] and 0 <= k < self.dimensions[2]):
+            raise IndexError(f"point {tuple(xyz)} (index {(i, j, k)}) lies outside the volume")
+        return float(self.array[k, j, i])
+
+    # ------------------------------------------------------------------ VTK
+    def to_vtk(self, *, deep: bool = False) -> "vtkImageData":
+        """Return a ``vtkImageData`` carrying voxels, origin, spacing and direction.
+
+        Parameters
+        ----------
+        deep : bool, default False
+            False shares the numpy buffer with VTK (the VTK array keeps a reference to it, so
+            it stays alive as long as the image); True copies.
+
+        Returns
+        -------
+        vtkImageData
+            Dimensions ``(ni, nj, nk)``; point scalars in VTK order (i fastest), which is
+            exactly the C-order memory of ``array[k, j, i]``.
+        """
+        from vtkmodules.util.numpy_support import numpy_to_vtk
+        from vtkmodules.vtkCommonDataModel import vtkImageData
+
+        image = vtkImageData()
+        image.SetDimensions(*self.dimensions)
+        image.SetSpacing(*self.spacing)
+        image.SetOrigin(*self.origin)
+        image.SetDirectionMatrix(*self.direction.ravel())
+        flat = np.ascontiguousarray(self.array).reshape(-1)
+        scalars = numpy_to_vtk(flat, deep=deep)
+        scalars.SetName("values")
+        image.GetPointData().SetScalars(scalars)
+        return image
+
+    def __repr__(self) -> str:
+        return (
+            f"Volume(shape(k,j,i)={self.shape}, dtype={self.array.dtype}, spacing={tuple(round(s, 4) for s in self.spacing)}, "
+            f"origin={tuple(round(o, 3) for o in self.origin)}, warnings={len(self.warnings)})"
+        )
