@@ -22,6 +22,7 @@ from vtkdicom_app.errors import (
     SeriesNotFoundError,
     SeriesSplitWarning,
     SkippedFileWarning,
+    VtkDicomWarning,
 )
 from vtkdicom_app.io.header import NeedsPydicom, NotDicom, read_header
 from vtkdicom_app.io.records import NON_IMAGE_SOP_CLASSES, FrameRecord, records_from_header, records_from_pydicom
@@ -393,7 +394,16 @@ def _choose(result: ScanResult, series: str | int | None, path: PathInput) -> St
         k, j, i = s.shape
         return (0 if s.error else 1, k * j * i)
 
-    return max(candidates, key=size)
+    chosen = max(candidates, key=size)
+    others = [s for s in stacks if s is not chosen and not s.is_localizer]
+    if series is None and others:
+        listed = ", ".join(f"{s.uid} ({s.tags.get('SeriesDescription') or 'no description'}, {s.shape[0]} images)" for s in others[:4])
+        result.notes.append(
+            f"{path} holds {len(others) + 1} stacks; loaded the largest, {chosen.uid} "
+            f"({chosen.tags.get('SeriesDescription') or 'no description'}); others: {listed}; "
+            "pass series=uid to choose"
+        )
+    return chosen
 
 
 def _metadata(stack: Stack) -> dict[str, Any]:
@@ -481,16 +491,8 @@ def _correct_tilt(array: np.ndarray, shear: np.ndarray, direction: np.ndarray, s
     return out
 
 
-def _emit(messages: list[str], stack: Stack, result: ScanResult) -> None:
-    split = set(stack.warnings)
-    skipped = set(result.summary_warnings())
-    for msg in messages:
-        if msg in skipped:
-            category: type[Warning] = SkippedFileWarning
-        elif msg in split:
-            category = SeriesSplitWarning
-        else:
-            category = GeometryWarning
+def _emit(messages: list[tuple[str, type[Warning]]]) -> None:
+    for msg, category in messages:
         _warnings.warn(msg, category, stacklevel=3)
 
 
@@ -562,12 +564,18 @@ def load(
         from vtkdicom_app.io.pixels import read_frames
 
         array, decode_warnings = read_frames(stack.records, progress=progress, workers=workers)
-    messages = list(stack.warnings) + list(geo.warnings) + decode_warnings + result.summary_warnings()
+    tagged: list[tuple[str, type[Warning]]] = [(m, SeriesSplitWarning) for m in stack.warnings]
+    tagged += [(m, GeometryWarning) for m in geo.warnings]
+    tagged += [(m, SkippedFileWarning) for m in decode_warnings]
+    for m in result.summary_warnings():
+        category = SkippedFileWarning if "skipped" in m else SeriesSplitWarning if " stacks; loaded" in m else VtkDicomWarning
+        tagged.append((m, category))
     if geo.tilt_deg and correct_tilt:
         array = _correct_tilt(array, geo.shear, geo.direction, geo.spacing)
-        messages.append(f"gantry tilt of {geo.tilt_deg:.2f} degrees corrected by resampling onto an orthogonal grid")
-        messages = [m for m in messages if not m.startswith("gantry tilt of") or "corrected" in m]
-    _emit(messages, stack, result)
+        tagged = [(m, c) for m, c in tagged if not m.startswith("gantry tilt of")]
+        tagged.append((f"gantry tilt of {geo.tilt_deg:.2f} degrees corrected by resampling onto an orthogonal grid", GeometryWarning))
+    _emit(tagged)
+    messages = [m for m, _c in tagged]
     metadata = _metadata(stack)
     metadata["n_frames"] = len(stack.records)
     if geo.tilt_deg:

@@ -338,7 +338,7 @@ def _fill(
         return stop - start
 
     total = len(records)
-    n_workers = workers or min(8, 2 * (os.cpu_count() or 1))
+    n_workers = workers or min(8, os.cpu_count() or 1)
     starts = range(0, total, _CHUNK)
     done = 0
     if n_workers <= 1 or total <= _CHUNK:
