@@ -161,7 +161,7 @@ def test_gantry_tilt_is_detected_and_corrected_on_request(phantom_factory: Any) 
 @pytest.mark.parametrize(
     ("iop", "match"),
     [
-        ([1, 0, 0, 0.2, 1, 0], "not orthogonal"),
+        ([1, 0, 0, 0.173648, 0.984808, 0], "not orthogonal"),  # unit vectors 80 degrees apart
         ([2, 0, 0, 0, 1, 0], "not made of unit vectors"),
     ],
 )
@@ -269,7 +269,10 @@ def test_unsigned_high_bits_are_masked(tmp_path: Path, phantom_factory: Any, ref
 def test_pixel_padding_and_monochrome1_are_reported(tmp_path: Path, phantom_factory: Any, reference: vda.Volume) -> None:
     folder = _copy(phantom_factory(**SMALL), tmp_path / "s")
     for f in folder.iterdir():
-        _edit(f, PixelPaddingValue=0, PhotometricInterpretation="MONOCHROME1")
+        ds = pydicom.dcmread(f)
+        ds.add_new(0x00280120, "US", 0)  # PixelPaddingValue
+        ds.PhotometricInterpretation = "MONOCHROME1"
+        ds.save_as(f)
     vol = vda.load(folder)
     assert vol.metadata["PixelPaddingValue"] == -1024.0  # stored 0 with intercept -1024
     assert vol.metadata["invert_display"] is True

@@ -297,7 +297,7 @@ def records_from_pydicom(path: str, *, force: bool = False) -> list[FrameRecord]
     if meta is not None and "MediaStorageSOPClassUID" in meta:
         tags["MediaStorageSOPClassUID"] = str(meta.MediaStorageSOPClassUID)
     tags["TransferSyntaxUID"] = ts
-    has_pixels = any(k in ds for k in ("PixelData", "FloatPixelData", "DoublePixelData")) or (
+    has_pixels = any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")) or (
         # stop_before_pixels drops PixelData: tell from Rows/Columns
         "Rows" in ds and "Columns" in ds
     )

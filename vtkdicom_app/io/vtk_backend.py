@@ -1,7 +1,8 @@
 """The second route: vtkDICOMImageReader, with its geometry corrected from the headers.
 
-vtkDICOMImageReader drops the patient orientation, stores rows bottom-up and may order
-slices differently from the normal-projection rule. This backend lets it decode the pixels
+vtkDICOMImageReader drops the patient orientation and direction, applies the first file's
+rescale to every slice, and fills its buffer bottom-up: rows and slices come out reversed
+(measured with VTK 9.7 on axial, coronal, sagittal and oblique series, head and feet first). This backend lets it decode the pixels
 of an uncompressed series, then puts rows and slices back in the order of the stack that
 :mod:`vtkdicom_app.io.series` sorted, and applies the per-slice rescale, so it returns the
 same Volume as the default backend.
@@ -16,6 +17,7 @@ import numpy as np
 
 from vtkdicom_app.errors import VtkDicomError
 from vtkdicom_app.io.pixels import OutputKind, _fix_bits, _stored_dtype, check_memory, choose_output
+from vtkdicom_app.io.records import FrameRecord
 from vtkdicom_app.io.series import Stack
 
 __all__ = ["read_with_vtk"]
@@ -65,29 +67,35 @@ def read_with_vtk(stack: Stack) -> np.ndarray:
         if scalars is None or (nk, nj, ni) != shape:
             raise VtkDicomError(f"vtkDICOMImageReader read {(nk, nj, ni)} voxels, expected {shape}")
         raw = vtk_to_numpy(scalars).reshape(nk, nj, ni)
+        vtk_slope = float(reader.GetRescaleSlope()) or 1.0
+        vtk_offset = float(reader.GetRescaleOffset())
         first_vtk = np.array(reader.GetImagePositionPatient(), dtype=np.float64)
-    # Rows: the reader stores them bottom-up.
-    raw = raw[:, ::-1, :]
-    # Slices: compare the reader's first position with the two ends of our sorted stack.
-    first_ipp = np.asarray(records[0].ipp, dtype=np.float64)
-    last_ipp = np.asarray(records[-1].ipp, dtype=np.float64)
-    if np.linalg.norm(first_vtk - last_ipp) < np.linalg.norm(first_vtk - first_ipp):
-        raw = raw[::-1]
+    # The reader sorts files along the normal (ascending, like us: it reports the first
+    # file's position) but fills its buffer bottom-up, so rows AND slices come out reversed.
+    if np.linalg.norm(first_vtk - np.asarray(records[0].ipp, dtype=np.float64)) > 1e-3:
+        raise VtkDicomError(
+            f"vtkDICOMImageReader sorted the slices differently (first position {first_vtk.tolist()}, "
+            f"expected {list(records[0].ipp)}); use the default backend"  # type: ignore[arg-type]
+        )
+    raw = raw[::-1, ::-1, :]
+    # The reader applies the first file's rescale to every slice: undo it, then apply each
+    # slice's own rescale.
+    stored_all = np.rint((raw.astype(np.float64) - vtk_offset) / vtk_slope)
     out = np.empty(shape, np.float32 if kind is OutputKind.FLOAT32 else np.int16)
     for k, rec in enumerate(records):
-        stored = np.ascontiguousarray(raw[k]).view(raw.dtype).astype(_stored_dtype(rec.file), copy=True)
+        stored = stored_all[k].astype(_stored_dtype(rec.file))
         _fix_bits(stored, rec.file)
         values = stored.astype(np.float64) * rec.slope + rec.intercept
         if kind is not OutputKind.FLOAT32 and (values.min() < -32768 or values.max() > 32767):
-            return _as_float(raw, records, shape)
+            return _as_float(stored_all, records, shape)
         out[k] = values
     return out
 
 
-def _as_float(raw: np.ndarray, records: list, shape: tuple[int, int, int]) -> np.ndarray:
+def _as_float(stored_all: np.ndarray, records: list[FrameRecord], shape: tuple[int, int, int]) -> np.ndarray:
     out = np.empty(shape, np.float32)
     for k, rec in enumerate(records):
-        stored = raw[k].astype(_stored_dtype(rec.file))
+        stored = stored_all[k].astype(_stored_dtype(rec.file))
         _fix_bits(stored, rec.file)
         out[k] = stored.astype(np.float64) * rec.slope + rec.intercept
     return out

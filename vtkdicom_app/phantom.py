@@ -1,0 +1,591 @@
+"""Synthetic CT series with a known answer, written with pydicom.
+
+The model lives in patient space (LPS, mm, centred on the patient origin): air, an elliptic
+body, two lungs, a spine, a bone sphere of known radius and an asymmetric marker box on the
+patient's LEFT (+x). Every voxel of a written series holds the model's value at that
+voxel's true patient position, so any loader, reslice or mesh can be checked against
+:func:`phantom_values` and :class:`PhantomSpec`.
+
+It is the demo data, the test data and the benchmark data::
+
+    from vtkdicom_app.phantom import write_phantom
+    result = write_phantom("phantom/", rows=128, columns=128, slices=64)
+    result.spec.sphere_center, result.spec.sphere_radius
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import enum
+import math
+import os
+import random
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    RLELossless,
+    generate_uid,
+)
+
+__all__ = [
+    "PhantomOrientation",
+    "TransferSyntax",
+    "MultiFrame",
+    "PhantomSpec",
+    "PhantomResult",
+    "make_spec",
+    "phantom_values",
+    "write_phantom",
+]
+
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+ENHANCED_CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
+_UID_ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's root for generated UIDs
+
+
+class PhantomOrientation(enum.Enum):
+    """Slice orientation of the written series."""
+
+    AXIAL = "axial"
+    CORONAL = "coronal"
+    SAGITTAL = "sagittal"
+    OBLIQUE = "oblique"
+
+
+class TransferSyntax(enum.Enum):
+    """Encoding of the written files (JPEG-LS is absent: no encoder is installed)."""
+
+    EXPLICIT_LITTLE = ExplicitVRLittleEndian
+    IMPLICIT_LITTLE = ImplicitVRLittleEndian
+    EXPLICIT_BIG = ExplicitVRBigEndian
+    DEFLATED = DeflatedExplicitVRLittleEndian
+    RLE = RLELossless
+    JPEG2000_LOSSLESS = JPEG2000Lossless
+
+
+class MultiFrame(enum.Enum):
+    """One file per slice, or one multi-frame file per series."""
+
+    NONE = "none"
+    CLASSIC = "classic"  # NumberOfFrames + GridFrameOffsetVector (RT-dose style)
+    ENHANCED = "enhanced"  # Enhanced CT with per-frame functional groups
+
+
+@dataclasses.dataclass(frozen=True)
+class PhantomSpec:
+    """The model: shapes in LPS mm and their values in HU.
+
+    Attributes
+    ----------
+    field_of_view_mm : float
+        Size of the cube the model is scaled to (the smallest extent of the grid).
+    body_semi_axes : tuple of float
+        Semi-axes (x, y) of the elliptic body cylinder along z.
+    lung_centers : tuple of tuple of float
+        (x, y) centres of the two lung cylinders.
+    lung_semi_axes : tuple of float
+        Semi-axes (x, y) of each lung.
+    spine_center : tuple of float
+        (x, y) of the spine cylinder.
+    spine_radius : float
+    sphere_center : tuple of float
+        LPS centre of the bone sphere.
+    sphere_radius : float
+    marker_center : tuple of float
+        LPS centre of the marker box: x > 0, the patient's left.
+    marker_half_size : tuple of float
+        Half sizes of the marker box along x, y, z (all different: the box is asymmetric).
+    """
+
+    field_of_view_mm: float
+    body_semi_axes: tuple[float, float]
+    lung_centers: tuple[tuple[float, float], tuple[float, float]]
+    lung_semi_axes: tuple[float, float]
+    spine_center: tuple[float, float]
+    spine_radius: float
+    sphere_center: tuple[float, float, float]
+    sphere_radius: float
+    marker_center: tuple[float, float, float]
+    marker_half_size: tuple[float, float, float]
+    air_hu: float = -1000.0
+    body_hu: float = 40.0
+    lung_hu: float = -800.0
+    spine_hu: float = 400.0
+    sphere_hu: float = 1000.0
+    marker_hu: float = 2000.0
+    noise_sd: float = 0.0
+
+    @property
+    def sphere_volume_mm3(self) -> float:
+        """Exact volume of the bone sphere, 4/3 pi r^3."""
+        return 4.0 / 3.0 * math.pi * self.sphere_radius**3
+
+    @property
+    def marker_volume_mm3(self) -> float:
+        """Exact volume of the marker box."""
+        hx, hy, hz = self.marker_half_size
+        return 8.0 * hx * hy * hz
+
+
+def make_spec(field_of_view_mm: float, *, noise_sd: float = 0.0, min_sphere_radius_mm: float = 0.0) -> PhantomSpec:
+    """The model scaled to a cube of side ``field_of_view_mm`` centred on the origin.
+
+    Everything that matters (sphere, marker, spine, lungs) lies within 0.45 x FOV of the
+    origin, so it is inside the grid whatever the orientation.
+    """
+    f = float(field_of_view_mm)
+    return PhantomSpec(
+        field_of_view_mm=f,
+        body_semi_axes=(0.42 * f, 0.32 * f),
+        lung_centers=((-0.26 * f, -0.05 * f), (0.26 * f, -0.05 * f)),
+        lung_semi_axes=(0.09 * f, 0.13 * f),
+        spine_center=(0.0, 0.2 * f),
+        spine_radius=0.06 * f,
+        sphere_center=(0.0, -0.08 * f, -0.05 * f),
+        sphere_radius=max(0.15 * f, min_sphere_radius_mm),
+        marker_center=(0.22 * f, -0.1 * f, 0.18 * f),
+        marker_half_size=(0.06 * f, 0.04 * f, 0.08 * f),
+        noise_sd=noise_sd,
+    )
+
+
+def phantom_values(points_lps: np.ndarray, spec: PhantomSpec) -> np.ndarray:
+    """The model's value (HU, without noise) at LPS points.
+
+    Parameters
+    ----------
+    points_lps : numpy.ndarray
+        Array of shape ``(..., 3)``, LPS mm.
+    spec : PhantomSpec
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 of shape ``(...)``.
+    """
+    p = np.asarray(points_lps, dtype=np.float64)
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    out = np.full(x.shape, spec.air_hu)
+    ax, ay = spec.body_semi_axes
+    out[(x / ax) ** 2 + (y / ay) ** 2 <= 1.0] = spec.body_hu
+    lx, ly = spec.lung_semi_axes
+    for cx, cy in spec.lung_centers:
+        out[((x - cx) / lx) ** 2 + ((y - cy) / ly) ** 2 <= 1.0] = spec.lung_hu
+    sx, sy = spec.spine_center
+    out[(x - sx) ** 2 + (y - sy) ** 2 <= spec.spine_radius**2] = spec.spine_hu
+    c = spec.sphere_center
+    out[(x - c[0]) ** 2 + (y - c[1]) ** 2 + (z - c[2]) ** 2 <= spec.sphere_radius**2] = spec.sphere_hu
+    m, h = spec.marker_center, spec.marker_half_size
+    out[(np.abs(x - m[0]) <= h[0]) & (np.abs(y - m[1]) <= h[1]) & (np.abs(z - m[2]) <= h[2])] = spec.marker_hu
+    return out
+
+
+@dataclasses.dataclass
+class PhantomResult:
+    """What :func:`write_phantom` wrote.
+
+    Attributes
+    ----------
+    outdir : Path
+    files : list of Path
+        In acquisition order, series after series.
+    spec : PhantomSpec
+    series_uids : list of str
+    rows, columns, slices : int
+    pixel_spacing : tuple of float
+        DICOM order (row spacing, column spacing).
+    slice_spacing : float
+    orientation : PhantomOrientation
+    row_direction, column_direction : tuple of float
+        The IOP vectors.
+    positions : list of tuple of float
+        IPP of each written slice of the first series, in acquisition order.
+    """
+
+    outdir: Path
+    files: list[Path]
+    spec: PhantomSpec
+    series_uids: list[str]
+    rows: int
+    columns: int
+    slices: int
+    pixel_spacing: tuple[float, float]
+    slice_spacing: float
+    orientation: PhantomOrientation
+    row_direction: tuple[float, float, float]
+    column_direction: tuple[float, float, float]
+    positions: list[tuple[float, float, float]]
+
+    @property
+    def normal(self) -> np.ndarray:
+        """r x c."""
+        return np.cross(self.row_direction, self.column_direction)
+
+    def expected_sorted_positions(self) -> list[tuple[float, float, float]]:
+        """The written positions sorted along the normal, ascending."""
+        n = self.normal
+        return sorted(self.positions, key=lambda p: float(np.dot(p, n)))
+
+
+def _rotation(axis: Sequence[float], degrees: float) -> np.ndarray:
+    a = np.asarray(axis, dtype=np.float64)
+    a /= np.linalg.norm(a)
+    t = math.radians(degrees)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + math.sin(t) * k + (1 - math.cos(t)) * (k @ k)
+
+
+def _directions(orientation: PhantomOrientation, tilt_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    if orientation is PhantomOrientation.AXIAL:
+        r, c = np.array([1.0, 0, 0]), np.array([0, 1.0, 0])
+    elif orientation is PhantomOrientation.CORONAL:
+        r, c = np.array([1.0, 0, 0]), np.array([0, 0, -1.0])
+    elif orientation is PhantomOrientation.SAGITTAL:
+        r, c = np.array([0, 1.0, 0]), np.array([0, 0, -1.0])
+    else:
+        rot = _rotation((0, 0, 1), 20.0) @ _rotation((1, 0, 0), 25.0)
+        r, c = rot @ np.array([1.0, 0, 0]), rot @ np.array([0, 1.0, 0])
+    if tilt_deg:
+        rot = _rotation((1, 0, 0), tilt_deg)
+        c = rot @ c
+    # what gets written is rounded to 6 decimals: make the vectors exactly what is stored
+    r = np.round(r, 6)
+    c = np.round(c, 6)
+    return r, c
+
+
+def _ds(value: float) -> str:
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _uid(*parts: object) -> str:
+    return generate_uid(prefix=_UID_ROOT, entropy_srcs=[str(p) for p in parts])
+
+
+def _base_dataset(
+    *,
+    modality: str,
+    patient_name: str,
+    patient_id: str,
+    study_uid: str,
+    series_uid: str,
+    series_number: int,
+    description: str,
+    frame_of_reference: str,
+    feet_first: bool,
+) -> Dataset:
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.SOPClassUID = CT_IMAGE_STORAGE
+    ds.StudyDate = "20260101"
+    ds.SeriesDate = "20260101"
+    ds.StudyTime = "120000"
+    ds.Modality = modality
+    ds.Manufacturer = "vtkdicom_app phantom"
+    ds.StudyDescription = "Phantom study"
+    ds.SeriesDescription = description
+    ds.PatientName = patient_name
+    ds.PatientID = patient_id
+    ds.PatientBirthDate = "19700101"
+    ds.PatientSex = "O"
+    ds.KVP = "120"
+    ds.PatientPosition = "FFS" if feet_first else "HFS"
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    ds.StudyID = "1"
+    ds.SeriesNumber = series_number
+    ds.AcquisitionNumber = 1
+    ds.FrameOfReferenceUID = frame_of_reference
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.WindowCenter = "40"
+    ds.WindowWidth = "400"
+    ds.RescaleType = "HU"
+    return ds
+
+
+def _set_pixel_format(ds: Dataset, slope: float, intercept: float) -> tuple[np.dtype, int, int]:
+    lo = (-1024.0 - intercept) / slope
+    hi = (3071.0 - intercept) / slope
+    if lo >= 0 and hi <= 4095:
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        return np.dtype("<u2"), 0, 4095
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    return np.dtype("<i2"), -32768, 32767
+
+
+def _stored_slice(
+    ipp: np.ndarray,
+    r: np.ndarray,
+    c: np.ndarray,
+    rows: int,
+    columns: int,
+    pixel_spacing: tuple[float, float],
+    spec: PhantomSpec,
+    rng: np.random.Generator | None,
+    slope: float,
+    intercept: float,
+    dtype: np.dtype,
+    lo: int,
+    hi: int,
+) -> np.ndarray:
+    jj, ii = np.mgrid[0:rows, 0:columns].astype(np.float64)
+    points = ipp + (ii * pixel_spacing[1])[..., None] * r + (jj * pixel_spacing[0])[..., None] * c
+    hu = phantom_values(points, spec)
+    if rng is not None and spec.noise_sd > 0:
+        hu = hu + rng.normal(0.0, spec.noise_sd, hu.shape)
+    stored = np.clip(np.rint((hu - intercept) / slope), lo, hi)
+    return stored.astype(dtype)
+
+
+def _encode(ds: Dataset, frames: np.ndarray, syntax: TransferSyntax) -> None:
+    """Put pixel data into ``ds`` in the requested transfer syntax."""
+    ds.file_meta.TransferSyntaxUID = syntax.value
+    if syntax is TransferSyntax.EXPLICIT_BIG:
+        ds.PixelData = frames.astype(frames.dtype.newbyteorder(">")).tobytes()
+        ds["PixelData"].VR = "OW"
+        return
+    ds.PixelData = np.ascontiguousarray(frames).tobytes()
+    ds["PixelData"].VR = "OW"
+    if syntax in (TransferSyntax.RLE, TransferSyntax.JPEG2000_LOSSLESS):
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.compress(syntax.value, frames if frames.shape[0] > 1 else frames[0], encoding_plugin="pylibjpeg" if syntax is TransferSyntax.JPEG2000_LOSSLESS else "")
+
+
+def _save(ds: Dataset, path: Path, syntax: TransferSyntax) -> None:
+    ds.save_as(path, enforce_file_format=True)
+
+
+def write_phantom(
+    outdir: str | os.PathLike[str],
+    *,
+    rows: int = 128,
+    columns: int = 128,
+    slices: int = 64,
+    pixel_spacing: tuple[float, float] = (1.5, 1.5),
+    slice_spacing: float = 2.0,
+    orientation: PhantomOrientation = PhantomOrientation.AXIAL,
+    feet_first: bool = False,
+    gantry_tilt_deg: float = 0.0,
+    shuffle_names: bool = False,
+    suffix: str = ".dcm",
+    reverse_instance_numbers: bool = False,
+    n_series: int = 1,
+    noise_sd: float = 0.0,
+    seed: int = 0,
+    transfer_syntax: TransferSyntax = TransferSyntax.EXPLICIT_LITTLE,
+    multiframe: MultiFrame = MultiFrame.NONE,
+    rescale_intercept: float = -1024.0,
+    rescale_slope: float = 1.0,
+    patient_name: str = "Phantom^Test",
+    patient_id: str = "PHANTOM001",
+    modality: str = "CT",
+    skip_slices: Sequence[int] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> PhantomResult:
+    """Write a synthetic CT series (or several) with known geometry and content.
+
+    Parameters
+    ----------
+    outdir : path
+        Created if needed; all series go into this one folder.
+    rows, columns, slices : int
+        Grid size.
+    pixel_spacing : tuple of float
+        DICOM order: (row spacing, column spacing) in mm; they may differ.
+    slice_spacing : float
+        Distance between slices in mm (along the table when tilted).
+    orientation : PhantomOrientation
+        Axial, coronal, sagittal or a genuinely oblique plane.
+    feet_first : bool
+        Write positions in descending order along the normal (PatientPosition FFS).
+    gantry_tilt_deg : float
+        Tilt the column direction about x and step slices along the table: a sheared stack.
+    shuffle_names : bool
+        Random hex file names instead of ``IM0001``...
+    suffix : str
+        File name suffix ("" for none).
+    reverse_instance_numbers : bool
+        InstanceNumber counts down along the acquisition.
+    n_series : int
+        Series in the folder; series 2.. have 2 fewer slices each and their own UID.
+    noise_sd : float
+        Gaussian noise in HU (seeded by ``seed``).
+    seed : int
+        Makes UIDs, names and noise reproducible.
+    transfer_syntax : TransferSyntax
+    multiframe : MultiFrame
+    rescale_intercept, rescale_slope : float
+        Stored = round((HU - intercept) / slope).
+    patient_name, patient_id, modality : str
+    skip_slices : sequence of int
+        Acquisition indices not written (a gap).
+    progress : callable, optional
+        ``progress(done, total)`` per slice.
+
+    Returns
+    -------
+    PhantomResult
+    """
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    r, c = _directions(orientation, gantry_tilt_deg)
+    n = np.cross(r, c)
+    n /= np.linalg.norm(n)
+    step_dir = np.array([0.0, 0.0, 1.0]) if gantry_tilt_deg else n
+    if gantry_tilt_deg and orientation is not PhantomOrientation.AXIAL:
+        raise ValueError("gantry tilt is only modelled for axial series")
+    extents = (columns * pixel_spacing[1], rows * pixel_spacing[0], slices * slice_spacing)
+    min_radius = 3.0 * max(pixel_spacing[0], pixel_spacing[1], slice_spacing)
+    spec = make_spec(min(extents), noise_sd=noise_sd, min_sphere_radius_mm=min(min_radius, 0.2 * min(extents)))
+    rng = np.random.default_rng(seed) if noise_sd > 0 else None
+    names_rng = random.Random(seed)
+    study_uid = _uid(seed, "study")
+    frame_of_reference = _uid(seed, "for")
+    files: list[Path] = []
+    series_uids: list[str] = []
+    first_positions: list[tuple[float, float, float]] = []
+    total = sum(max(1, slices - 2 * s) for s in range(n_series))
+    done = 0
+    for s in range(n_series):
+        n_slices = max(1, slices - 2 * s)
+        series_uid = _uid(seed, "series", s)
+        series_uids.append(series_uid)
+        base = _base_dataset(
+            modality=modality,
+            patient_name=patient_name,
+            patient_id=patient_id,
+            study_uid=study_uid,
+            series_uid=series_uid,
+            series_number=s + 1,
+            description="Phantom CT" if s == 0 else f"Phantom CT {s + 1}",
+            frame_of_reference=frame_of_reference,
+            feet_first=feet_first,
+        )
+        dtype, lo, hi = _set_pixel_format(base, rescale_slope, rescale_intercept)
+        base.Rows, base.Columns = rows, columns
+        base.PixelSpacing = [_ds(pixel_spacing[0]), _ds(pixel_spacing[1])]
+        base.SliceThickness = _ds(slice_spacing)
+        base.ImageOrientationPatient = [_ds(v) for v in (*r, *c)]
+        base.RescaleIntercept = _ds(rescale_intercept)
+        base.RescaleSlope = _ds(rescale_slope)
+        if gantry_tilt_deg:
+            base.GantryDetectorTilt = _ds(gantry_tilt_deg)
+        # centre the grid on the patient origin
+        half = (columns - 1) / 2 * pixel_spacing[1] * r + (rows - 1) / 2 * pixel_spacing[0] * c
+        order = list(range(n_slices))
+        if feet_first:
+            order.reverse()
+        positions = []
+        for k in order:
+            offset = (k - (n_slices - 1) / 2) * slice_spacing
+            positions.append(np.round(-half + offset * step_dir, 6))
+        acquisition = [(a, p) for a, p in enumerate(positions) if a not in set(skip_slices)]
+        if s == 0:
+            first_positions = [tuple(float(v) for v in p) for _a, p in acquisition]
+        pixel_frames = []
+        for a, ipp in acquisition:
+            pixel_frames.append(
+                _stored_slice(ipp, r, c, rows, columns, pixel_spacing, spec, rng, rescale_slope, rescale_intercept, dtype, lo, hi)
+            )
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        if multiframe is MultiFrame.NONE:
+            for idx, ((a, ipp), frame) in enumerate(zip(acquisition, pixel_frames)):
+                ds = copy.deepcopy(base)
+                sop = _uid(seed, "sop", s, a)
+                ds.file_meta = FileMetaDataset()
+                ds.file_meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
+                ds.file_meta.MediaStorageSOPInstanceUID = sop
+                ds.SOPInstanceUID = sop
+                ds.InstanceNumber = (n_slices - a) if reverse_instance_numbers else a + 1
+                ds.ImagePositionPatient = [_ds(v) for v in ipp]
+                ds.SliceLocation = _ds(float(np.dot(ipp, n)))
+                _encode(ds, frame[None], transfer_syntax)
+                name = f"{names_rng.getrandbits(64):016x}" if shuffle_names else (f"IM{a + 1:04d}" if n_series == 1 else f"S{s + 1}IM{a + 1:04d}")
+                path = out / (name + suffix)
+                _save(ds, path, transfer_syntax)
+                files.append(path)
+                del idx
+        else:
+            ds = copy.deepcopy(base)
+            sop = _uid(seed, "sop", s, "mf")
+            ds.file_meta = FileMetaDataset()
+            ds.SOPInstanceUID = sop
+            ds.InstanceNumber = 1
+            ds.NumberOfFrames = len(acquisition)
+            first_ipp = acquisition[0][1]
+            if multiframe is MultiFrame.CLASSIC:
+                ds.file_meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
+                ds.ImagePositionPatient = [_ds(v) for v in first_ipp]
+                ds.GridFrameOffsetVector = [_ds(float(np.dot(p - first_ipp, n))) for _a, p in acquisition]
+                ds.FrameIncrementPointer = pydicom.tag.Tag(0x3004, 0x000C)
+            else:
+                ds.SOPClassUID = ENHANCED_CT_IMAGE_STORAGE
+                ds.file_meta.MediaStorageSOPClassUID = ENHANCED_CT_IMAGE_STORAGE
+                ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL", "NONE"]
+                for key in ("ImageOrientationPatient", "PixelSpacing", "SliceThickness", "RescaleIntercept", "RescaleSlope", "RescaleType"):
+                    if key in ds:
+                        delattr(ds, key)
+                shared = Dataset()
+                measures = Dataset()
+                measures.PixelSpacing = base.PixelSpacing
+                measures.SliceThickness = base.SliceThickness
+                shared.PixelMeasuresSequence = DicomSequence([measures])
+                orient = Dataset()
+                orient.ImageOrientationPatient = base.ImageOrientationPatient
+                shared.PlaneOrientationSequence = DicomSequence([orient])
+                transform = Dataset()
+                transform.RescaleIntercept = base.RescaleIntercept
+                transform.RescaleSlope = base.RescaleSlope
+                transform.RescaleType = "HU"
+                shared.PixelValueTransformationSequence = DicomSequence([transform])
+                ds.SharedFunctionalGroupsSequence = DicomSequence([shared])
+                per_frame = []
+                for f, (_a, ipp) in enumerate(acquisition):
+                    item = Dataset()
+                    pos = Dataset()
+                    pos.ImagePositionPatient = [_ds(v) for v in ipp]
+                    item.PlanePositionSequence = DicomSequence([pos])
+                    content = Dataset()
+                    content.StackID = "1"
+                    content.InStackPositionNumber = f + 1
+                    content.DimensionIndexValues = [1, f + 1]
+                    item.FrameContentSequence = DicomSequence([content])
+                    per_frame.append(item)
+                ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
+            ds.file_meta.MediaStorageSOPInstanceUID = sop
+            _encode(ds, np.stack(pixel_frames), transfer_syntax)
+            name = f"{names_rng.getrandbits(64):016x}" if shuffle_names else f"MF{s + 1:02d}"
+            path = out / (name + suffix)
+            _save(ds, path, transfer_syntax)
+            files.append(path)
+    return PhantomResult(
+        outdir=out,
+        files=files,
+        spec=spec,
+        series_uids=series_uids,
+        rows=rows,
+        columns=columns,
+        slices=slices,
+        pixel_spacing=(float(pixel_spacing[0]), float(pixel_spacing[1])),
+        slice_spacing=float(slice_spacing),
+        orientation=orientation,
+        row_direction=tuple(float(v) for v in r),  # type: ignore[arg-type]
+        column_direction=tuple(float(v) for v in c),  # type: ignore[arg-type]
+        positions=first_positions,
+    )
