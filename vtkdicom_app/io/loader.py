@@ -25,7 +25,7 @@ from vtkdicom_app.errors import (
     VtkDicomWarning,
 )
 from vtkdicom_app.io.header import NeedsPydicom, NotDicom, read_header
-from vtkdicom_app.io.records import NON_IMAGE_SOP_CLASSES, FrameRecord, records_from_header, records_from_pydicom
+from vtkdicom_app.io.records import NON_IMAGE_SOP_CLASSES, FrameRecord, _int, records_from_header, records_from_pydicom
 from vtkdicom_app.io.series import Stack, group_records
 from vtkdicom_app.volume import Volume
 
@@ -263,7 +263,7 @@ def _file_records(path: str) -> tuple[list[FrameRecord], str | None, str | None,
         return [], None, f"not a slice ({NON_IMAGE_SOP_CLASSES[sop]})", note
     if tags.get("_NoPixels"):
         return [], None, "not an image (no pixel data)", note
-    spp = int(tags.get("SamplesPerPixel") or 1)
+    spp = _int(tags.get("SamplesPerPixel"), 1)
     if spp != 1:
         return [], None, f"colour image (SamplesPerPixel {spp}), not a grey-scale slice", note
     photometric = str(tags.get("PhotometricInterpretation") or "MONOCHROME2")

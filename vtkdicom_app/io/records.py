@@ -27,6 +27,16 @@ NON_IMAGE_SOP_CLASSES: dict[str, str] = {
 }
 
 
+def _int(value: Any, default: int) -> int:
+    """First value of an attribute as int; ``default`` when missing or not a number."""
+    if isinstance(value, (tuple, list)):
+        value = value[0] if value else None
+    try:
+        return int(value) if value is not None and value != "" else default
+    except (TypeError, ValueError):
+        return default
+
+
 @dataclasses.dataclass(slots=True)
 class FileInfo:
     """Per-file facts shared by the frames of one file.
@@ -54,27 +64,27 @@ class FileInfo:
     @property
     def rows(self) -> int:
         """Rows (0028,0010)."""
-        return int(self.tags.get("Rows") or 0)
+        return _int(self.tags.get("Rows"), 0)
 
     @property
     def columns(self) -> int:
         """Columns (0028,0011)."""
-        return int(self.tags.get("Columns") or 0)
+        return _int(self.tags.get("Columns"), 0)
 
     @property
     def bits_allocated(self) -> int:
         """BitsAllocated (0028,0100)."""
-        return int(self.tags.get("BitsAllocated") or 16)
+        return _int(self.tags.get("BitsAllocated"), 16) or 16
 
     @property
     def bits_stored(self) -> int:
         """BitsStored (0028,0101), defaulting to BitsAllocated."""
-        return int(self.tags.get("BitsStored") or self.bits_allocated)
+        return _int(self.tags.get("BitsStored"), self.bits_allocated) or self.bits_allocated
 
     @property
     def signed(self) -> bool:
         """PixelRepresentation == 1."""
-        return int(self.tags.get("PixelRepresentation") or 0) == 1
+        return _int(self.tags.get("PixelRepresentation"), 0) == 1
 
     @property
     def fast_native(self) -> bool:
@@ -84,7 +94,7 @@ class FileInfo:
     @property
     def frame_bytes(self) -> int:
         """Bytes of one native frame."""
-        spp = int(self.tags.get("SamplesPerPixel") or 1)
+        spp = _int(self.tags.get("SamplesPerPixel"), 1)
         return self.rows * self.columns * spp * self.bits_allocated // 8
 
 
@@ -268,8 +278,18 @@ def records_from_pydicom(path: str, *, force: bool = False) -> list[FrameRecord]
     Raises
     ------
     DicomReadError
-        pydicom could not parse the file.
+        pydicom could not parse the file (pydicom decodes values lazily, so any error while
+        reading attributes is turned into this one).
     """
+    try:
+        return _records_from_pydicom(path, force=force)
+    except DicomReadError:
+        raise
+    except Exception as exc:  # pydicom raises many types on broken files
+        raise DicomReadError(f"{path}: unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
+
+
+def _records_from_pydicom(path: str, *, force: bool = False) -> list[FrameRecord]:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
