@@ -37,7 +37,17 @@ class _TerminalProgress:
         if stage != self._stage or self._bar is None:
             self.close()
             self._stage = stage
-            self._bar = tqdm(total=total, desc=stage, unit="file" if "header" in stage.lower() else "slice", file=sys.stderr, leave=False)
+            size = os.get_terminal_size(sys.stderr.fileno()) if sys.stderr.isatty() else os.terminal_size((0, 0))
+            self._bar = tqdm(
+                total=total,
+                desc=stage,
+                unit="file" if "header" in stage.lower() else "slice",
+                file=sys.stderr,
+                leave=False,
+                # a terminal that reports no size (a bare pty) still gets a bar
+                ncols=None if size.columns > 0 else 80,
+                nrows=None if size.lines > 0 else 24,
+            )
         self._bar.total = total
         self._bar.n = done
         self._bar.refresh()
