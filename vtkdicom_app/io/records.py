@@ -155,18 +155,45 @@ def _number(value: Any, default: float) -> float:
         return default
 
 
+_SPLIT_KEYS = ("AcquisitionNumber", "EchoNumbers", "TemporalPositionIdentifier", "TriggerTime", "DiffusionBValue", "localizer")
+
+
+class _SplitKeys(dict):  # type: ignore[type-arg]
+    """The attributes that may split a series, read from a file's tags only when asked.
+
+    Most series never need them (no repeated positions), so decoding them for every file
+    would be wasted work.
+    """
+
+    __slots__ = ("_tags",)
+
+    def __init__(self, tags: dict[str, Any]) -> None:
+        super().__init__()
+        self._tags = tags
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        if key == "localizer":
+            image_type = self._tags.get("ImageType") or ()
+            if isinstance(image_type, str):
+                image_type = (image_type,)
+            value: Any = any(str(t).upper() == "LOCALIZER" for t in image_type)
+        elif key in _SPLIT_KEYS:
+            value = self._tags.get(key)
+        else:
+            return default
+        dict.__setitem__(self, key, value)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _SPLIT_KEYS and not dict.__contains__(self, key):
+            raise KeyError(key)
+        return self.get(key)
+
+
 def _split_keys(tags: dict[str, Any]) -> dict[str, Any]:
-    image_type = tags.get("ImageType") or ()
-    if isinstance(image_type, str):
-        image_type = (image_type,)
-    return {
-        "AcquisitionNumber": tags.get("AcquisitionNumber"),
-        "EchoNumbers": tags.get("EchoNumbers"),
-        "TemporalPositionIdentifier": tags.get("TemporalPositionIdentifier"),
-        "TriggerTime": tags.get("TriggerTime"),
-        "DiffusionBValue": tags.get("DiffusionBValue"),
-        "localizer": any(str(t).upper() == "LOCALIZER" for t in image_type),
-    }
+    return _SplitKeys(tags)
 
 
 def records_from_header(header: FileHeader) -> list[FrameRecord]:
