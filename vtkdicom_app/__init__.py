@@ -6,6 +6,8 @@ The public API is Qt-free::
     series = vda.scan("study/")      # list[SeriesInfo]
     vol = vda.load("study/")         # Volume in LPS, array (k, j, i)
     image = vol.to_vtk()             # vtkImageData with origin, spacing and direction
+    mesh = vda.extract_surface(vol, preset="bone", largest=True)   # LPS mm, closed
+    vda.export_mesh(mesh, "bone.stl")                               # atomic, SPACE=LPS
 
 Names are imported lazily so that ``import vtkdicom_app`` (and ``vtkdicom-app --help``)
 stays cheap: numpy, pydicom and VTK load only when a function needs them.
@@ -25,6 +27,15 @@ _LAZY: dict[str, str] = {
     "Backend": "vtkdicom_app.io.loader",
     "Volume": "vtkdicom_app.volume",
     "write_phantom": "vtkdicom_app.phantom",
+    "extract_surface": "vtkdicom_app.surface",
+    "extract_label_surface": "vtkdicom_app.surface",
+    "mesh_report": "vtkdicom_app.surface",
+    "MeshReport": "vtkdicom_app.surface",
+    "MeshError": "vtkdicom_app.surface",
+    "CoordinateSystem": "vtkdicom_app.surface",
+    "load_surface_presets": "vtkdicom_app.surface",
+    "export_mesh": "vtkdicom_app.mesh_io",
+    "read_mesh": "vtkdicom_app.mesh_io",
     "VtkDicomError": "vtkdicom_app.errors",
     "NotDicomError": "vtkdicom_app.errors",
     "DicomReadError": "vtkdicom_app.errors",
@@ -57,7 +68,17 @@ if TYPE_CHECKING:  # pragma: no cover
         VtkDicomWarning,
     )
     from vtkdicom_app.io.loader import Backend, SeriesInfo, load, scan  # noqa: F401
+    from vtkdicom_app.mesh_io import export_mesh, read_mesh  # noqa: F401
     from vtkdicom_app.phantom import write_phantom  # noqa: F401
+    from vtkdicom_app.surface import (  # noqa: F401
+        CoordinateSystem,
+        MeshError,
+        MeshReport,
+        extract_label_surface,
+        extract_surface,
+        load_surface_presets,
+        mesh_report,
+    )
     from vtkdicom_app.volume import Volume  # noqa: F401
 
 

@@ -144,6 +144,75 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_threshold(text: str) -> tuple[float, float | None]:
+    lo, sep, hi = text.partition(":")
+    try:
+        return float(lo), (float(hi) if sep and hi else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"threshold must be LO or LO:HI in the volume's units, got {text!r}") from None
+
+
+def _cmd_export_mesh(args: argparse.Namespace) -> int:
+    import warnings
+
+    from vtkdicom_app.io.loader import load
+    from vtkdicom_app.mesh_io import MeshFormat, export_mesh
+    from vtkdicom_app.surface import mesh_report
+
+    MeshFormat.from_path(args.output)  # fail before the slow work on an unknown suffix
+    progress = _progress(args)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            vol = load(args.path, series=args.series, progress=progress)
+        for w in caught:
+            print(f"warning: {w.message}", file=sys.stderr)
+        threshold, upper = args.threshold if args.threshold is not None else (300.0, None)
+        from vtkdicom_app.surface import extract_surface
+
+        mesh = extract_surface(
+            vol,
+            threshold=threshold,
+            upper=upper,
+            preset=args.preset,
+            smooth=args.smooth,
+            reduce=args.reduce,
+            largest=args.largest,
+            min_island_mm3=args.min_island,
+            fill_holes=args.fill_holes,
+            gaussian_sigma_mm=args.gaussian,
+            force=args.force,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    try:
+        report = export_mesh(mesh, args.output, coords=args.coords, binary=not args.ascii, allow_open=args.allow_open)
+    except Exception:
+        if args.report:  # the report says what is wrong even when nothing was written
+            _write_json(args.report, mesh_report(mesh, coordinate_system=args.coords).as_dict())
+        raise
+    print(f"wrote {args.output}")
+    print(report.summary())
+    if args.report:
+        _write_json(args.report, report.as_dict())
+    return 0
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    """Write JSON atomically (temp file in the same folder, then rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".report.", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def _cmd_phantom(args: argparse.Namespace) -> int:
     from vtkdicom_app.phantom import PhantomOrientation, write_phantom
 
@@ -215,6 +284,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-files", action="store_true", help="list every file of every series")
     p.add_argument("--anonymize", action="store_true", help="leave out patient name and ID")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("export-mesh", help="iso-surface to STL/OBJ/PLY/3MF/VTP for printing (mm)")
+    p.add_argument("path", help="folder (recursive), file or DICOMDIR")
+    p.add_argument("-o", "--output", required=True, help="OUT.stl, .obj, .ply, .3mf or .vtp")
+    p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
+    p.add_argument("--preset", choices=["bone", "skin", "soft-tissue", "fat", "lung", "teeth", "mr-auto"])
+    p.add_argument("--threshold", type=_parse_threshold, help="LO or LO:HI (HU for CT); default 300 or the preset's")
+    p.add_argument("--smooth", type=int, default=None, help="windowed-sinc iterations (default 15 or the preset's)")
+    p.add_argument("--reduce", type=float, default=None, help="fraction of triangles to remove, 0..0.99")
+    p.add_argument("--largest", action="store_true", help="keep only the largest piece")
+    p.add_argument("--min-island", type=float, default=0.0, metavar="MM3", help="drop pieces smaller than this volume")
+    p.add_argument("--fill-holes", action="store_true")
+    p.add_argument("--gaussian", type=float, default=0.0, metavar="MM", help="Gaussian pre-smoothing sigma")
+    p.add_argument("--coords", choices=["lps", "ras"], default="lps", help="coordinates of the written points (default lps)")
+    p.add_argument("--ascii", action="store_true", help="ASCII STL/PLY/VTP")
+    p.add_argument("--allow-open", action="store_true", help="write even if the mesh is not watertight")
+    p.add_argument("--force", action="store_true", help="extract even if the geometry is unknown")
+    p.add_argument("--report", metavar="REPORT.json", help="write the mesh report as JSON")
+    p.set_defaults(func=_cmd_export_mesh)
 
     p = sub.add_parser("phantom", help="write a synthetic CT series with known geometry")
     p.add_argument("outdir")

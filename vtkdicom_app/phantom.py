@@ -327,6 +327,50 @@ def _set_pixel_format(ds: Dataset, slope: float, intercept: float) -> tuple[np.d
     return np.dtype("<i2"), -32768, 32767
 
 
+def _slice_values(
+    ipp: np.ndarray,
+    r: np.ndarray,
+    c: np.ndarray,
+    rows: int,
+    columns: int,
+    pixel_spacing: tuple[float, float],
+    spec: PhantomSpec,
+    step: np.ndarray | None,
+    supersample: int,
+) -> np.ndarray:
+    """HU of one slice: the model at voxel centres, or averaged over each voxel (partial volume).
+
+    With ``supersample`` > 1, voxels whose value differs from one of their six neighbours are
+    replaced by the mean of ``supersample**3`` samples spread over the voxel, as a CT scanner
+    averages what a voxel covers; interior voxels keep their exact value.
+    """
+    jj, ii = np.mgrid[0:rows, 0:columns].astype(np.float64)
+    du = (ii * pixel_spacing[1])[..., None] * r + (jj * pixel_spacing[0])[..., None] * c
+    hu = phantom_values(ipp + du, spec)
+    if supersample <= 1 or step is None:
+        return hu
+    edge = np.zeros(hu.shape, bool)
+    edge[:, 1:] |= hu[:, 1:] != hu[:, :-1]
+    edge[:, :-1] |= hu[:, :-1] != hu[:, 1:]
+    edge[1:, :] |= hu[1:, :] != hu[:-1, :]
+    edge[:-1, :] |= hu[:-1, :] != hu[1:, :]
+    for sign in (-1.0, 1.0):
+        edge |= phantom_values(ipp + sign * step + du, spec) != hu
+    if not edge.any():
+        return hu
+    base = (ipp + du)[edge]  # (M, 3)
+    offsets = (np.arange(supersample) + 0.5) / supersample - 0.5
+    acc = np.zeros(len(base))
+    for a in offsets:
+        for b in offsets:
+            for g in offsets:
+                shift = a * pixel_spacing[1] * r + b * pixel_spacing[0] * c + g * step
+                acc += phantom_values(base + shift, spec)
+    hu = hu.copy()
+    hu[edge] = acc / supersample**3
+    return hu
+
+
 def _stored_slice(
     ipp: np.ndarray,
     r: np.ndarray,
@@ -341,10 +385,10 @@ def _stored_slice(
     dtype: np.dtype,
     lo: int,
     hi: int,
+    step: np.ndarray | None = None,
+    supersample: int = 1,
 ) -> np.ndarray:
-    jj, ii = np.mgrid[0:rows, 0:columns].astype(np.float64)
-    points = ipp + (ii * pixel_spacing[1])[..., None] * r + (jj * pixel_spacing[0])[..., None] * c
-    hu = phantom_values(points, spec)
+    hu = _slice_values(ipp, r, c, rows, columns, pixel_spacing, spec, step, supersample)
     if rng is not None and spec.noise_sd > 0:
         hu = hu + rng.normal(0.0, spec.noise_sd, hu.shape)
     stored = np.clip(np.rint((hu - intercept) / slope), lo, hi)
@@ -394,6 +438,7 @@ def write_phantom(
     patient_id: str = "PHANTOM001",
     modality: str = "CT",
     skip_slices: Sequence[int] = (),
+    partial_volume: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> PhantomResult:
     """Write a synthetic CT series (or several) with known geometry and content.
@@ -433,6 +478,9 @@ def write_phantom(
     patient_name, patient_id, modality : str
     skip_slices : sequence of int
         Acquisition indices not written (a gap).
+    partial_volume : bool
+        Voxels on a boundary hold the average of the model over the voxel (27 samples), as
+        in a real scan; otherwise every voxel holds the model at its centre (hard edges).
     progress : callable, optional
         ``progress(done, total)`` per slice.
 
@@ -499,7 +547,10 @@ def write_phantom(
         pixel_frames = []
         for a, ipp in acquisition:
             pixel_frames.append(
-                _stored_slice(ipp, r, c, rows, columns, pixel_spacing, spec, rng, rescale_slope, rescale_intercept, dtype, lo, hi)
+                _stored_slice(
+                    ipp, r, c, rows, columns, pixel_spacing, spec, rng, rescale_slope, rescale_intercept, dtype, lo, hi,
+                    step=slice_spacing * step_dir, supersample=3 if partial_volume else 1,
+                )
             )
             done += 1
             if progress is not None:
