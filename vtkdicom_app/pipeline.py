@@ -11,7 +11,25 @@ from typing import Any
 
 from vtkdicom_app.errors import PipelineError
 
-__all__ = ["run_update"]
+__all__ = ["run_update", "use_threads"]
+
+_THREADS_SET = False
+
+
+def use_threads() -> str:
+    """Switch VTK's SMP tools from the wheels' default (Sequential) to STDThread, once.
+
+    Flying edges, windowed-sinc smoothing and the connectivity filters then use every core.
+    Returns the backend in use.
+    """
+    global _THREADS_SET
+    from vtkmodules.vtkCommonCore import vtkSMPTools
+
+    if not _THREADS_SET:
+        _THREADS_SET = True
+        if vtkSMPTools.GetBackend() == "Sequential":
+            vtkSMPTools.SetBackend("STDThread")
+    return str(vtkSMPTools.GetBackend())
 
 
 class _ErrorCatcher:
@@ -44,6 +62,7 @@ def run_update(algorithm: Any, what: str) -> Any:
     """
     from vtkmodules.vtkCommonCore import vtkCommand
 
+    use_threads()
     catcher = _ErrorCatcher()
     setattr(catcher, "CallDataType", 8)  # VTK_STRING: the error text reaches the callback
     tag = algorithm.AddObserver(vtkCommand.ErrorEvent, catcher)

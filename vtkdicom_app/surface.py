@@ -246,11 +246,13 @@ def mesh_report(mesh: Any, *, coordinate_system: CoordinateSystem | str = Coordi
     if len(faces) == 0:
         return MeshReport(0, len(points), False, False, False, False, 0.0, 0.0, (0.0,) * 6, 0, system.name, ["the mesh is empty"])  # type: ignore[arg-type]
     directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    n = np.int64(max(len(points), 1))
     undirected = np.sort(directed, axis=1)
-    _, counts = np.unique(undirected, axis=0, return_counts=True)
+    # edges as single int64 keys: np.unique on 1-D keys is ~10x faster than on rows
+    _, counts = np.unique(undirected[:, 0] * n + undirected[:, 1], return_counts=True)
     boundary = int((counts == 1).sum())
     nonmanifold = int((counts > 2).sum())
-    _, dcounts = np.unique(directed, axis=0, return_counts=True)
+    _, dcounts = np.unique(directed[:, 0] * n + directed[:, 1], return_counts=True)
     duplicated_directed = int((dcounts > 1).sum())
     watertight = boundary == 0 and nonmanifold == 0
     manifold = nonmanifold == 0
@@ -321,24 +323,46 @@ def otsu_threshold(values: np.ndarray, *, bins: int = 256, exclude: float | None
 
 
 # ----------------------------------------------------------------------------- extraction
-def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: float) -> Any:
-    """A float32 image (one voxel of padding) whose zero level is the wanted surface."""
+def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: float) -> tuple[Any, float]:
+    """An image with one voxel of padding whose level ``iso`` is the wanted surface.
+
+    A plain threshold keeps the volume's own dtype (no float copy) and contours at
+    ``lower``; a band or a PixelPaddingValue needs a float32 field contoured at 0.
+    Returns ``(vtkImageData, iso)``.
+    """
     from vtkmodules.vtkImagingGeneral import vtkImageGaussianSmooth
 
-    arr = vol.array.astype(np.float32)
+    nk, nj, ni = vol.array.shape
     pad_value = vol.metadata.get("PixelPaddingValue")
-    if upper is None:
-        field = arr - np.float32(lower)
-    else:
-        field = np.minimum(arr - np.float32(lower), np.float32(upper) - arr)
-    if isinstance(pad_value, (int, float)):
-        field[vol.array == pad_value] = -1.0  # padding is outside whatever its value
-    outside = np.float32(min(-1.0, float(field.min()) if field.size else -1.0))
-    padded = np.pad(field, 1, mode="constant", constant_values=outside)
-    origin = np.asarray(vol.origin) - vol.direction @ np.asarray(vol.spacing)
-    shifted = Volume(padded, spacing=vol.spacing, origin=tuple(origin), direction=vol.direction)
-    image = shifted.to_vtk(deep=False)
-    image._keepalive = padded  # type: ignore[attr-defined]
+    has_padding = isinstance(pad_value, (int, float))
+    dtype = vol.array.dtype
+    if upper is None and not has_padding and dtype.kind in "iuf" and sigma_mm <= 0:
+        low_value = np.finfo(dtype).min if dtype.kind == "f" else np.iinfo(dtype).min
+        if low_value < lower:
+            # same dtype, no temporaries: the border sits at the dtype's minimum, below lower
+            padded = np.empty((nk + 2, nj + 2, ni + 2), dtype)
+            padded[1:-1, 1:-1, 1:-1] = vol.array
+            border = np.array(min(low_value, vol.array.min()), dtype)
+            padded[0], padded[-1] = border, border
+            padded[:, 0], padded[:, -1] = border, border
+            padded[:, :, 0], padded[:, :, -1] = border, border
+            return _image_of(vol, padded), float(lower)
+    # One float32 array with a voxel of padding on every side, filled in place (no temporaries
+    # of the volume's size): its zero level is the surface, its border is outside.
+    padded = np.empty((nk + 2, nj + 2, ni + 2), np.float32)
+    inner = padded[1:-1, 1:-1, 1:-1]
+    np.subtract(vol.array, np.float32(lower), out=inner, dtype=np.float32)
+    if upper is not None:
+        for k in range(nk):  # min(v - lower, upper - v), slice by slice to stay small
+            np.minimum(inner[k], np.float32(upper) - vol.array[k].astype(np.float32), out=inner[k])
+    if has_padding:
+        for k in range(nk):
+            inner[k][vol.array[k] == pad_value] = -1.0  # padding is outside whatever its value
+    outside = np.float32(min(-1.0, float(inner.min())))
+    padded[0], padded[-1] = outside, outside
+    padded[:, 0], padded[:, -1] = outside, outside
+    padded[:, :, 0], padded[:, :, -1] = outside, outside
+    image = _image_of(vol, padded)
     if sigma_mm > 0:
         smooth = vtkImageGaussianSmooth()
         smooth.SetInputData(image)
@@ -346,7 +370,26 @@ def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: fl
         smooth.SetStandardDeviations(*(sigma_mm / s for s in vol.spacing))
         smooth.SetRadiusFactors(3.0, 3.0, 3.0)
         image = run_update(smooth, "Gaussian smoothing")
-    return image
+    return image, 0.0
+
+
+def _image_of(vol: Volume, padded: np.ndarray) -> Any:
+    """vtkImageData of a padded array (one voxel added on every side of ``vol``)."""
+    origin = np.asarray(vol.origin) - vol.direction @ np.asarray(vol.spacing)
+    shifted = Volume(padded, spacing=vol.spacing, origin=tuple(origin), direction=vol.direction)
+    return shifted.to_vtk(deep=False)  # the VTK array keeps ``padded`` alive
+
+
+def _any_inside(array: np.ndarray, lower: float, upper: float | None) -> bool:
+    """Whether any voxel is in [lower, upper], slice by slice (no volume-sized temporary)."""
+    for k in range(array.shape[0]):
+        sl = array[k]
+        if upper is None:
+            if (sl >= lower).any():
+                return True
+        elif ((sl >= lower) & (sl <= upper)).any():
+            return True
+    return False
 
 
 def _keep_components(mesh: Any, *, largest: bool, min_island_mm3: float) -> Any:
@@ -403,7 +446,9 @@ def decimate(mesh: Any, reduce: float) -> Any:
     points, faces = mesh_to_arrays(mesh)
     if len(faces) < 100:
         return mesh
-    new_points, new_faces = fast_simplification.simplify(points.astype(np.float32), faces.astype(np.int32), target_reduction=reduce)
+    # aggressiveness 9 (default 7): 2.1 s instead of 3.5 s for 1.48 M -> 148 k triangles here,
+    # the volume changes by 0.08 % instead of 0.03 % and the surface stays closed
+    new_points, new_faces = fast_simplification.simplify(points.astype(np.float32), faces.astype(np.int32), target_reduction=reduce, agg=9)
     return arrays_to_mesh(np.asarray(new_points, np.float64), np.asarray(new_faces, np.int64))
 
 
@@ -515,17 +560,15 @@ def extract_surface(
         threshold = otsu_threshold(vol.array, exclude=vol.metadata.get("PixelPaddingValue"))
     if upper is not None and upper <= threshold:
         raise MeshError(f"upper ({upper:g}) must be above the threshold ({threshold:g})")
-    inside = vol.array >= threshold if upper is None else (vol.array >= threshold) & (vol.array <= upper)
-    if not inside.any():
+    if not _any_inside(vol.array, float(threshold), upper):
         rng = f"{threshold:g}..{upper:g}" if upper is not None else f">= {threshold:g}"
         raise MeshError(f"no voxel has a value {rng} (values span {vol.array.min():g}..{vol.array.max():g})")
-    del inside
     report("Preparing the volume")
-    image = _prepared_image(vol, float(threshold), upper, gaussian_sigma_mm)
+    image, iso = _prepared_image(vol, float(threshold), upper, gaussian_sigma_mm)
     report("Extracting the iso-surface")
     fe = vtkFlyingEdges3D()
     fe.SetInputData(image)
-    fe.SetValue(0, 0.0)
+    fe.SetValue(0, iso)
     fe.ComputeNormalsOff()
     fe.ComputeGradientsOff()
     fe.ComputeScalarsOff()
