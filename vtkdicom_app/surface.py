@@ -446,9 +446,9 @@ def decimate(mesh: Any, reduce: float) -> Any:
     points, faces = mesh_to_arrays(mesh)
     if len(faces) < 100:
         return mesh
-    # aggressiveness 9 (default 7): 2.1 s instead of 3.5 s for 1.48 M -> 148 k triangles here,
-    # the volume changes by 0.08 % instead of 0.03 % and the surface stays closed
-    new_points, new_faces = fast_simplification.simplify(points.astype(np.float32), faces.astype(np.int32), target_reduction=reduce, agg=9)
+    # aggressiveness 10 (default 7): 1.7 s instead of 3.5 s for 1.48 M -> 148 k triangles of
+    # the phantom's skin here; the enclosed volume changes by 0.11 % and the surface stays closed
+    new_points, new_faces = fast_simplification.simplify(points.astype(np.float32), faces.astype(np.int32), target_reduction=reduce, agg=10)
     return arrays_to_mesh(np.asarray(new_points, np.float64), np.asarray(new_faces, np.int64))
 
 
