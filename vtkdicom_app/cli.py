@@ -201,16 +201,57 @@ def _cmd_export_mesh(args: argparse.Namespace) -> int:
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
     """Write JSON atomically (temp file in the same folder, then rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".report.", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as fh:
+    from vtkdicom_app.atomic import atomic_path
+
+    with atomic_path(path, suffix=".json") as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    w, sep, h = text.lower().partition("x")
+    try:
+        size = (int(w), int(h) if sep else int(w))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WxH, got {text!r}") from None
+    if min(size) < 16 or max(size) > 8192:
+        raise argparse.ArgumentTypeError(f"size {text} out of range 16..8192")
+    return size
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    import warnings
+
+    from vtkdicom_app.io.loader import load
+    from vtkdicom_app.rendering import VolumeScene, View, write_gif
+
+    progress = _progress(args)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            vol = load(args.path, series=args.series, progress=progress)
+    finally:
+        progress.close()
+    scene = VolumeScene(
+        vol,
+        preset=args.preset,
+        shift=args.shift,
+        opacity_scale=args.opacity_scale,
+        blend=args.blend,
+        mapper=args.mapper,
+        size=args.size,
+    )
+    scene.set_view(View[args.view.upper()])
+    if args.orbit:
+        if not args.output.lower().endswith(".gif"):
+            raise ValueError("--orbit writes a GIF: give -o OUT.gif")
+        frames = scene.orbit(args.orbit)
+        write_gif(frames, args.output)
+        print(f"wrote {args.output} ({len(frames)} frames, {scene.mapper_kind.value} mapper)")
+        return 0
+    scene.screenshot(args.output)
+    print(f"wrote {args.output} ({args.size[0]}x{args.size[1]}, {args.preset}, {args.view} view, {scene.mapper_kind.value} mapper)")
+    return 0
 
 
 def _cmd_phantom(args: argparse.Namespace) -> int:
@@ -303,6 +344,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="extract even if the geometry is unknown")
     p.add_argument("--report", metavar="REPORT.json", help="write the mesh report as JSON")
     p.set_defaults(func=_cmd_export_mesh)
+
+    p = sub.add_parser("render", help="volume rendering to PNG (or a turntable GIF)")
+    p.add_argument("path", help="folder (recursive), file or DICOMDIR")
+    p.add_argument("-o", "--output", required=True, help="OUT.png, or OUT.gif with --orbit")
+    p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
+    p.add_argument("--preset", default="ct-bone", help="volume preset (ct-bone, ct-bone-skin, ct-soft-tissue, ct-muscle, ct-lung, "
+                   "ct-airways, ct-angio, ct-mip, ct-minip, mr-default, mr-mip, mr-angio, grey-ramp)")
+    p.add_argument("--view", default="anterior", choices=["anterior", "posterior", "left", "right", "superior", "inferior"])
+    p.add_argument("--size", type=_parse_size, default=(512, 512), help="WxH pixels (default 512x512)")
+    p.add_argument("--blend", choices=["composite", "mip", "minip"], help="override the preset's blend mode")
+    p.add_argument("--shift", type=float, default=0.0, help="move the transfer function along the value axis")
+    p.add_argument("--opacity-scale", type=float, default=1.0, help="multiply every opacity")
+    p.add_argument("--mapper", choices=["auto", "gpu", "cpu"], default="auto", help="volume mapper (auto: CPU on software OpenGL)")
+    p.add_argument("--orbit", type=int, metavar="N", help="write an N-frame turntable GIF instead")
+    p.set_defaults(func=_cmd_render)
 
     p = sub.add_parser("phantom", help="write a synthetic CT series with known geometry")
     p.add_argument("outdir")

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import enum
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vtkdicom_app.atomic import atomic_path
 from vtkdicom_app.bridge import arrays_to_mesh, mesh_to_arrays
 from vtkdicom_app.surface import CoordinateSystem, MeshError, MeshReport, mesh_report
 
@@ -148,24 +148,11 @@ def export_mesh(
         raise MeshError("the mesh is empty: nothing to write")
     if report.problems and not allow_open:
         raise MeshError("not printable: " + "; ".join(report.problems) + " (use allow_open=True / --allow-open to write it anyway)")
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + fmt.value, dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=fmt.value) as tmp:
         if fmt is MeshFormat.THREE_MF:
             _write_3mf(out, tmp)
         else:
             _write_vtk(out, fmt, tmp, system, binary)
-        if os.path.getsize(tmp) == 0:
-            raise MeshError(f"writing {target} produced an empty file (disk full?)")
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return report
 
 

@@ -1,0 +1,53 @@
+"""Atomic file writes: write next to the destination under a temporary name, then rename.
+
+A failure (unwritable folder, full disk, a crash) never leaves a half-written file at the
+destination, and an existing file stays intact until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["atomic_path"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[str]:
+    """Yield a temporary path in the destination's folder; rename it onto ``path`` on success.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The destination.
+    suffix : str
+        Suffix of the temporary name (writers that choose the format by suffix need it).
+
+    Yields
+    ------
+    str
+        Where to write. Removed if the block raises or writes nothing.
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + suffix, dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        if os.path.getsize(tmp) == 0:
+            raise OSError(f"writing {target} produced an empty file (disk full?)")
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
