@@ -254,6 +254,66 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_slab(text: str) -> tuple[str, float]:
+    mode, sep, mm = text.partition(":")
+    if mode not in ("mip", "minip", "mean") or not sep:
+        raise argparse.ArgumentTypeError(f"slab must be mip:MM, minip:MM or mean:MM, got {text!r}")
+    try:
+        return mode, float(mm)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"slab thickness must be a number of mm, got {mm!r}") from None
+
+
+def _parse_vector(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected x,y,z in mm, got {text!r}") from None
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers x,y,z, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def _cmd_mpr(args: argparse.Namespace) -> int:
+    import warnings
+
+    from vtkdicom_app.io.loader import load
+    from vtkdicom_app.mpr import Plane, Reslicer, SlabMode, auto_window_level, load_wl_presets, window_level_from_header
+    from vtkdicom_app.rendering.slice_view import contact_sheet, render_slice
+
+    progress = _progress(args)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            vol = load(args.path, series=args.series, progress=progress)
+    finally:
+        progress.close()
+    if args.wl_preset:
+        wl = load_wl_presets()[args.wl_preset]
+        window, level = wl.window, wl.level
+    else:
+        default = window_level_from_header(vol) or auto_window_level(vol)
+        window = args.window if args.window is not None else default.window
+        level = args.level if args.level is not None else default.level
+    slab_mode, slab_mm = (SlabMode(args.slab[0]), args.slab[1]) if args.slab else (SlabMode.NONE, 0.0)
+    reslicer = Reslicer(vol)
+    point = args.point if args.point is not None else tuple(reslicer.centre())
+    invert = bool(vol.metadata.get("invert_display"))
+    common = dict(interpolation=args.interpolation, slab_mm=slab_mm, slab_mode=slab_mode)
+    if args.plane == "all":
+        slices = [reslicer.reslice(p, point=point, **common) for p in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)]
+        contact_sheet(slices, args.output, window=window, level=level, invert=invert, crosshair=point)
+        print(f"wrote {args.output} (axial, coronal, sagittal through {tuple(round(v, 1) for v in point)} mm LPS)")
+        return 0
+    plane = Plane(args.plane)
+    if plane is Plane.OBLIQUE and args.normal is None:
+        raise ValueError("--plane oblique needs --normal x,y,z")
+    s = reslicer.reslice(plane, position=args.position, point=point, normal=args.normal, **common)
+    render_slice(s, args.output, window=window, level=level, invert=invert, crosshair=point if args.crosshair else None)
+    print(f"wrote {args.output} ({plane.value} at {s.position:.1f} mm, {s.shape[1]}x{s.shape[0]} pixels of {s.pixel_size[0]:.3g} mm, W {window:g} L {level:g})")
+    return 0
+
+
 def _cmd_phantom(args: argparse.Namespace) -> int:
     from vtkdicom_app.phantom import PhantomOrientation, write_phantom
 
@@ -344,6 +404,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="extract even if the geometry is unknown")
     p.add_argument("--report", metavar="REPORT.json", help="write the mesh report as JSON")
     p.set_defaults(func=_cmd_export_mesh)
+
+    p = sub.add_parser("mpr", help="a resliced plane (or all three) to PNG, in patient space")
+    p.add_argument("path", help="folder (recursive), file or DICOMDIR")
+    p.add_argument("-o", "--output", required=True, help="OUT.png")
+    p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
+    p.add_argument("--plane", default="axial", choices=["axial", "coronal", "sagittal", "oblique", "all"])
+    p.add_argument("--position", type=float, help="LPS mm: z for axial, y for coronal, x for sagittal (default: the centre)")
+    p.add_argument("--point", type=_parse_vector, help="x,y,z LPS mm the plane(s) pass through")
+    p.add_argument("--normal", type=_parse_vector, help="x,y,z normal of an oblique plane")
+    p.add_argument("--window", type=float, help="window width (default: the header's, else automatic)")
+    p.add_argument("--level", type=float, help="window level (centre)")
+    p.add_argument("--wl-preset", choices=["brain", "subdural", "stroke", "bone", "lung", "mediastinum", "abdomen", "liver", "soft-tissue"])
+    p.add_argument("--slab", type=_parse_slab, help="thick slab: mip:MM, minip:MM or mean:MM")
+    p.add_argument("--interpolation", choices=["nearest", "linear", "cubic"], default="linear")
+    p.add_argument("--crosshair", action="store_true", help="draw the crosshair at --point")
+    p.set_defaults(func=_cmd_mpr)
 
     p = sub.add_parser("render", help="volume rendering to PNG (or a turntable GIF)")
     p.add_argument("path", help="folder (recursive), file or DICOMDIR")
