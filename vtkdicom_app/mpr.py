@@ -291,7 +291,8 @@ class Reslicer:
             Interpolation.CUBIC: rs.SetInterpolationModeToCubic,
         }[interpolation]()
         if slab_mode is not SlabMode.NONE and slab_mm > 0:
-            n_slices = max(2, int(math.ceil(slab_mm / self._min_spacing)) + 1)
+            # slab samples one voxel step apart along the normal: the data's own sampling
+            n_slices = max(2, int(math.ceil(slab_mm / step_along(self.vol, axes[:, 2]) - 1e-6)) + 1)
             rs.SetOutputSpacing(px, px, slab_mm / (n_slices - 1))
             rs.SetSlabNumberOfSlices(n_slices)
             {SlabMode.MIP: rs.SetSlabModeToMax, SlabMode.MINIP: rs.SetSlabModeToMin, SlabMode.MEAN: rs.SetSlabModeToMean}[slab_mode]()
@@ -300,11 +301,8 @@ class Reslicer:
             rs.SetSlabNumberOfSlices(1)
         out = run_update(rs, f"reslicing the {plane.value} plane")
         scalars = out.GetPointData().GetScalars()
-        array = vtk_to_numpy(scalars).reshape(rows, cols).copy()
-        from vtkmodules.vtkCommonDataModel import vtkImageData
-
-        image = vtkImageData()
-        image.DeepCopy(out)
+        array = vtk_to_numpy(scalars).reshape(rows, cols).copy()  # the pipeline reuses its output
+        image = Volume(array[None], spacing=(px, px, 1.0)).to_vtk()  # shares ``array``, no second copy
         origin = p + u0 * axes[:, 0] + v0 * axes[:, 1]
         pos = float(p[_POSITION_AXIS[plane]]) if plane is not Plane.OBLIQUE else float(p @ axes[:, 2])
         return Slice(array=array, pixel_size=(px, px), origin=origin, axes=axes, plane=plane, position=pos, image=image)
