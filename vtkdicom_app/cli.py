@@ -314,6 +314,15 @@ def _cmd_mpr(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_view(args: argparse.Namespace) -> int:
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and os.environ.get("QT_QPA_PLATFORM") is None:
+        print("error: the viewer needs a display (run under X or Xvfb: xvfb-run vtkdicom-app view ...)", file=sys.stderr)
+        return 1
+    from vtkdicom_app.app import run_viewer
+
+    return run_viewer(args.path, screenshot=args.screenshot, size=args.size)
+
+
 def _cmd_phantom(args: argparse.Namespace) -> int:
     from vtkdicom_app.phantom import PhantomOrientation, write_phantom
 
@@ -420,6 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interpolation", choices=["nearest", "linear", "cubic"], default="linear")
     p.add_argument("--crosshair", action="store_true", help="draw the crosshair at --point")
     p.set_defaults(func=_cmd_mpr)
+
+    p = sub.add_parser("view", help="the Qt viewer: axial, coronal, sagittal and 3D")
+    p.add_argument("path", nargs="?", help="folder, file or DICOMDIR to open")
+    p.add_argument("--screenshot", metavar="FILE.png", help="load, save the whole window as PNG and exit")
+    p.add_argument("--size", type=_parse_size, default=(1200, 860), help="window size WxH")
+    p.set_defaults(func=_cmd_view)
 
     p = sub.add_parser("render", help="volume rendering to PNG (or a turntable GIF)")
     p.add_argument("path", help="folder (recursive), file or DICOMDIR")

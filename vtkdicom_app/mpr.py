@@ -1,19 +1,37 @@
 """Multiplanar reslicing in patient space: axial, coronal, sagittal and oblique planes.
 
 Planes are defined in patient space (LPS mm), never by array axes, so a volume acquired
-sagittally, obliquely or feet first gives the same axial image. Display convention
-(radiological):
+sagittally, obliquely or feet first gives the same axial image. Each plane has a normal
+(axial +z, superior; coronal +y, posterior; sagittal +x, the patient's left) and an image
+grid that follows the radiological display convention, image row 0 at the top:
 
-* axial: columns run from the patient's Right to Left (the patient's left is on the image's
-  right), rows from Anterior (top) to Posterior;
-* coronal: columns Right to Left, rows Superior (top) to Inferior;
-* sagittal: columns Anterior to Posterior, rows Superior to Inferior.
+========  ===========================  ===========================  ==========
+plane     columns (left -> right)      rows (top -> bottom)         normal
+========  ===========================  ===========================  ==========
+axial     Right -> Left (+x)           Anterior -> Posterior (+y)   +z
+coronal   Right -> Left (+x)           Superior -> Inferior (-z)    +y
+sagittal  Anterior -> Posterior (+y)   Superior -> Inferior (-z)    +x
+========  ===========================  ===========================  ==========
+
+so the patient's left is on the image's right in axial and coronal views. An oblique plane
+(a point and a normal) takes the in-plane axes of the nearest standard plane, projected
+onto it, so it keeps the familiar orientation.
 
 A :class:`Slice` holds a numpy array ``array[row, col]`` with row 0 at the top, its pixel size
-in mm (square by default: no aspect ratio to compute), the LPS position of every pixel, and
-the vtkImageData for rendering. Reslicing is vtkImageReslice on the volume's vtkImageData,
-which carries the direction matrix; the output direction is set to identity so that output
+in mm (square by default: no aspect ratio to compute), the LPS position of every pixel and a
+vtkImageData for rendering. Reslicing is ``vtkImageReslice`` on :meth:`Volume.to_vtk`, which
+carries the direction matrix; the output direction is set to identity so that the output
 pixels lie on the plane's own grid (DESIGN.md, geometry rules).
+
+VTK and the direction matrix
+----------------------------
+Checked with VTK 9.7 on an oblique phantom (tests/test_mpr.py): vtkImageReslice honours the
+input's direction matrix (the result is identical, pixel for pixel, to reslicing an
+identity-direction image with the direction composed into the reslice axes, and matches
+the analytic model), but copies it to its output unless ``SetOutputDirection`` is called.
+
+Axis order: numpy volumes are ``(k, j, i)``; VTK images ``(i, j, k)``. A slice's VTK image
+has index ``(i, j) = (col, row)``, that is ``array[j, i]``.
 """
 
 from __future__ import annotations
@@ -22,9 +40,10 @@ import dataclasses
 import enum
 import json
 import math
+from collections import abc
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Sequence
+from typing import Any, Sequence, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +60,7 @@ __all__ = [
     "Reslicer",
     "reslice",
     "plane_axes",
+    "step_along",
     "MprCursor",
     "WindowLevel",
     "load_wl_presets",
@@ -50,9 +70,11 @@ __all__ = [
     "orientation_letters",
 ]
 
+_VTK_FLOAT = 10  # VTK_FLOAT, without importing vtkCommonCore at module import
+
 
 class Plane(enum.Enum):
-    """Reslice planes."""
+    """Reslice planes, defined in patient space (LPS)."""
 
     AXIAL = "axial"
     CORONAL = "coronal"
@@ -69,7 +91,7 @@ class Interpolation(enum.Enum):
 
 
 class SlabMode(enum.Enum):
-    """How a thick slab combines its slices."""
+    """How a thick slab combines its samples along the normal."""
 
     NONE = "none"
     MIP = "mip"
@@ -77,73 +99,180 @@ class SlabMode(enum.Enum):
     MEAN = "mean"
 
 
-# (column direction, row direction) in LPS for the standard planes; normal = col x row
-_STANDARD_AXES: dict[Plane, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
-    Plane.AXIAL: ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
-    Plane.CORONAL: ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
-    Plane.SAGITTAL: ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0)),
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _as_enum(cls: type[_E], value: _E | str) -> _E:
+    """An enum member from itself, its value or its name (case-insensitive)."""
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        for member in cls:
+            if text.lower() in (str(member.value).lower(), member.name.lower()):
+                return member
+    choices = ", ".join(str(m.value) for m in cls)
+    raise ValueError(f"{value!r} is not a {cls.__name__}; use one of: {choices}")
+
+
+# (column direction, row direction, normal) in LPS for the standard planes
+_STANDARD_AXES: dict[Plane, tuple[tuple[float, float, float], ...]] = {
+    Plane.AXIAL: ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+    Plane.CORONAL: ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0), (0.0, 1.0, 0.0)),
+    Plane.SAGITTAL: ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0), (1.0, 0.0, 0.0)),
 }
 # which LPS coordinate ``position`` sets for each standard plane
 _POSITION_AXIS = {Plane.AXIAL: 2, Plane.CORONAL: 1, Plane.SAGITTAL: 0}
 _LETTERS = (("L", "R"), ("P", "A"), ("S", "I"))
+ORTHOGONAL_PLANES = (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)
 
 
-def orientation_letters(direction: Sequence[float]) -> str:
-    """Patient direction letters of an LPS vector: 'L', 'A', or two for oblique ('LA')."""
-    v = np.asarray(direction, float)
-    order = np.argsort(-np.abs(v))
+def orientation_letters(direction: Sequence[float], *, max_letters: int = 2, min_fraction: float = 0.3) -> str:
+    """Patient direction letters of an LPS vector.
+
+    Parameters
+    ----------
+    direction : sequence of float
+        A vector in LPS.
+    max_letters : int, default 2
+        At most this many letters, the dominant component first.
+    min_fraction : float, default 0.3
+        A secondary component gets a letter when it is at least this fraction of the
+        dominant one.
+
+    Returns
+    -------
+    str
+        ``'L'``, ``'A'``... or two letters for an oblique direction (``'LA'``).
+
+    Examples
+    --------
+    >>> orientation_letters((1, 0, 0))
+    'L'
+    >>> orientation_letters((0.8, -0.6, 0))
+    'LA'
+    """
+    v = np.asarray(direction, dtype=np.float64)
+    order = np.argsort(-np.abs(v), kind="stable")
+    top = abs(float(v[order[0]]))
+    if top == 0.0:
+        return ""
     letters = []
-    for axis in order[:2]:
-        if abs(v[axis]) < 0.3 * abs(v[order[0]]) or abs(v[axis]) < 1e-6:
+    for axis in order[:max_letters]:
+        if abs(float(v[axis])) < max(min_fraction * top, 1e-6):
             break
         letters.append(_LETTERS[axis][0 if v[axis] > 0 else 1])
     return "".join(letters)
 
 
-def plane_axes(plane: Plane, normal: Sequence[float] | None = None) -> np.ndarray:
-    """3x3 matrix whose columns are the image's column direction, row direction and normal.
+def _unit(v: npt.ArrayLike, what: str) -> np.ndarray:
+    a = np.asarray(v, dtype=np.float64).reshape(-1)
+    if a.shape != (3,) or not np.all(np.isfinite(a)):
+        raise ValueError(f"{what} must be three finite numbers (LPS), got {v!r}")
+    norm = float(np.linalg.norm(a))
+    if norm < 1e-9:
+        raise ValueError(f"{what} must not be the zero vector")
+    return a / norm
 
-    For an oblique plane the in-plane axes are those of the nearest standard plane,
-    projected onto the plane, so that the image keeps the familiar orientation.
+
+def nearest_standard_plane(normal: Sequence[float]) -> Plane:
+    """The standard plane whose normal is closest (either sign) to ``normal``."""
+    n = _unit(normal, "normal")
+    return max(ORTHOGONAL_PLANES, key=lambda p: abs(float(np.dot(_STANDARD_AXES[p][2], n))))
+
+
+def plane_axes(plane: Plane | str, normal: Sequence[float] | None = None) -> np.ndarray:
+    """3x3 matrix whose columns are the image's column direction, row direction and normal (LPS).
+
+    Parameters
+    ----------
+    plane : Plane or str
+    normal : sequence of float, optional
+        Required for OBLIQUE (any length, either sign: the third column is it, normalised).
+
+    Returns
+    -------
+    numpy.ndarray
+        For the standard planes the table in the module docstring (the sagittal frame is
+        left-handed: columns +y, rows -z, normal +x). For an oblique plane the in-plane axes
+        are those of the nearest standard plane projected onto the plane (Gram-Schmidt), so
+        the image is never mirrored whatever the sign of the normal.
     """
+    plane = _as_enum(Plane, plane)
     if plane is not Plane.OBLIQUE:
-        col, row = (np.asarray(a) for a in _STANDARD_AXES[plane])
-        return np.column_stack([col, row, np.cross(col, row)])
+        if normal is not None:
+            raise ValueError(f"normal= only applies to Plane.OBLIQUE, not {plane.name}")
+        return np.column_stack([np.asarray(a, dtype=np.float64) for a in _STANDARD_AXES[plane]])
     if normal is None:
-        raise ValueError("an oblique plane needs a normal")
-    n = np.asarray(normal, float)
-    n = n / np.linalg.norm(n)
-    nearest = max(_STANDARD_AXES, key=lambda p: abs(float(np.cross(*_STANDARD_AXES[p]) @ n)))
-    col0, row0 = (np.asarray(a) for a in _STANDARD_AXES[nearest])
-    if float(np.cross(col0, row0) @ n) < 0:
-        n = -n  # keep the normal on the standard plane's side so the image is not mirrored
-    col = col0 - (col0 @ n) * n
+        raise ValueError("an oblique plane needs normal=(x, y, z) in LPS")
+    n = _unit(normal, "normal")
+    col0, row0, _n0 = (np.asarray(a, dtype=np.float64) for a in _STANDARD_AXES[nearest_standard_plane(n)])
+    col = col0 - float(col0 @ n) * n
     col /= np.linalg.norm(col)
-    row = np.cross(n, col)
+    row = row0 - float(row0 @ n) * n - float(row0 @ col) * col
+    row /= np.linalg.norm(row)
     return np.column_stack([col, row, n])
 
 
-@dataclasses.dataclass
+def step_along(vol: Volume, normal: Sequence[float]) -> float:
+    """The true slice step of a volume along a direction, in mm.
+
+    Along an axis of the voxel grid this is that axis's spacing (the slice spacing along
+    the acquisition normal, the pixel spacing in-plane); along other directions it is the
+    distance to the surface of the voxel ellipsoid, ``1 / |S^-1 D^T n|``.
+
+    Parameters
+    ----------
+    vol : Volume
+    normal : sequence of float
+        LPS direction (normalised here).
+
+    Returns
+    -------
+    float
+    """
+    n = _unit(normal, "normal")
+    per_axis = (vol.direction.T @ n) / np.asarray(vol.spacing)  # voxels per mm along i, j, k
+    return float(1.0 / np.linalg.norm(per_axis))
+
+
+def _corners(vol: Volume) -> np.ndarray:
+    """LPS centres of the 8 corner voxels."""
+    ni, nj, nk = vol.dimensions
+    idx = np.array([[i, j, k] for i in (0, ni - 1) for j in (0, nj - 1) for k in (0, nk - 1)], dtype=np.float64)
+    return vol.index_to_patient(idx)
+
+
+# ----------------------------------------------------------------------------- Slice
+@dataclasses.dataclass(eq=False)
 class Slice:
     """A resliced 2D image in patient space.
 
     Attributes
     ----------
     array : numpy.ndarray
-        ``array[row, col]``, row 0 at the top of the displayed image; the volume's dtype
-        (float32 when interpolation makes fractions of an integer volume).
+        ``array[row, col]``, row 0 at the top of the displayed image. The volume's dtype
+        with nearest interpolation (MIP and MinIP included); float32 with linear or cubic
+        interpolation and for mean slabs.
     pixel_size : tuple of float
         (mm along columns, mm along rows); square unless asked otherwise.
     origin : numpy.ndarray
-        LPS position of the centre of pixel [0, 0].
+        LPS position (mm) of the centre of pixel ``[0, 0]`` (top left).
     axes : numpy.ndarray
         3x3, columns: LPS direction of increasing column, of increasing row, and the normal.
     plane : Plane
     position : float
-        Signed distance of the plane from the patient origin along the normal (mm); for
-        standard planes the LPS coordinate the plane sits at (z, y or x).
+        For standard planes the LPS coordinate the plane sits at (z axial, y coronal,
+        x sagittal); for oblique planes the signed distance of the plane from the patient
+        origin along the normal.
     image : vtkImageData
-        The same pixels for rendering (VTK index (i, j) = array[j, i]).
+        The same pixels (shared memory) for rendering: dimensions ``(cols, rows, 1)``,
+        index ``(i, j) = array[j, i]``; its origin, spacing and direction (= ``axes``) put
+        every pixel at its LPS position, so it can be placed in a 3D view as is.
+    slab_mm : float
+        Slab thickness (0 for a thin slice).
+    slab_mode : SlabMode
+    interpolation : Interpolation
     """
 
     array: np.ndarray
@@ -153,10 +282,13 @@ class Slice:
     plane: Plane
     position: float
     image: Any = None
+    slab_mm: float = 0.0
+    slab_mode: SlabMode = SlabMode.NONE
+    interpolation: Interpolation = Interpolation.LINEAR
 
     @property
     def shape(self) -> tuple[int, int]:
-        """(rows, columns)."""
+        """``(rows, columns)``."""
         return tuple(self.array.shape)  # type: ignore[return-value]
 
     @property
@@ -164,21 +296,63 @@ class Slice:
         """Unit normal of the plane (LPS)."""
         return self.axes[:, 2]
 
+    @property
+    def center(self) -> np.ndarray:
+        """LPS position of the image's centre (mm)."""
+        rows, cols = self.shape
+        return self.pixel_to_patient((rows - 1) / 2.0, (cols - 1) / 2.0)
+
+    @property
+    def extent_mm(self) -> tuple[float, float]:
+        """``(width, height)`` of the image in mm (pixel count times pixel size)."""
+        return (self.array.shape[1] * self.pixel_size[0], self.array.shape[0] * self.pixel_size[1])
+
     def pixel_to_patient(self, row: npt.ArrayLike, col: npt.ArrayLike) -> np.ndarray:
-        """LPS mm of pixel centres (row and col may be arrays or fractional)."""
-        r = np.asarray(row, float)[..., None]
-        c = np.asarray(col, float)[..., None]
-        return self.origin + c * self.pixel_size[0] * self.axes[:, 0] + r * self.pixel_size[1] * self.axes[:, 1]
+        """LPS mm of pixel centres.
+
+        Parameters
+        ----------
+        row, col : array_like
+            Pixel indices (may be arrays of the same shape, may be fractional).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``row.shape + (3,)``.
+        """
+        r = np.asarray(row, dtype=np.float64)[..., None]
+        c = np.asarray(col, dtype=np.float64)[..., None]
+        return self.origin + c * (self.pixel_size[0] * self.axes[:, 0]) + r * (self.pixel_size[1] * self.axes[:, 1])
 
     def patient_to_pixel(self, xyz: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row, col, distance from the plane in mm) of LPS points."""
-        d = np.asarray(xyz, float) - self.origin
+        """Continuous ``(row, col, distance from the plane in mm)`` of LPS points.
+
+        Parameters
+        ----------
+        xyz : array_like
+            One point or an ``(..., 3)`` array of points, LPS mm.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            Row and column (round them to index ``array[row, col]``) and the signed distance
+            along the normal.
+        """
+        d = np.asarray(xyz, dtype=np.float64) - self.origin
         col = d @ self.axes[:, 0] / self.pixel_size[0]
         row = d @ self.axes[:, 1] / self.pixel_size[1]
         return row, col, d @ self.axes[:, 2]
 
     def orientation_letters(self) -> dict[str, str]:
-        """Letters for each edge: {'left': 'R', 'right': 'L', 'top': 'A', 'bottom': 'P'} for axial."""
+        """Patient direction letters for each edge of the displayed image.
+
+        Returns
+        -------
+        dict
+            Keys ``'left'``, ``'right'``, ``'top'``, ``'bottom'``; for axial
+            ``{'left': 'R', 'right': 'L', 'top': 'A', 'bottom': 'P'}``; up to two letters on
+            oblique planes (``'LA'``).
+        """
         col, row = self.axes[:, 0], self.axes[:, 1]
         return {
             "left": orientation_letters(-col),
@@ -187,50 +361,61 @@ class Slice:
             "bottom": orientation_letters(row),
         }
 
-    @property
-    def extent_mm(self) -> tuple[float, float]:
-        """(width, height) of the image in mm."""
-        return (self.array.shape[1] * self.pixel_size[0], self.array.shape[0] * self.pixel_size[1])
+
+def _slice_image(array: np.ndarray, origin: np.ndarray, axes: np.ndarray, px: tuple[float, float]) -> Any:
+    """vtkImageData sharing ``array`` (rows, cols), placed in patient space."""
+    from vtkmodules.util.numpy_support import numpy_to_vtk
+    from vtkmodules.vtkCommonDataModel import vtkImageData
+
+    rows, cols = array.shape
+    image = vtkImageData()
+    image.SetDimensions(cols, rows, 1)
+    image.SetSpacing(px[0], px[1], 1.0)
+    image.SetOrigin(*(float(v) for v in origin))
+    image.SetDirectionMatrix(*(float(v) for v in axes.ravel()))
+    scalars = numpy_to_vtk(array.reshape(-1), deep=False)  # keeps a reference to ``array``
+    scalars.SetName("values")
+    image.GetPointData().SetScalars(scalars)
+    return image
 
 
-def _corners(vol: Volume) -> np.ndarray:
-    ni, nj, nk = vol.dimensions
-    return vol.index_to_patient(np.array([[i, j, k] for i in (0, ni - 1) for j in (0, nj - 1) for k in (0, nk - 1)], float))
-
-
-def step_along(vol: Volume, normal: Sequence[float]) -> float:
-    """Distance between the volume's voxel planes along a direction (the true slice step)."""
-    n = np.asarray(normal, float)
-    n = n / np.linalg.norm(n)
-    per_axis = (vol.direction.T @ n) / np.asarray(vol.spacing)  # voxels per mm along each index axis
-    return float(1.0 / np.linalg.norm(per_axis))
-
-
+# ----------------------------------------------------------------------------- reslicing
 class Reslicer:
     """A reusable reslice pipeline for one volume (fast repeated slicing, e.g. dragging).
 
     Parameters
     ----------
     vol : Volume
+        Shared, not copied: the VTK image keeps a reference to ``vol.array``.
+
+    Examples
+    --------
+    >>> r = Reslicer(vol)                                         # doctest: +SKIP
+    >>> slices = [r.reslice("axial", position=z) for z in range(-50, 50, 2)]  # doctest: +SKIP
     """
 
     def __init__(self, vol: Volume) -> None:
         from vtkmodules.vtkImagingCore import vtkImageReslice
 
         self.vol = vol
-        self._image = vol.to_vtk()
+        self._image = vol.to_vtk()  # origin, spacing and direction: VTK honours the direction
         self._reslice = vtkImageReslice()
         self._reslice.SetInputData(self._image)
         self._reslice.SetOutputDimensionality(2)
-        self._reslice.SetOutputDirection(1, 0, 0, 0, 1, 0, 0, 0, 1)  # pixels on the plane's own grid
-        self._reslice.SetBackgroundLevel(float(vol.array.min()))
+        # without this the output inherits the input's direction (DESIGN.md) and its pixels
+        # would not lie on the plane's grid
+        self._reslice.SetOutputDirection(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+        self.background = float(np.min(vol.array)) if vol.array.size else 0.0
+        self._reslice.SetBackgroundLevel(self.background)
         self._reslice.AutoCropOutputOff()
+        self._reslice.SetSlabTrapezoidIntegration(0)
         self._corners = _corners(vol)
+        self._centre = self._corners.mean(axis=0)
         self._min_spacing = float(min(vol.spacing))
 
     def centre(self) -> np.ndarray:
-        """LPS centre of the volume."""
-        return self._corners.mean(axis=0)
+        """LPS centre of the volume (mm)."""
+        return self._centre.copy()
 
     def reslice(
         self,
@@ -245,44 +430,51 @@ class Reslicer:
         pixel_size: float | None = None,
         size: tuple[int, int] | None = None,
     ) -> Slice:
-        """See :func:`reslice`."""
+        """Reslice the volume on one plane; see :func:`reslice`."""
         from vtkmodules.util.numpy_support import vtk_to_numpy
         from vtkmodules.vtkCommonMath import vtkMatrix4x4
 
-        plane = Plane(plane) if not isinstance(plane, Plane) else plane
-        interpolation = Interpolation(interpolation) if not isinstance(interpolation, Interpolation) else interpolation
-        slab_mode = SlabMode(slab_mode) if not isinstance(slab_mode, SlabMode) else slab_mode
-        if plane is Plane.OBLIQUE and normal is None:
-            raise ValueError("an oblique plane needs normal=(x, y, z) (and point=, default the centre)")
+        plane = _as_enum(Plane, plane)
+        interpolation = _as_enum(Interpolation, interpolation)
+        slab_mode = _as_enum(SlabMode, slab_mode)
         axes = plane_axes(plane, normal)
-        centre = self.centre()
-        p = np.asarray(point, float) if point is not None else centre.copy()
+        n = axes[:, 2]
+        p = _unit_free_point(point, self._centre)
         if position is not None:
             if plane is Plane.OBLIQUE:
-                p = p + (float(position) - float(p @ axes[:, 2])) * axes[:, 2]
+                p = p + (float(position) - float(p @ n)) * n
             else:
                 p[_POSITION_AXIS[plane]] = float(position)
-        # the plane passes through p; the image covers the volume's footprint on it
-        rel = self._corners - p
-        u = rel @ axes[:, 0]
-        v = rel @ axes[:, 1]
-        px = float(pixel_size) if pixel_size else self._min_spacing
+        px = self._min_spacing if pixel_size is None else float(pixel_size)
+        if not (px > 0 and math.isfinite(px)):
+            raise ValueError(f"pixel_size must be a positive number of mm, got {pixel_size!r}")
+        slab_mm = float(slab_mm)
+        if slab_mm < 0 or not math.isfinite(slab_mm):
+            raise ValueError(f"slab_mm must be >= 0, got {slab_mm!r}")
+
+        # the in-plane grid is centred on the volume's centre projected onto the plane, so
+        # the grid of a plane does not move while scrolling or moving the crosshair
+        ref = p + (self._centre - p) - float((self._centre - p) @ n) * n
+        rel = self._corners - ref
+        half_u = float(np.abs(rel @ axes[:, 0]).max())
+        half_v = float(np.abs(rel @ axes[:, 1]).max())
         if size is None:
-            cols = max(1, int(math.floor((u.max() - u.min()) / px + 1e-6)) + 1)
-            rows = max(1, int(math.floor((v.max() - v.min()) / px + 1e-6)) + 1)
-            u0, v0 = float(u.min()), float(v.min())
+            cols = int(math.floor(2.0 * half_u / px + 1e-6)) + 1
+            rows = int(math.floor(2.0 * half_v / px + 1e-6)) + 1
         else:
-            cols, rows = int(size[0]), int(size[1])
-            u0 = float((u.min() + u.max()) / 2 - (cols - 1) / 2 * px)
-            v0 = float((v.min() + v.max()) / 2 - (rows - 1) / 2 * px)
+            cols, rows = (int(v) for v in size)
+            if cols < 1 or rows < 1:
+                raise ValueError(f"size must be (columns, rows) >= 1, got {size!r}")
+        u0 = -(cols - 1) / 2.0 * px
+        v0 = -(rows - 1) / 2.0 * px
+
         matrix = vtkMatrix4x4()
         for r in range(3):
             for c in range(3):
                 matrix.SetElement(r, c, float(axes[r, c]))
-            matrix.SetElement(r, 3, float(p[r]))
+            matrix.SetElement(r, 3, float(ref[r]))
         rs = self._reslice
         rs.SetResliceAxes(matrix)
-        rs.SetOutputSpacing(px, px, 1.0)
         rs.SetOutputOrigin(u0, v0, 0.0)
         rs.SetOutputExtent(0, cols - 1, 0, rows - 1, 0, 0)
         {
@@ -290,22 +482,47 @@ class Reslicer:
             Interpolation.LINEAR: rs.SetInterpolationModeToLinear,
             Interpolation.CUBIC: rs.SetInterpolationModeToCubic,
         }[interpolation]()
-        if slab_mode is not SlabMode.NONE and slab_mm > 0:
-            # slab samples one voxel step apart along the normal: the data's own sampling
-            n_slices = max(2, int(math.ceil(slab_mm / step_along(self.vol, axes[:, 2]) - 1e-6)) + 1)
+        thick = slab_mode is not SlabMode.NONE and slab_mm > 0
+        if thick:
+            # samples one true voxel step apart along the normal, spanning slab_mm centred
+            step = step_along(self.vol, n)
+            n_slices = max(2, int(math.ceil(slab_mm / step - 1e-6)) + 1)
             rs.SetOutputSpacing(px, px, slab_mm / (n_slices - 1))
             rs.SetSlabNumberOfSlices(n_slices)
             {SlabMode.MIP: rs.SetSlabModeToMax, SlabMode.MINIP: rs.SetSlabModeToMin, SlabMode.MEAN: rs.SetSlabModeToMean}[slab_mode]()
-            rs.SetSlabTrapezoidIntegration(0)
         else:
+            rs.SetOutputSpacing(px, px, 1.0)
             rs.SetSlabNumberOfSlices(1)
+        fractional = interpolation is not Interpolation.NEAREST or (thick and slab_mode is SlabMode.MEAN)
+        if fractional and not np.issubdtype(self.vol.array.dtype, np.floating):
+            rs.SetOutputScalarType(_VTK_FLOAT)
+        else:
+            rs.SetOutputScalarType(-1)  # the input's type
         out = run_update(rs, f"reslicing the {plane.value} plane")
-        scalars = out.GetPointData().GetScalars()
-        array = vtk_to_numpy(scalars).reshape(rows, cols).copy()  # the pipeline reuses its output
-        image = Volume(array[None], spacing=(px, px, 1.0)).to_vtk()  # shares ``array``, no second copy
-        origin = p + u0 * axes[:, 0] + v0 * axes[:, 1]
-        pos = float(p[_POSITION_AXIS[plane]]) if plane is not Plane.OBLIQUE else float(p @ axes[:, 2])
-        return Slice(array=array, pixel_size=(px, px), origin=origin, axes=axes, plane=plane, position=pos, image=image)
+        array = vtk_to_numpy(out.GetPointData().GetScalars()).reshape(rows, cols).copy()  # the output is reused
+        origin = ref + u0 * axes[:, 0] + v0 * axes[:, 1]
+        pos = float(p[_POSITION_AXIS[plane]]) if plane is not Plane.OBLIQUE else float(p @ n)
+        return Slice(
+            array=array,
+            pixel_size=(px, px),
+            origin=origin,
+            axes=axes,
+            plane=plane,
+            position=pos,
+            image=_slice_image(array, origin, axes, (px, px)),
+            slab_mm=slab_mm if thick else 0.0,
+            slab_mode=slab_mode if thick else SlabMode.NONE,
+            interpolation=interpolation,
+        )
+
+
+def _unit_free_point(point: Sequence[float] | None, default: np.ndarray) -> np.ndarray:
+    if point is None:
+        return default.copy()
+    p = np.asarray(point, dtype=np.float64).reshape(-1)
+    if p.shape != (3,) or not np.all(np.isfinite(p)):
+        raise ValueError(f"point must be three finite numbers (LPS mm), got {point!r}")
+    return p.copy()
 
 
 def reslice(
@@ -327,34 +544,47 @@ def reslice(
     ----------
     vol : Volume
     plane : Plane or str
-        AXIAL (normal +z), CORONAL (+y), SAGITTAL (-x: columns run anterior to posterior)
-        or OBLIQUE (give ``normal``).
+        AXIAL (normal +z), CORONAL (+y), SAGITTAL (+x) or OBLIQUE (give ``normal``).
     position : float, optional
         The plane's LPS coordinate in mm: z for axial, y for coronal, x for sagittal; for
-        oblique, the signed distance along the normal. Default: through ``point``.
+        oblique, the signed distance from the patient origin along the normal. Overrides
+        that coordinate of ``point``.
     point : sequence of float, optional
         A point of the plane (LPS mm); default the volume's centre.
     normal : sequence of float, optional
-        Plane normal for OBLIQUE (LPS).
+        Plane normal (LPS) for OBLIQUE only; its sign sets the direction of ``position``
+        and of the slice's third axis, never the image's orientation.
     interpolation : Interpolation or str
         nearest, linear (default) or cubic.
     slab_mm : float
-        Thickness of a slab centred on the plane (mm); with ``slab_mode``.
+        Thickness in mm of a slab centred on the plane, combined by ``slab_mode``; it is
+        sampled one true voxel step apart along the normal.
     slab_mode : SlabMode or str
-        mip, minip or mean.
+        none (default: a thin slice), mip, minip or mean.
     pixel_size : float, optional
         Square pixel size in mm (default: the volume's smallest spacing).
     size : tuple of int, optional
-        (columns, rows); default: the volume's footprint on the plane.
+        ``(columns, rows)``; default: enough to cover the volume's footprint on the plane.
+        The grid is centred on the volume's centre projected onto the plane.
 
     Returns
     -------
     Slice
+        Outside the volume the pixels hold the volume's minimum.
+
+    Raises
+    ------
+    ValueError
+        Unknown plane, interpolation or slab mode; an oblique plane without a normal; a
+        normal given for a standard plane; a non-positive pixel size or size.
+    PipelineError
+        VTK reported an error.
 
     Examples
     --------
     >>> s = reslice(vol, "coronal", position=10.0)          # doctest: +SKIP
     >>> plt.imshow(s.array, cmap="gray")                     # square pixels: no aspect to set  # doctest: +SKIP
+    >>> s.pixel_to_patient(0, 0)                             # LPS of the top-left pixel  # doctest: +SKIP
     """
     return Reslicer(vol).reslice(
         plane,
@@ -372,7 +602,17 @@ def reslice(
 # ----------------------------------------------------------------------------- window/level
 @dataclasses.dataclass(frozen=True)
 class WindowLevel:
-    """A display window: width and level (centre) in the volume's units."""
+    """A display window: width and level (centre) in the volume's units.
+
+    Attributes
+    ----------
+    window : float
+        Width (> 0).
+    level : float
+        Centre.
+    name : str
+        Preset name, ``'header'`` or ``'auto'``.
+    """
 
     window: float
     level: float
@@ -390,69 +630,142 @@ class WindowLevel:
 
 
 @lru_cache(maxsize=1)
-def load_wl_presets() -> dict[str, WindowLevel]:
-    """Window/level presets from ``data/wl_presets.json``, validated, keyed by name."""
-    data = json.loads(resources.files("vtkdicom_app").joinpath("data/wl_presets.json").read_text(encoding="utf-8"))
-    if data.get("schema") != "vtkdicom_app.wl_presets/1":
-        raise VtkDicomError("wl_presets.json: unknown schema")
-    out = {}
-    for item in data["presets"]:
+def _preset_table() -> tuple[WindowLevel, ...]:
+    text = resources.files("vtkdicom_app").joinpath("data/wl_presets.json").read_text(encoding="utf-8")
+    data = json.loads(text)
+    items = data.get("presets") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise VtkDicomError("wl_presets.json: expected a JSON list of {name, window, level}")
+    out = []
+    for item in items:
         try:
             wl = WindowLevel(window=float(item["window"]), level=float(item["level"]), name=str(item["name"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise VtkDicomError(f"wl_presets.json: invalid preset {item!r}") from exc
-        if wl.window <= 0:
-            raise VtkDicomError(f"wl_presets.json: preset {wl.name} has a non-positive window")
-        out[wl.name] = wl
-    return out
+            raise VtkDicomError(f"wl_presets.json: invalid preset {item!r}; each needs name, window, level") from exc
+        if not (wl.window > 0 and math.isfinite(wl.window) and math.isfinite(wl.level)):
+            raise VtkDicomError(f"wl_presets.json: preset {wl.name!r} needs a positive, finite window")
+        out.append(wl)
+    return tuple(out)
+
+
+def load_wl_presets() -> dict[str, WindowLevel]:
+    """Window/level presets from ``vtkdicom_app/data/wl_presets.json``, keyed by name.
+
+    Returns
+    -------
+    dict of str to WindowLevel
+        In file order (brain, subdural, stroke, bone, lung, mediastinum, abdomen, liver,
+        soft-tissue for CT); a new dict each call.
+
+    Raises
+    ------
+    VtkDicomError
+        The file is malformed (the message names the preset).
+    """
+    return {wl.name: wl for wl in _preset_table()}
+
+
+def _first_number(value: Any) -> float | None:
+    if isinstance(value, str) and "\\" in value:
+        value = value.split("\\")[0]
+    if isinstance(value, abc.Sequence) and not isinstance(value, (str, bytes)):
+        value = value[0] if len(value) else None
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
 
 
 def window_level_from_header(vol: Volume) -> WindowLevel | None:
-    """WindowWidth/WindowCenter from the DICOM header (the first pair), or None."""
-    w = vol.metadata.get("WindowWidth")
-    c = vol.metadata.get("WindowCenter")
-    w = w[0] if isinstance(w, (tuple, list)) and w else w
-    c = c[0] if isinstance(c, (tuple, list)) and c else c
-    try:
-        wf, cf = float(w), float(c)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    """The window from the DICOM header (WindowWidth/WindowCenter, first pair).
+
+    Parameters
+    ----------
+    vol : Volume
+
+    Returns
+    -------
+    WindowLevel or None
+        None when the header has no usable (positive width) window.
+    """
+    w = _first_number(vol.metadata.get("WindowWidth"))
+    c = _first_number(vol.metadata.get("WindowCenter"))
+    if w is None or c is None or w <= 0:
         return None
-    return WindowLevel(wf, cf, "header") if wf > 0 else None
+    return WindowLevel(w, c, "header")
 
 
 def auto_window_level(vol: Volume | np.ndarray, *, percentiles: tuple[float, float] = (1.0, 99.0)) -> WindowLevel:
-    """Window from value percentiles, with PixelPaddingValue excluded."""
+    """A window spanning two percentiles of the values, PixelPaddingValue excluded.
+
+    Parameters
+    ----------
+    vol : Volume or numpy.ndarray
+        For a Volume, voxels equal to ``vol.metadata['PixelPaddingValue']`` (real-world
+        units) are left out.
+    percentiles : tuple of float
+        Low and high percentiles (0-100) shown black and white.
+
+    Returns
+    -------
+    WindowLevel
+        Named ``'auto'``; width at least 1.
+    """
     if isinstance(vol, Volume):
-        arr = vol.array
+        arr = np.asarray(vol.array)
         pad = vol.metadata.get("PixelPaddingValue")
     else:
-        arr, pad = vol, None
-    sample = np.asarray(arr).reshape(-1)[:: max(1, np.asarray(arr).size // 2_000_000)]
-    if isinstance(pad, (int, float)):
+        arr, pad = np.asarray(vol), None
+    lo_p, hi_p = (float(v) for v in percentiles)
+    if not 0 <= lo_p < hi_p <= 100:
+        raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles!r}")
+    sample = arr.reshape(-1)[:: max(1, arr.size // 2_000_000)]
+    if isinstance(pad, (int, float, np.number)):
         sample = sample[sample != pad]
+    if np.issubdtype(sample.dtype, np.floating):
+        sample = sample[np.isfinite(sample)]
     if sample.size == 0:
         return WindowLevel(1.0, 0.0, "auto")
-    lo, hi = np.percentile(sample, percentiles)
-    if hi <= lo:
+    lo, hi = (float(v) for v in np.percentile(sample, (lo_p, hi_p)))
+    if hi - lo < 1.0:
         hi = lo + 1.0
-    return WindowLevel(float(hi - lo), float((hi + lo) / 2), "auto")
+    return WindowLevel(hi - lo, (hi + lo) / 2.0, "auto")
 
 
-def apply_window(array: np.ndarray, window: float, level: float, *, invert: bool = False) -> np.ndarray:
-    """Map values to uint8 grey: ``level - window/2`` black, ``level + window/2`` white.
+def apply_window(array: npt.ArrayLike, window: float, level: float, invert: bool = False) -> np.ndarray:
+    """Map values to 8-bit grey: ``level - window/2`` black, ``level + window/2`` white.
 
-    ``invert`` is for MONOCHROME1 display (values are never changed, only the display).
+    Parameters
+    ----------
+    array : array_like
+        Values in the volume's units (any shape).
+    window, level : float
+        Width (> 0) and centre.
+    invert : bool, default False
+        White for low values: MONOCHROME1 display (``vol.metadata['invert_display']``); the
+        values themselves never change.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 of the same shape.
     """
-    lo = level - window / 2.0
-    scaled = (np.asarray(array, np.float32) - np.float32(lo)) * np.float32(255.0 / max(window, 1e-6))
-    out = np.clip(scaled, 0, 255).astype(np.uint8)
+    if not window > 0:
+        raise ValueError(f"window must be positive, got {window!r}")
+    lo = float(level) - float(window) / 2.0
+    scaled = (np.asarray(array, dtype=np.float32) - np.float32(lo)) * np.float32(255.0 / float(window))
+    out = np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255).astype(np.uint8)
     return 255 - out if invert else out
 
 
 # ----------------------------------------------------------------------------- cursor
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class MprCursor:
     """Qt-free state of linked MPR views: one LPS point drives the three orthogonal planes.
+
+    The Qt viewer writes to it (clicks, wheel, drags) and reads slices from it; it computes
+    everything, the widgets nothing.
 
     Attributes
     ----------
@@ -462,12 +775,18 @@ class MprCursor:
     window, level : float
         Display window (default from the header, else automatic).
     zoom : float
-        1 = the volume's footprint fills the view.
+        Magnification; 1 = the volume's footprint fills the view.
     pan : tuple of float
-        View offset in mm (column, row).
+        View offset in mm (along the image's columns, rows).
     interpolation : Interpolation
     slab_mm : float
     slab_mode : SlabMode
+
+    Examples
+    --------
+    >>> cursor = MprCursor(vol)                     # doctest: +SKIP
+    >>> cursor.step(Plane.AXIAL, 1)                 # one slice up  # doctest: +SKIP
+    >>> views = cursor.slices()                     # {Plane.AXIAL: Slice, ...}  # doctest: +SKIP
     """
 
     vol: Volume
@@ -482,44 +801,108 @@ class MprCursor:
 
     def __post_init__(self) -> None:
         self._reslicer = Reslicer(self.vol)
-        if self.point is None:
-            self.point = self._reslicer.centre()
-        self.point = np.asarray(self.point, float)
+        self.point = self._reslicer.centre() if self.point is None else _unit_free_point(self.point, self._reslicer.centre())
+        self.interpolation = _as_enum(Interpolation, self.interpolation)
+        self.slab_mode = _as_enum(SlabMode, self.slab_mode)
         if self.window <= 0:
-            wl = window_level_from_header(self.vol) or auto_window_level(self.vol)
-            self.window, self.level = wl.window, wl.level
+            self.reset_window()
 
+    # --- state
     @property
     def invert(self) -> bool:
-        """MONOCHROME1: show inverted."""
+        """MONOCHROME1: shown inverted."""
         return bool(self.vol.metadata.get("invert_display"))
 
-    def normal_of(self, plane: Plane) -> np.ndarray:
-        """Unit normal of a standard plane."""
+    @staticmethod
+    def normal_of(plane: Plane | str) -> np.ndarray:
+        """Unit normal (LPS) of a standard plane."""
         return plane_axes(plane)[:, 2]
 
+    def spacing_along(self, plane: Plane | str) -> float:
+        """The volume's true slice step along the plane's normal (mm)."""
+        return step_along(self.vol, self.normal_of(plane))
+
+    def position(self, plane: Plane | str) -> float:
+        """The plane's LPS coordinate through the crosshair (z, y or x)."""
+        return float(self.point[_POSITION_AXIS[_as_enum(Plane, plane)]])
+
+    # --- navigation
     def step(self, plane: Plane | str, n: int = 1) -> np.ndarray:
-        """Move the crosshair ``n`` true slice steps along the plane's normal; return it."""
-        plane = Plane(plane) if not isinstance(plane, Plane) else plane
+        """Move the crosshair ``n`` true slice steps along the plane's normal.
+
+        Parameters
+        ----------
+        plane : Plane or str
+            AXIAL moves along +z, CORONAL +y, SAGITTAL +x.
+        n : int
+            Steps, negative to go back.
+
+        Returns
+        -------
+        numpy.ndarray
+            The new point.
+        """
+        plane = _as_enum(Plane, plane)
+        if plane is Plane.OBLIQUE:
+            raise ValueError("step() drives the three orthogonal planes; oblique planes have no cursor step")
         normal = self.normal_of(plane)
-        self.point = self.point + n * step_along(self.vol, normal) * normal
-        return self.point
+        self.point = self.point + float(n) * step_along(self.vol, normal) * normal
+        return self.point.copy()
 
     def set_point(self, xyz: Sequence[float]) -> None:
-        """Move the crosshair (clicking in any view)."""
-        self.point = np.asarray(xyz, float)
+        """Move the crosshair to an LPS point (a click in any view)."""
+        self.point = _unit_free_point(xyz, self._reslicer.centre())
 
+    def set_pixel(self, s: Slice, row: float, col: float) -> None:
+        """Move the crosshair to a pixel of a displayed slice (a click on it)."""
+        self.set_point(s.pixel_to_patient(row, col))
+
+    def clamp_to_volume(self) -> None:
+        """Bring the crosshair back inside the volume's voxel grid."""
+        ijk = self.vol.patient_to_index(self.point)
+        hi = np.asarray(self.vol.dimensions, dtype=np.float64) - 1
+        self.point = self.vol.index_to_patient(np.clip(ijk, 0, hi))
+
+    # --- display
     def set_window(self, window: float, level: float) -> None:
-        """Change the display window."""
-        if window <= 0:
-            raise ValueError("window must be positive")
+        """Change the display window (width > 0)."""
+        if not window > 0:
+            raise ValueError(f"window must be positive, got {window!r}")
         self.window, self.level = float(window), float(level)
 
+    def reset_window(self) -> None:
+        """Window from the header, else automatic (padding excluded)."""
+        wl = window_level_from_header(self.vol) or auto_window_level(self.vol)
+        self.window, self.level = wl.window, wl.level
+
     def apply_preset(self, name: str) -> None:
-        """Use a window/level preset by name."""
-        wl = load_wl_presets()[name]
+        """Use a window/level preset by name (see :func:`load_wl_presets`)."""
+        presets = load_wl_presets()
+        if name not in presets:
+            raise ValueError(f"unknown window preset {name!r}; use one of: {', '.join(presets)}")
+        wl = presets[name]
         self.set_window(wl.window, wl.level)
 
+    def drag_window(self, d_window: float, d_level: float) -> None:
+        """Change window and level by deltas (mouse drag); the window stays >= 1."""
+        self.window = max(1.0, self.window + float(d_window))
+        self.level = self.level + float(d_level)
+
+    def zoom_by(self, factor: float) -> None:
+        """Multiply the zoom (clamped to 0.05..50)."""
+        if not factor > 0:
+            raise ValueError(f"zoom factor must be positive, got {factor!r}")
+        self.zoom = float(min(50.0, max(0.05, self.zoom * factor)))
+
+    def pan_by(self, d_col_mm: float, d_row_mm: float) -> None:
+        """Shift the view by mm along the image's columns and rows."""
+        self.pan = (self.pan[0] + float(d_col_mm), self.pan[1] + float(d_row_mm))
+
+    def reset_view(self) -> None:
+        """Zoom 1, no pan."""
+        self.zoom, self.pan = 1.0, (0.0, 0.0)
+
+    # --- slices
     def slice(self, plane: Plane | str) -> Slice:
         """The slice of one standard plane through the crosshair."""
         return self._reslicer.reslice(
@@ -527,9 +910,16 @@ class MprCursor:
         )
 
     def slices(self) -> dict[Plane, Slice]:
-        """Axial, coronal and sagittal slices through the crosshair."""
-        return {p: self.slice(p) for p in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)}
+        """Axial, coronal and sagittal slices through the crosshair, keyed by plane."""
+        return {p: self.slice(p) for p in ORTHOGONAL_PLANES}
 
     def display(self, s: Slice) -> np.ndarray:
         """uint8 grey of a slice with the current window (inverted for MONOCHROME1)."""
         return apply_window(s.array, self.window, self.level, invert=self.invert)
+
+    def value_at_point(self) -> float | None:
+        """The voxel value under the crosshair (nearest voxel), None outside the volume."""
+        try:
+            return self.vol.value_at(self.point)
+        except IndexError:
+            return None

@@ -46,6 +46,9 @@ class SliceView:
     def __init__(self, render_window: Any, viewport: Sequence[float] = (0.0, 0.0, 1.0, 1.0)) -> None:
         from vtkmodules.vtkRenderingCore import vtkActor2D, vtkImageActor, vtkPolyDataMapper2D, vtkRenderer, vtkTextActor
 
+        import vtkmodules.vtkRenderingFreeType  # noqa: F401  (text rendering factories)
+        import vtkmodules.vtkRenderingOpenGL2  # noqa: F401
+
         self.render_window = render_window
         self.renderer = vtkRenderer()
         self.renderer.SetViewport(*viewport)
@@ -53,6 +56,7 @@ class SliceView:
         render_window.AddRenderer(self.renderer)
         self.image_actor = vtkImageActor()
         self.image_actor.InterpolateOff()
+        self.image_actor.VisibilityOff()  # until a slice is shown
         self.renderer.AddActor(self.image_actor)
         self.letters: dict[str, Any] = {}
         for edge in ("left", "right", "top", "bottom"):
@@ -75,6 +79,7 @@ class SliceView:
         self.scale_bar.SetMapper(self._bar_mapper)
         self.scale_bar.GetProperty().SetColor(1, 1, 1)
         self.scale_bar.GetProperty().SetLineWidth(2)
+        self.scale_bar.VisibilityOff()
         self.renderer.AddViewProp(self.scale_bar)
         self.scale_label = vtkTextActor()
         self.scale_label.GetTextProperty().SetFontSize(12)
@@ -117,6 +122,8 @@ class SliceView:
         arr = numpy_to_vtk(flat, deep=True)
         image.GetPointData().SetScalars(arr)
         self.image_actor.SetInputData(image)
+        self.image_actor.VisibilityOn()
+        self.scale_bar.VisibilityOn()
         for edge, letter in s.orientation_letters().items():
             self.letters[edge].SetInput(letter)
         self._place_camera(s, zoom, pan)
