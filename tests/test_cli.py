@@ -85,8 +85,19 @@ def test_info_text_lists_geometry_and_warnings(tmp_path: Path) -> None:
     assert "irregular slice spacing" in proc.stdout
 
 
-def test_demo_writes_the_phantom_and_reports(tmp_path: Path) -> None:
-    proc = _run("demo", "--outdir", str(tmp_path / "demo"))
-    assert proc.returncode == 0, proc.stderr
+def test_demo_writes_the_phantom_screenshot_and_stl(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vtkdicom_app", "demo", "--outdir", str(tmp_path / "demo"), "--no-viewer"],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
     assert "loaded:" in proc.stdout
     assert len(list((tmp_path / "demo").iterdir())) > 10
+    png, stl = tmp_path / "vtkdicom_app_demo_views.png", tmp_path / "vtkdicom_app_demo_bone.stl"
+    assert png.exists() and stl.exists()
+    assert str(png) in proc.stdout and str(stl) in proc.stdout
+    import trimesh
+
+    assert trimesh.load(stl).is_watertight

@@ -348,31 +348,108 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
     return 0
 
 
+def _virtual_display() -> tuple[str, Any] | None:
+    """Start Xvfb on a free display number; return (DISPLAY, process) or None."""
+    import shutil
+    import subprocess
+    import time
+
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        return None
+    for number in range(90, 140):
+        if os.path.exists(f"/tmp/.X11-unix/X{number}") or os.path.exists(f"/tmp/.X{number}-lock"):
+            continue
+        proc = subprocess.Popen([exe, f":{number}", "-screen", "0", "1600x1200x24", "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if os.path.exists(f"/tmp/.X11-unix/X{number}"):
+                return f":{number}", proc
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        proc.terminate()
+    return None
+
+
+def _demo_screenshot(outdir: str, png: str) -> str:
+    """The viewer's four views as PNG without a display: on Xvfb, else drawn offscreen."""
+    import subprocess
+
+    started = _virtual_display()
+    if started is not None:
+        display, proc = started
+        try:
+            env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+            env.setdefault("XDG_RUNTIME_DIR", os.path.join(tempfile.gettempdir(), "runtime-vtkdicom-app"))
+            os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700, exist_ok=True)
+            done = subprocess.run(
+                [sys.executable, "-m", "vtkdicom_app", "view", outdir, "--screenshot", png],
+                capture_output=True, text=True, env=env, timeout=300,
+            )
+            if done.returncode == 0:
+                return "the viewer on a virtual display (Xvfb)"
+        finally:
+            proc.terminate()
+    # no Xvfb: the same four views drawn offscreen (MPR contact sheet + volume rendering)
+    import numpy as np
+
+    from vtkdicom_app.io.loader import load
+    from vtkdicom_app.mpr import MprCursor, Plane
+    from vtkdicom_app.rendering import VolumeScene, write_png
+    from vtkdicom_app.rendering.slice_view import contact_sheet
+
+    vol = load(outdir)
+    cursor = MprCursor(vol)
+    tile = 400
+    sheet = contact_sheet([cursor.slice(p) for p in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)], None, window=cursor.window, level=cursor.level, crosshair=cursor.point, tile=tile)
+    render = VolumeScene(vol, size=(tile, tile)).to_array()
+    canvas = np.zeros((2 * tile, 2 * tile, 3), np.uint8)
+    canvas[:tile, :tile] = sheet[:, :tile]
+    canvas[:tile, tile:] = render
+    canvas[tile:, :tile] = sheet[:, tile : 2 * tile]
+    canvas[tile:, tile:] = sheet[:, 2 * tile :]
+    write_png(canvas, png)
+    return "offscreen rendering (no Xvfb found)"
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     outdir = args.outdir or os.path.join(tempfile.gettempdir(), "vtkdicom_app_demo")
     if not os.path.isdir(outdir) or not os.listdir(outdir):
-        phantom_args = argparse.Namespace(
-            outdir=outdir,
-            size=256,
-            slices=120,
-            pixel_spacing=1.0,
-            slice_spacing=2.0,
-            orientation="axial",
-            feet_first=False,
-            tilt=0.0,
-            shuffle=True,
-            series=1,
-            quiet=args.quiet,
-        )
-        rc = _cmd_phantom(phantom_args)
-        if rc:
-            return rc
+        from vtkdicom_app.phantom import write_phantom
+
+        progress = _progress(args)
+        try:
+            write_phantom(
+                outdir, rows=256, columns=256, slices=120, pixel_spacing=(1.0, 1.0), slice_spacing=2.0,
+                shuffle_names=True, partial_volume=True,
+                progress=(lambda d, t: progress(d, t, "Writing phantom")) if progress.enabled else None,
+            )
+        finally:
+            progress.close()
+        print(f"wrote the phantom (256x256x120 CT, bone sphere, marker on the patient's left) to {outdir}")
     else:
         print(f"using the phantom already in {outdir}")
-    info_args = argparse.Namespace(
-        path=outdir, json=False, series=None, headers_only=False, show_files=False, anonymize=False, quiet=args.quiet
+    rc = _cmd_info(argparse.Namespace(path=outdir, json=False, series=None, headers_only=False, show_files=False, anonymize=False, quiet=args.quiet))
+    if rc:
+        return rc
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if has_display and not args.no_viewer:
+        from vtkdicom_app.app import run_viewer
+
+        return run_viewer(outdir)
+    base = os.path.join(os.path.dirname(os.path.abspath(outdir)), "vtkdicom_app_demo")
+    png, stl = base + "_views.png", base + "_bone.stl"
+    how = _demo_screenshot(outdir, png)
+    print(f"\nno display: wrote the four-view screenshot {png} ({how})")
+    rc = _cmd_export_mesh(
+        argparse.Namespace(
+            path=outdir, output=stl, series=None, preset="bone", threshold=None, smooth=None, reduce=None, largest=True,
+            min_island=0.0, fill_holes=False, gaussian=0.0, coords="lps", ascii=False, allow_open=False, force=False,
+            report=None, quiet=args.quiet,
+        )
     )
-    return _cmd_info(info_args)
+    print(f"open {png} to look at it, and {stl} in a slicer for printing; on a desktop, `vtkdicom-app demo` opens the viewer")
+    return rc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -464,8 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", type=int, default=1, help="number of series in the folder")
     p.set_defaults(func=_cmd_phantom)
 
-    p = sub.add_parser("demo", help="the main job on the built-in phantom")
+    p = sub.add_parser("demo", help="the main job on the built-in phantom (the viewer, or a screenshot and an STL)")
     p.add_argument("--outdir", help="where the phantom goes (default: a folder in the temp dir)")
+    p.add_argument("--no-viewer", action="store_true", help="write the screenshot and the STL even with a display")
     p.set_defaults(func=_cmd_demo)
     return parser
 

@@ -388,6 +388,11 @@ class Reslicer:
     vol : Volume
         Shared, not copied: the VTK image keeps a reference to ``vol.array``.
 
+    Notes
+    -----
+    One vtkImageReslice is reused for every call, so a Reslicer is not thread-safe: give
+    each thread its own. Each returned :class:`Slice` owns a copy of its pixels.
+
     Examples
     --------
     >>> r = Reslicer(vol)                                         # doctest: +SKIP

@@ -365,6 +365,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._fill_series(infos)
             self._refresh_recent()
             self._show_volume()
+            self.statusBar().showMessage(f"loaded {vol.shape[2]}x{vol.shape[1]}x{vol.shape[0]} from {path}")
             if vol.warnings:
                 self.statusBar().showMessage("warnings: " + "; ".join(vol.warnings)[:300])
 

@@ -500,6 +500,7 @@ class VolumeScene:
         cam.SetViewUp(*up)
         cam.SetViewAngle(30.0)
         self.renderer.ResetCamera(*np.ravel(np.column_stack([corners.min(axis=0), corners.max(axis=0)])))
+        cam.Zoom(1.3)  # ResetCamera fits the bounding sphere: fill the view with the box instead
         self.renderer.ResetCameraClippingRange()
         self.view = v
 
