@@ -49,7 +49,7 @@ def run_viewer(path: str | None = None, *, screenshot: str | None = None, size: 
                 print(f"error: {window.last_error or 'nothing loaded'}", file=sys.stderr)
                 return 1
     if screenshot:
-        window.refresh()
+        window.refresh(render_3d=True)
         window.save_screenshot(screenshot)
         print(f"wrote {screenshot}")
         window.close()

@@ -83,12 +83,17 @@ class SlicePane(QVTKRenderWindowInteractor):
         self.SetInteractorStyle(style)
         self._dragging = False
         self._wl_start: tuple[int, int, float, float] | None = None
+        self._pan_start: tuple[int, int, float, float] | None = None
+        self.zoom = 1.0
+        self.pan = (0.0, 0.0)
         for event, handler in (
             ("LeftButtonPressEvent", self._left_press),
             ("LeftButtonReleaseEvent", self._left_release),
             ("MouseMoveEvent", self._move),
-            ("MouseWheelForwardEvent", lambda *_: self.main.step_slice(self.plane, 1)),
-            ("MouseWheelBackwardEvent", lambda *_: self.main.step_slice(self.plane, -1)),
+            ("MouseWheelForwardEvent", lambda *_: self._wheel(1)),
+            ("MouseWheelBackwardEvent", lambda *_: self._wheel(-1)),
+            ("MiddleButtonPressEvent", self._middle_press),
+            ("MiddleButtonReleaseEvent", self._middle_release),
             ("RightButtonPressEvent", self._right_press),
             ("RightButtonReleaseEvent", self._right_release),
             ("KeyPressEvent", self._key),
@@ -126,6 +131,13 @@ class SlicePane(QVTKRenderWindowInteractor):
 
     def _move(self, *_: Any) -> None:
         x, y = self.GetEventPosition()
+        if self._pan_start is not None and self.view.slice is not None:
+            x0, y0, px0, py0 = self._pan_start
+            cam = self.view.renderer.GetActiveCamera()
+            mm_per_px = 2 * cam.GetParallelScale() / max(1, self.GetRenderWindow().GetSize()[1])
+            self.pan = (px0 - (x - x0) * mm_per_px, py0 + (y - y0) * mm_per_px)
+            self.main.refresh()
+            return
         if self._wl_start is not None:
             x0, y0, w0, l0 = self._wl_start
             self.main.set_window(max(1.0, w0 + (x - x0) * 4.0), l0 + (y - y0) * 2.0)
@@ -136,6 +148,21 @@ class SlicePane(QVTKRenderWindowInteractor):
         p = self.patient_at(x, y)
         if p is not None:
             self.main.show_status(p)
+
+    def _wheel(self, direction: int) -> None:
+        """Wheel: next/previous slice; Ctrl+wheel: zoom."""
+        if self.GetControlKey():
+            self.zoom = float(min(20.0, max(0.2, self.zoom * (1.2 if direction > 0 else 1 / 1.2))))
+            self.main.refresh()
+        else:
+            self.main.step_slice(self.plane, direction)
+
+    def _middle_press(self, *_: Any) -> None:
+        x, y = self.GetEventPosition()
+        self._pan_start = (x, y, self.pan[0], self.pan[1])
+
+    def _middle_release(self, *_: Any) -> None:
+        self._pan_start = None
 
     def _right_press(self, *_: Any) -> None:
         cur = self.main.model.cursor
@@ -318,7 +345,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """2x2, 1x3+3D or a single maximised view."""
         self.model.layout = layout
         self._apply_layout()
-        self.refresh()
+        self.refresh(render_3d=True)
 
     def toggle_maximised(self, plane: Plane | None) -> None:
         """Double click: maximise a view, or go back to the grid."""
@@ -328,7 +355,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.model.layout = Layout.SINGLE
             self.model.single_view = plane
         self._apply_layout()
-        self.refresh()
+        self.refresh(render_3d=True)
 
     # ------------------------------------------------------------------ opening
     def open_folder_dialog(self) -> None:
@@ -383,6 +410,12 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.series_table.setItem(r, c, QtWidgets.QTableWidgetItem(v))
 
     def _refresh_recent(self) -> None:
+        settings = QtCore.QSettings("vtkdicom_app", "viewer")
+        if self.model.recent:
+            settings.setValue("recent", self.model.recent)
+        else:
+            stored = settings.value("recent", []) or []
+            self.model.recent = [str(p) for p in (stored if isinstance(stored, list) else [stored]) if p]
         self.recent_menu.clear()
         for p in self.model.recent:
             self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
@@ -428,10 +461,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if idx >= 0:
             self.vr_preset.setCurrentIndex(idx)
         self.surface_list.clear()
-        self.refresh()
+        self.refresh(render_3d=True)
 
-    def refresh(self) -> None:
-        """Redraw every visible view from the model."""
+    def refresh(self, *, render_3d: bool = False) -> None:
+        """Redraw the visible 2D views from the model (and the 3D view when asked).
+
+        The crosshair, slice and window do not change the 3D view, so dragging only
+        re-renders the three slice panes.
+        """
         cur = self.model.cursor
         if cur is None:
             return
@@ -439,9 +476,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.level_spin.setValue(cur.level)
         for plane, pane in self.panes.items():
             if pane.isVisible():
-                pane.view.show(cur.slice(plane), window=cur.window, level=cur.level, invert=cur.invert, crosshair=cur.point)
+                pane.view.show(cur.slice(plane), window=cur.window, level=cur.level, invert=cur.invert, crosshair=cur.point, zoom=pane.zoom, pan=pane.pan)
                 pane.GetRenderWindow().Render()
-        if self.view3d.isVisible():
+        if render_3d and self.view3d.isVisible():
             self.view3d.GetRenderWindow().Render()
 
     def set_crosshair(self, xyz: Any) -> None:
