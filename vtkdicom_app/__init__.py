@@ -35,6 +35,10 @@ _LAZY: dict[str, str] = {
     "CoordinateSystem": "vtkdicom_app.surface",
     "load_surface_presets": "vtkdicom_app.surface",
     "export_mesh": "vtkdicom_app.mesh_io",
+    "read_volume": "vtkdicom_app.io.formats",
+    "write_volume": "vtkdicom_app.io.formats",
+    "region_stats": "vtkdicom_app.analysis",
+    "reslice": "vtkdicom_app.mpr",
     "read_mesh": "vtkdicom_app.mesh_io",
     "VtkDicomError": "vtkdicom_app.errors",
     "NotDicomError": "vtkdicom_app.errors",
@@ -68,7 +72,10 @@ if TYPE_CHECKING:  # pragma: no cover
         VtkDicomWarning,
     )
     from vtkdicom_app.io.loader import Backend, SeriesInfo, load, scan  # noqa: F401
+    from vtkdicom_app.analysis import region_stats  # noqa: F401
+    from vtkdicom_app.io.formats import read_volume, write_volume  # noqa: F401
     from vtkdicom_app.mesh_io import export_mesh, read_mesh  # noqa: F401
+    from vtkdicom_app.mpr import reslice  # noqa: F401
     from vtkdicom_app.phantom import write_phantom  # noqa: F401
     from vtkdicom_app.surface import (  # noqa: F401
         CoordinateSystem,

@@ -13,8 +13,87 @@ from typing import Any
 import numpy as np
 
 from vtkdicom_app.errors import VtkDicomError
+from vtkdicom_app.volume import Volume
 
-__all__ = ["mesh_to_arrays", "arrays_to_mesh"]
+__all__ = ["mesh_to_arrays", "arrays_to_mesh", "array_to_image", "image_to_array", "image_to_volume", "volume_to_image"]
+
+
+def array_to_image(
+    array: np.ndarray,
+    *,
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    direction: np.ndarray | None = None,
+    deep: bool = False,
+) -> Any:
+    """numpy ``(k, j, i)`` -> vtkImageData ``(i, j, k)`` with geometry.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        3D, indexed ``array[k, j, i]`` (C order is made if needed, which copies).
+    spacing, origin : tuple of float
+        ``(di, dj, dk)`` mm and the LPS position of voxel (0, 0, 0).
+    direction : numpy.ndarray, optional
+        3x3, columns are the i, j, k axes in LPS (default identity).
+    deep : bool
+        False (default): VTK shares the numpy buffer and holds a reference to it, so the
+        buffer lives as long as the image; writes on either side are seen by the other.
+        True: VTK gets its own copy.
+
+    Returns
+    -------
+    vtkImageData
+    """
+    return Volume(array, spacing=spacing, origin=origin, direction=np.eye(3) if direction is None else direction).to_vtk(deep=deep)
+
+
+def volume_to_image(vol: Volume, *, deep: bool = False) -> Any:
+    """The same as :meth:`Volume.to_vtk` (kept here so every bridge is in one module)."""
+    return vol.to_vtk(deep=deep)
+
+
+def image_to_array(image: Any, *, copy: bool = True) -> tuple[np.ndarray, tuple[float, ...], tuple[float, ...], np.ndarray]:
+    """vtkImageData -> ``(array (k, j, i), spacing, origin, direction)``.
+
+    Parameters
+    ----------
+    image : vtkImageData
+        One-component point scalars.
+    copy : bool
+        True (default) returns an independent array. False returns a view of VTK's memory:
+        zero-copy, but valid only while ``image`` (and its scalars) stay alive and unchanged;
+        keep a reference to the image for as long as you use the view.
+
+    Returns
+    -------
+    tuple
+        The array in numpy order ``(k, j, i)``, ``(di, dj, dk)``, origin, 3x3 direction.
+    """
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    scalars = image.GetPointData().GetScalars()
+    if scalars is None:
+        raise VtkDicomError("the image has no point scalars")
+    if scalars.GetNumberOfComponents() != 1:
+        raise VtkDicomError(f"expected one component per voxel, got {scalars.GetNumberOfComponents()}")
+    ni, nj, nk = image.GetDimensions()
+    flat = vtk_to_numpy(scalars)
+    array = flat.reshape(nk, nj, ni)
+    if copy:
+        array = array.copy()
+    m = image.GetDirectionMatrix()
+    direction = np.array([[m.GetElement(r, c) for c in range(3)] for r in range(3)])
+    return array, tuple(image.GetSpacing()), tuple(image.GetOrigin()), direction
+
+
+def image_to_volume(image: Any, *, copy: bool = True) -> Volume:
+    """vtkImageData -> :class:`Volume` (geometry kept; see :func:`image_to_array` for ``copy``)."""
+    array, spacing, origin, direction = image_to_array(image, copy=copy)
+    vol = Volume(array, spacing=spacing, origin=origin, direction=direction)  # type: ignore[arg-type]
+    if not copy:
+        vol.metadata["_vtk_image"] = image  # keeps VTK's memory alive while the volume lives
+    return vol
 
 
 def mesh_to_arrays(mesh: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -323,6 +323,79 @@ def _cmd_view(args: argparse.Namespace) -> int:
     return run_viewer(args.path, screenshot=args.screenshot, size=args.size)
 
 
+def _read_any(path: str, series: str | None, progress: Any) -> Any:
+    """A DICOM series, or a NIfTI/NRRD/MetaImage/VTI volume by its suffix."""
+    import warnings
+
+    from vtkdicom_app.io.formats import VolumeFormat, read_volume
+    from vtkdicom_app.io.loader import load
+
+    try:
+        VolumeFormat.from_path(path)
+        is_volume_file = os.path.isfile(path)
+    except Exception:
+        is_volume_file = False
+    if is_volume_file:
+        return read_volume(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load(path, series=series, progress=progress)
+
+
+def _parse_roi(text: str) -> tuple[str, list[float]]:
+    kind, _, rest = text.partition(":")
+    try:
+        values = [float(v) for v in rest.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad ROI numbers in {text!r}") from None
+    if (kind, len(values)) not in (("box", 6), ("sphere", 4)):
+        raise argparse.ArgumentTypeError("ROI must be box:x0,y0,z0,x1,y1,z1 or sphere:x,y,z,r (LPS mm)")
+    return kind, values
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from vtkdicom_app.analysis import plot_histogram, region_stats
+
+    progress = _progress(args)
+    try:
+        vol = _read_any(args.path, args.series, progress)
+    finally:
+        progress.close()
+    kw: dict[str, Any] = {}
+    if args.roi:
+        kind, v = args.roi
+        kw["box" if kind == "box" else "sphere"] = ((v[0:3], v[3:6]) if kind == "box" else (v[0:3], v[3]))
+    if args.threshold:
+        kw["lower"], kw["upper"] = args.threshold
+    stats = region_stats(vol, **kw)
+    report = {"path": args.path, "roi": args.roi, "threshold": args.threshold, **stats.as_dict()}
+    if args.histogram:
+        plot_histogram(vol, args.histogram, title=os.path.basename(os.path.abspath(args.path)))
+        report["histogram"] = args.histogram
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        pct = ", ".join(f"p{k:g} {v:g}" for k, v in stats.percentiles.items())
+        print(f"{stats.count} voxels, {stats.volume_mm3:.1f} mm3; mean {stats.mean:.2f}, std {stats.std:.2f}, min {stats.min:g}, max {stats.max:g}; {pct}")
+        if args.histogram:
+            print(f"wrote {args.histogram}")
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from vtkdicom_app.io.formats import VolumeFormat, write_volume
+
+    VolumeFormat.from_path(args.output)  # fail early on an unknown suffix
+    progress = _progress(args)
+    try:
+        vol = _read_any(args.path, args.series, progress)
+    finally:
+        progress.close()
+    write_volume(vol, args.output)
+    print(f"wrote {args.output} ({vol.shape[2]}x{vol.shape[1]}x{vol.shape[0]} {vol.array.dtype}, spacing {_fmt_vec(vol.spacing, 3)} mm)")
+    return 0
+
+
 def _cmd_phantom(args: argparse.Namespace) -> int:
     from vtkdicom_app.phantom import PhantomOrientation, write_phantom
 
@@ -527,6 +600,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapper", choices=["auto", "gpu", "cpu"], default="auto", help="volume mapper (auto: CPU on software OpenGL)")
     p.add_argument("--orbit", type=int, metavar="N", help="write an N-frame turntable GIF instead")
     p.set_defaults(func=_cmd_render)
+
+    p = sub.add_parser("stats", help="statistics of a region (HU for CT), optional histogram PNG")
+    p.add_argument("path", help="DICOM folder/file/DICOMDIR, or a .nii/.nrrd/.mha/.vti volume")
+    p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
+    p.add_argument("--roi", type=_parse_roi, help="box:x0,y0,z0,x1,y1,z1 or sphere:x,y,z,r (LPS mm)")
+    p.add_argument("--threshold", type=_parse_threshold, help="only voxels in LO or LO:HI")
+    p.add_argument("--histogram", metavar="OUT.png", help="write a histogram plot")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_stats)
+
+    p = sub.add_parser("convert", help="write the volume as NIfTI, NRRD, MetaImage or VTI (geometry kept)")
+    p.add_argument("path", help="DICOM folder/file/DICOMDIR, or another volume file")
+    p.add_argument("-o", "--output", required=True, help="OUT.nii.gz, .nii, .nrrd, .mha, .mhd or .vti")
+    p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
+    p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("phantom", help="write a synthetic CT series with known geometry")
     p.add_argument("outdir")

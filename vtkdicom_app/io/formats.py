@@ -1,0 +1,283 @@
+"""Volumes in other formats users bring: NIfTI, NRRD, MetaImage and VTI, geometry kept.
+
+Inside, everything is LPS (as DICOM and ITK). NIfTI's world is RAS, so its affine is
+converted (x and y negated); NRRD files say their space and are converted when it is RAS;
+MetaImage is LPS (ITK's convention); VTI carries origin, spacing and direction as they are.
+Writes are atomic. A DICOM loaded here and saved as NIfTI opens in the same place in
+SimpleITK, nibabel, Slicer or ITK-SNAP (checked against SimpleITK and nibabel in the tests).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vtkdicom_app.atomic import atomic_path
+from vtkdicom_app.errors import VtkDicomError
+from vtkdicom_app.volume import Volume
+
+__all__ = ["VolumeFormat", "read_volume", "write_volume"]
+
+_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+_MET_TYPES = {
+    "MET_CHAR": np.int8,
+    "MET_UCHAR": np.uint8,
+    "MET_SHORT": np.int16,
+    "MET_USHORT": np.uint16,
+    "MET_INT": np.int32,
+    "MET_UINT": np.uint32,
+    "MET_FLOAT": np.float32,
+    "MET_DOUBLE": np.float64,
+}
+
+
+class VolumeFormat(enum.Enum):
+    """Volume file formats, by suffix."""
+
+    NIFTI = ".nii"
+    NIFTI_GZ = ".nii.gz"
+    NRRD = ".nrrd"
+    NHDR = ".nhdr"
+    MHA = ".mha"
+    MHD = ".mhd"
+    VTI = ".vti"
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> "VolumeFormat":
+        """The format named by a path's suffix."""
+        name = os.fspath(path).lower()
+        for fmt in sorted(cls, key=lambda f: -len(f.value)):
+            if name.endswith(fmt.value):
+                return fmt
+        raise VtkDicomError(f"unknown volume format for {path}; use one of {', '.join(f.value for f in cls)}")
+
+
+def _positive(vol: Volume) -> Volume:
+    """Same volume with det(direction) > 0 (the i axis reversed if needed)."""
+    if np.linalg.det(vol.direction) > 0:
+        return vol
+    last = vol.index_to_patient((vol.dimensions[0] - 1, 0, 0))
+    direction = vol.direction.copy()
+    direction[:, 0] *= -1
+    return Volume(vol.array[:, :, ::-1].copy(), spacing=vol.spacing, origin=tuple(last), direction=direction, metadata=vol.metadata)
+
+
+def _from_affine(array_kji: np.ndarray, affine_lps: np.ndarray) -> Volume:
+    m = np.asarray(affine_lps, float)[:3, :3]
+    spacing = np.linalg.norm(m, axis=0)
+    direction = m / spacing
+    return _positive(Volume(array_kji, spacing=tuple(spacing), origin=tuple(np.asarray(affine_lps)[:3, 3]), direction=direction))
+
+
+# ----------------------------------------------------------------------------- NIfTI
+def _write_nifti(vol: Volume, tmp: str) -> None:
+    import nibabel as nib
+
+    affine = np.eye(4)
+    affine[:3, :3] = _LPS_TO_RAS @ vol.affine[:3, :3]
+    affine[:3, 3] = _LPS_TO_RAS @ np.asarray(vol.origin)
+    img = nib.Nifti1Image(np.ascontiguousarray(vol.array.transpose(2, 1, 0)), affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    img.header.set_xyzt_units("mm")
+    nib.save(img, tmp)
+
+
+def _read_nifti(path: str) -> Volume:
+    import nibabel as nib
+
+    img = nib.load(path)
+    data = np.asanyarray(img.dataobj)
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim != 3:
+        raise VtkDicomError(f"{path}: {data.ndim}D NIfTI; only 3D volumes are read here")
+    affine = np.asarray(img.affine, float)
+    lps = np.eye(4)
+    lps[:3, :3] = _LPS_TO_RAS @ affine[:3, :3]
+    lps[:3, 3] = _LPS_TO_RAS @ affine[:3, 3]
+    return _from_affine(np.ascontiguousarray(data.transpose(2, 1, 0)), lps)
+
+
+# ----------------------------------------------------------------------------- NRRD
+def _write_nrrd(vol: Volume, tmp: str, *, detached: bool) -> None:
+    import nrrd
+
+    header: dict[str, Any] = {
+        "space": "left-posterior-superior",
+        "space directions": (vol.direction * np.asarray(vol.spacing)).T,  # one row per axis (i, j, k)
+        "space origin": np.asarray(vol.origin, float),
+        "kinds": ["domain", "domain", "domain"],
+        "encoding": "raw" if detached else "gzip",
+    }
+    nrrd.write(tmp, np.ascontiguousarray(vol.array), header, index_order="C", detached_header=detached)
+
+
+def _read_nrrd(path: str) -> Volume:
+    import nrrd
+
+    data, header = nrrd.read(path, index_order="C")
+    if data.ndim != 3:
+        raise VtkDicomError(f"{path}: {data.ndim}D NRRD; only 3D volumes are read here")
+    rows = np.asarray(header.get("space directions", np.eye(3)), float)
+    origin = np.asarray(header.get("space origin", np.zeros(3)), float)
+    space = str(header.get("space", "left-posterior-superior")).lower()
+    if space in ("right-anterior-superior", "ras"):
+        rows = rows @ _LPS_TO_RAS
+        origin = _LPS_TO_RAS @ origin
+    elif space not in ("left-posterior-superior", "lps"):
+        raise VtkDicomError(f"{path}: NRRD space {space!r} is not supported")
+    affine = np.eye(4)
+    affine[:3, :3] = rows.T
+    affine[:3, 3] = origin
+    return _from_affine(data, affine)
+
+
+# ----------------------------------------------------------------------------- MetaImage
+def _met_type(dtype: np.dtype) -> str:
+    for name, t in _MET_TYPES.items():
+        if np.dtype(t) == dtype:
+            return name
+    raise VtkDicomError(f"no MetaImage element type for {dtype}")
+
+
+def _write_meta(vol: Volume, tmp: str, final: Path) -> None:
+    arr = np.ascontiguousarray(vol.array)
+    ni, nj, nk = vol.dimensions
+    header = [
+        "ObjectType = Image",
+        "NDims = 3",
+        "BinaryData = True",
+        "BinaryDataByteOrderMSB = False",
+        "CompressedData = False",
+        "TransformMatrix = " + " ".join(f"{v:.10g}" for v in vol.direction.T.ravel()),  # axis vectors one after the other
+        "Offset = " + " ".join(f"{v:.10g}" for v in vol.origin),
+        "CenterOfRotation = 0 0 0",
+        "AnatomicalOrientation = RAI",
+        "ElementSpacing = " + " ".join(f"{v:.10g}" for v in vol.spacing),
+        f"DimSize = {ni} {nj} {nk}",
+        f"ElementType = {_met_type(arr.dtype.newbyteorder('=') if arr.dtype.byteorder == '>' else arr.dtype)}",
+    ]
+    if final.suffix.lower() == ".mhd":
+        raw = final.with_suffix(".raw")
+        with atomic_path(raw, suffix=".raw") as raw_tmp:
+            arr.astype(arr.dtype.newbyteorder("<")).tofile(raw_tmp)
+        header.append(f"ElementDataFile = {raw.name}")
+        Path(tmp).write_text("\n".join(header) + "\n")
+        return
+    header.append("ElementDataFile = LOCAL")
+    with open(tmp, "wb") as fh:
+        fh.write(("\n".join(header) + "\n").encode("ascii"))
+        fh.write(arr.astype(arr.dtype.newbyteorder("<")).tobytes())
+
+
+def _read_meta(path: str) -> Volume:
+    fields: dict[str, str] = {}
+    with open(path, "rb") as fh:
+        while True:
+            line = fh.readline()
+            if not line:
+                raise VtkDicomError(f"{path}: MetaImage header without ElementDataFile")
+            key, _, value = line.decode("latin_1").partition("=")
+            fields[key.strip()] = value.strip()
+            if key.strip() == "ElementDataFile":
+                offset = fh.tell()
+                break
+    if fields.get("CompressedData", "False").lower() == "true":
+        raise VtkDicomError(f"{path}: compressed MetaImage is not supported; save it uncompressed")
+    dims = [int(v) for v in fields["DimSize"].split()]
+    if len(dims) != 3:
+        raise VtkDicomError(f"{path}: {len(dims)}D MetaImage; only 3D volumes are read here")
+    dtype = np.dtype(_MET_TYPES[fields["ElementType"]]).newbyteorder(">" if fields.get("BinaryDataByteOrderMSB", "False").lower() == "true" else "<")
+    count = int(np.prod(dims))
+    if fields["ElementDataFile"] == "LOCAL":
+        data = np.fromfile(path, dtype=dtype, count=count, offset=offset)
+    else:
+        data = np.fromfile(Path(path).parent / fields["ElementDataFile"], dtype=dtype, count=count)
+    if data.size != count:
+        raise VtkDicomError(f"{path}: {data.size} values for DimSize {dims}")
+    array = data.astype(dtype.newbyteorder("=")).reshape(dims[::-1])
+    spacing = [float(v) for v in fields.get("ElementSpacing", "1 1 1").split()]
+    origin = [float(v) for v in fields.get("Offset", fields.get("Position", "0 0 0")).split()]
+    matrix = np.array([float(v) for v in fields.get("TransformMatrix", "1 0 0 0 1 0 0 0 1").split()]).reshape(3, 3).T
+    affine = np.eye(4)
+    affine[:3, :3] = matrix * np.asarray(spacing)
+    affine[:3, 3] = origin
+    return _from_affine(array, affine)
+
+
+# ----------------------------------------------------------------------------- VTI
+def _write_vti(vol: Volume, tmp: str) -> None:
+    from vtkmodules.vtkIOXML import vtkXMLImageDataWriter
+
+    writer = vtkXMLImageDataWriter()
+    writer.SetInputData(vol.to_vtk())
+    writer.SetFileName(tmp)
+    writer.SetDataModeToBinary()
+    writer.SetCompressorTypeToZLib()
+    if not writer.Write():
+        raise VtkDicomError(f"writing {tmp} failed")
+
+
+def _read_vti(path: str) -> Volume:
+    from vtkmodules.vtkIOXML import vtkXMLImageDataReader
+
+    from vtkdicom_app.pipeline import run_update
+
+    reader = vtkXMLImageDataReader()
+    reader.SetFileName(path)
+    image = run_update(reader, f"reading {path}")
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    ni, nj, nk = image.GetDimensions()
+    array = vtk_to_numpy(image.GetPointData().GetScalars()).reshape(nk, nj, ni).copy()
+    m = image.GetDirectionMatrix()
+    direction = np.array([[m.GetElement(r, c) for c in range(3)] for r in range(3)])
+    return Volume(array, spacing=image.GetSpacing(), origin=image.GetOrigin(), direction=direction)
+
+
+# ----------------------------------------------------------------------------- public
+def write_volume(vol: Volume, path: str | os.PathLike[str]) -> Path:
+    """Write a volume as NIfTI, NRRD, MetaImage or VTI (by suffix), atomically.
+
+    Returns
+    -------
+    Path
+        The file written (for ``.mhd``, the header; the data goes to ``.raw`` beside it).
+    """
+    fmt = VolumeFormat.from_path(path)
+    target = Path(path)
+    with atomic_path(target, suffix=fmt.value) as tmp:
+        if fmt in (VolumeFormat.NIFTI, VolumeFormat.NIFTI_GZ):
+            _write_nifti(vol, tmp)
+        elif fmt in (VolumeFormat.NRRD, VolumeFormat.NHDR):
+            _write_nrrd(vol, tmp, detached=False)
+        elif fmt in (VolumeFormat.MHA, VolumeFormat.MHD):
+            _write_meta(vol, tmp, target)
+        else:
+            _write_vti(vol, tmp)
+    return target
+
+
+def read_volume(path: str | os.PathLike[str]) -> Volume:
+    """Read a NIfTI, NRRD, MetaImage or VTI volume into LPS geometry (det > 0)."""
+    fmt = VolumeFormat.from_path(path)
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise FileNotFoundError(f"no such file: {p}")
+    try:
+        if fmt in (VolumeFormat.NIFTI, VolumeFormat.NIFTI_GZ):
+            return _read_nifti(p)
+        if fmt in (VolumeFormat.NRRD, VolumeFormat.NHDR):
+            return _read_nrrd(p)
+        if fmt in (VolumeFormat.MHA, VolumeFormat.MHD):
+            return _read_meta(p)
+        return _read_vti(p)
+    except (VtkDicomError, FileNotFoundError):
+        raise
+    except Exception as exc:
+        raise VtkDicomError(f"{p}: cannot read {fmt.name} ({type(exc).__name__}: {exc})") from exc
