@@ -320,7 +320,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
         return 1
     from vtkdicom_app.app import run_viewer
 
-    return run_viewer(args.path, screenshot=args.screenshot, size=args.size)
+    return run_viewer(args.path, screenshot=args.screenshot, size=args.size, anonymize=args.anonymize)
 
 
 def _read_any(path: str, series: str | None, progress: Any) -> Any:
@@ -584,6 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help="folder, file or DICOMDIR to open")
     p.add_argument("--screenshot", metavar="FILE.png", help="load, save the whole window as PNG and exit")
     p.add_argument("--size", type=_parse_size, default=(1200, 860), help="window size WxH")
+    p.add_argument("--anonymize", action="store_true", help="hide patient names (window and screenshots)")
     p.set_defaults(func=_cmd_view)
 
     p = sub.add_parser("render", help="volume rendering to PNG (or a turntable GIF)")

@@ -158,6 +158,17 @@ def test_event_loop_stays_responsive_while_loading(window: MainWindow, phantom_f
     assert max(gaps[1:]) < 0.1, f"longest event-loop frame {max(gaps[1:]) * 1000:.0f} ms"
 
 
+def test_anonymize_hides_the_patient_name(qtbot: Any, phantom_factory: Any) -> None:
+    w = MainWindow(anonymize=True)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.init_vtk()
+    _open(w, phantom_factory(**SMALL).outdir)
+    texts = [w.series_table.item(0, c).text() for c in range(w.series_table.columnCount())]
+    assert "(anonymized)" in texts and not any("Phantom^Test" in t for t in texts)
+
+
 def test_view_screenshot_cli_has_real_pixels_in_every_view(phantom_factory: Any, tmp_path: Path) -> None:
     ph = phantom_factory(**SMALL)
     out = tmp_path / "viewer.png"

@@ -12,7 +12,7 @@ import sys
 __all__ = ["run_viewer"]
 
 
-def run_viewer(path: str | None = None, *, screenshot: str | None = None, size: tuple[int, int] = (1200, 860)) -> int:
+def run_viewer(path: str | None = None, *, screenshot: str | None = None, size: tuple[int, int] = (1200, 860), anonymize: bool = False) -> int:
     """Open the viewer (blocking) and return an exit code.
 
     Parameters
@@ -23,6 +23,8 @@ def run_viewer(path: str | None = None, *, screenshot: str | None = None, size: 
         Save the whole window to this PNG once loaded, then exit.
     size : tuple of int
         Window size.
+    anonymize : bool
+        Hide patient names in the window (and so in screenshots).
 
     Returns
     -------
@@ -34,7 +36,7 @@ def run_viewer(path: str | None = None, *, screenshot: str | None = None, size: 
     from vtkdicom_app.app.main_window import MainWindow, wait_for
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    window = MainWindow()
+    window = MainWindow(anonymize=anonymize)
     window.resize(*size)
     if screenshot:
         window.error_dialogs = False

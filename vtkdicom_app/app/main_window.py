@@ -184,9 +184,10 @@ class SlicePane(QVTKRenderWindowInteractor):
 class MainWindow(QtWidgets.QMainWindow):
     """The vtkdicom_app viewer window."""
 
-    def __init__(self, model: ViewerModel | None = None) -> None:
+    def __init__(self, model: ViewerModel | None = None, *, anonymize: bool = False) -> None:
         super().__init__()
         self.model = model or ViewerModel()
+        self.anonymize = anonymize
         self.setWindowTitle("vtkdicom_app")
         self.resize(1200, 860)
         self.setAcceptDrops(True)
@@ -405,7 +406,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _fill_series(self, infos: list[Any]) -> None:
         self.series_table.setRowCount(len(infos))
         for r, s in enumerate(infos):
-            values = [s.patient_name, s.study_date, s.modality, s.description, str(s.n_files), "x".join(map(str, s.shape)), "; ".join(s.warnings)[:200]]
+            values = ["(anonymized)" if self.anonymize else s.patient_name, s.study_date, s.modality, s.description, str(s.n_files), "x".join(map(str, s.shape)), "; ".join(s.warnings)[:200]]
             for c, v in enumerate(values):
                 self.series_table.setItem(r, c, QtWidgets.QTableWidgetItem(v))
 

@@ -25,7 +25,7 @@ from vtkdicom_app.errors import (
     VtkDicomWarning,
 )
 from vtkdicom_app.io.header import NeedsPydicom, NotDicom, read_header
-from vtkdicom_app.io.records import NON_IMAGE_SOP_CLASSES, FrameRecord, _int, records_from_header, records_from_pydicom
+from vtkdicom_app.io.records import NON_IMAGE_SOP_CLASSES, FrameRecord, _int, is_image_sop_class, records_from_header, records_from_pydicom
 from vtkdicom_app.io.series import Stack, group_records
 from vtkdicom_app.volume import Volume
 
@@ -241,6 +241,8 @@ def _file_records(path: str) -> tuple[list[FrameRecord], str | None, str | None,
             note = f"{os.path.basename(path)} read without {what}"
         if header.pixel_offset < 0:
             sop = str(info_tags.get("SOPClassUID") or info_tags.get("MediaStorageSOPClassUID") or "")
+            if is_image_sop_class(sop):
+                return [], "an image object without pixel data (damaged or truncated?)", None, None
             kind = NON_IMAGE_SOP_CLASSES.get(sop, f"SOP class {sop}" if sop else "no pixel data")
             return [], None, f"not an image ({kind})", None
         records = records_from_header(header)
@@ -262,6 +264,8 @@ def _file_records(path: str) -> tuple[list[FrameRecord], str | None, str | None,
     if sop in NON_IMAGE_SOP_CLASSES:
         return [], None, f"not a slice ({NON_IMAGE_SOP_CLASSES[sop]})", note
     if tags.get("_NoPixels"):
+        if is_image_sop_class(sop):  # an image object that lost its pixels: damaged, say so
+            return [], "an image object without pixel data or Rows/Columns (damaged or truncated?)", None, note
         return [], None, "not an image (no pixel data)", note
     spp = _int(tags.get("SamplesPerPixel"), 1)
     if spp != 1:

@@ -15,7 +15,7 @@ from typing import Any
 from vtkdicom_app.errors import DicomReadError
 from vtkdicom_app.io.header import NATIVE_LE_SYNTAXES, FileHeader
 
-__all__ = ["FileInfo", "FrameRecord", "records_from_header", "records_from_pydicom", "NON_IMAGE_SOP_CLASSES"]
+__all__ = ["FileInfo", "FrameRecord", "records_from_header", "records_from_pydicom", "NON_IMAGE_SOP_CLASSES", "is_image_sop_class"]
 
 # SOP classes that hold pixel data but are not slices of a grey-scale volume.
 NON_IMAGE_SOP_CLASSES: dict[str, str] = {
@@ -35,6 +35,27 @@ def _int(value: Any, default: int) -> int:
         return int(value) if value is not None and value != "" else default
     except (TypeError, ValueError):
         return default
+
+
+_NON_IMAGE_PREFIXES = (
+    "1.2.840.10008.5.1.4.1.1.88.",  # structured reports
+    "1.2.840.10008.5.1.4.1.1.11.",  # presentation states
+    "1.2.840.10008.5.1.4.1.1.9.",  # waveforms
+    "1.2.840.10008.5.1.4.1.1.104.",  # encapsulated documents
+    "1.2.840.10008.5.1.4.1.1.66",  # registration, fiducials, segmentation
+    "1.2.840.10008.5.1.4.1.1.481.3",  # RT structure set (and later RT objects without images)
+    "1.2.840.10008.5.1.4.1.1.481.4",
+    "1.2.840.10008.5.1.4.1.1.481.5",
+    "1.2.840.10008.5.1.4.1.1.481.6",
+    "1.2.840.10008.5.1.4.1.1.481.7",
+    "1.2.840.10008.5.1.4.1.1.481.8",
+    "1.2.840.10008.5.1.4.1.1.481.9",
+)
+
+
+def is_image_sop_class(uid: str) -> bool:
+    """True for storage SOP classes whose instances hold an image (CT, MR, PET, RT dose...)."""
+    return uid.startswith("1.2.840.10008.5.1.4.1.1.") and not uid.startswith(_NON_IMAGE_PREFIXES)
 
 
 @dataclasses.dataclass(slots=True)

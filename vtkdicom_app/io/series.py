@@ -144,7 +144,7 @@ def _split_by_attribute(records: list[FrameRecord], key: str) -> dict[Any, list[
 
 
 def _has_repeats(records: list[FrameRecord]) -> bool:
-    positions = [r.ipp for r in records if r.ipp is not None]
+    positions = [r.ipp for r in records if r.ipp is not None and all(math.isfinite(v) for v in r.ipp)]
     if len(positions) < 2:
         return False
     rounded = {tuple(round(v / _POSITION_TOL_MM) for v in p) for p in positions}
