@@ -220,18 +220,9 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    import warnings
-
-    from vtkdicom_app.io.loader import load
     from vtkdicom_app.rendering import VolumeScene, View, write_gif
 
-    progress = _progress(args)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            vol = load(args.path, series=args.series, progress=progress)
-    finally:
-        progress.close()
+    vol = _load_for(args)
     scene = VolumeScene(
         vol,
         preset=args.preset,
@@ -275,19 +266,10 @@ def _parse_vector(text: str) -> tuple[float, float, float]:
 
 
 def _cmd_mpr(args: argparse.Namespace) -> int:
-    import warnings
-
-    from vtkdicom_app.io.loader import load
     from vtkdicom_app.mpr import Plane, Reslicer, SlabMode, auto_window_level, load_wl_presets, window_level_from_header
     from vtkdicom_app.rendering.slice_view import contact_sheet, render_slice
 
-    progress = _progress(args)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            vol = load(args.path, series=args.series, progress=progress)
-    finally:
-        progress.close()
+    vol = _load_for(args)
     if args.wl_preset:
         wl = load_wl_presets()[args.wl_preset]
         window, level = wl.window, wl.level
@@ -342,6 +324,15 @@ def _read_any(path: str, series: str | None, progress: Any) -> Any:
         return load(path, series=series, progress=progress)
 
 
+def _load_for(args: argparse.Namespace) -> Any:
+    """The volume a command works on (DICOM or a volume file), with a terminal progress bar."""
+    progress = _progress(args)
+    try:
+        return _read_any(args.path, args.series, progress)
+    finally:
+        progress.close()
+
+
 def _parse_roi(text: str) -> tuple[str, list[float]]:
     kind, _, rest = text.partition(":")
     try:
@@ -356,11 +347,7 @@ def _parse_roi(text: str) -> tuple[str, list[float]]:
 def _cmd_stats(args: argparse.Namespace) -> int:
     from vtkdicom_app.analysis import plot_histogram, region_stats
 
-    progress = _progress(args)
-    try:
-        vol = _read_any(args.path, args.series, progress)
-    finally:
-        progress.close()
+    vol = _load_for(args)
     kw: dict[str, Any] = {}
     if args.roi:
         kind, v = args.roi
@@ -386,11 +373,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from vtkdicom_app.io.formats import VolumeFormat, write_volume
 
     VolumeFormat.from_path(args.output)  # fail early on an unknown suffix
-    progress = _progress(args)
-    try:
-        vol = _read_any(args.path, args.series, progress)
-    finally:
-        progress.close()
+    vol = _load_for(args)
     write_volume(vol, args.output)
     print(f"wrote {args.output} ({vol.shape[2]}x{vol.shape[1]}x{vol.shape[0]} {vol.array.dtype}, spacing {_fmt_vec(vol.spacing, 3)} mm)")
     return 0

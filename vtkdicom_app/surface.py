@@ -452,6 +452,21 @@ def decimate(mesh: Any, reduce: float) -> Any:
     return arrays_to_mesh(np.asarray(new_points, np.float64), np.asarray(new_faces, np.int64))
 
 
+def _smooth(mesh: Any, iterations: int, *, pass_band: float) -> Any:
+    """Windowed-sinc smoothing (Taubin): smooths without the shrinking of Laplacian smoothing."""
+    from vtkmodules.vtkFiltersCore import vtkWindowedSincPolyDataFilter
+
+    sinc = vtkWindowedSincPolyDataFilter()
+    sinc.SetInputData(mesh)
+    sinc.SetNumberOfIterations(int(iterations))
+    sinc.SetPassBand(pass_band)
+    sinc.NormalizeCoordinatesOn()
+    sinc.BoundarySmoothingOff()
+    sinc.FeatureEdgeSmoothingOff()
+    sinc.NonManifoldSmoothingOn()
+    return run_update(sinc, "windowed-sinc smoothing")
+
+
 def _orient_outward(mesh: Any) -> Any:
     from vtkmodules.vtkFiltersCore import vtkReverseSense
 
@@ -528,7 +543,7 @@ def extract_surface(
     >>> mesh = extract_surface(vol, preset="bone", largest=True)   # doctest: +SKIP
     """
     from vtkmodules.vtkCommonCore import vtkDoubleArray, vtkStringArray
-    from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D, vtkWindowedSincPolyDataFilter
+    from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D
     from vtkmodules.vtkFiltersModeling import vtkFillHolesFilter
 
     if not vol.geometry_known and not force:
@@ -584,15 +599,7 @@ def extract_surface(
         mesh = run_update(holes, "hole filling")
     report("Smoothing")
     if smooth > 0:
-        sinc = vtkWindowedSincPolyDataFilter()
-        sinc.SetInputData(mesh)
-        sinc.SetNumberOfIterations(smooth)
-        sinc.SetPassBand(0.1)
-        sinc.NormalizeCoordinatesOn()
-        sinc.BoundarySmoothingOff()
-        sinc.FeatureEdgeSmoothingOff()
-        sinc.NonManifoldSmoothingOn()
-        mesh = run_update(sinc, "windowed-sinc smoothing")
+        mesh = _smooth(mesh, smooth, pass_band=0.1)
     report("Decimating")
     mesh = decimate(mesh, reduce)
     report("Orienting normals outward")
@@ -628,7 +635,6 @@ def extract_label_surface(labels: Volume, label: int, *, smooth: int = 20, force
     -------
     vtkPolyData
     """
-    from vtkmodules.vtkFiltersCore import vtkWindowedSincPolyDataFilter
     from vtkmodules.vtkFiltersGeneral import vtkDiscreteFlyingEdges3D
 
     if not labels.geometry_known and not force:
@@ -646,10 +652,5 @@ def extract_label_surface(labels: Volume, label: int, *, smooth: int = 20, force
     dfe.ComputeScalarsOff()
     mesh = run_update(dfe, "label surface extraction (discrete flying edges)")
     if smooth > 0:
-        sinc = vtkWindowedSincPolyDataFilter()
-        sinc.SetInputData(mesh)
-        sinc.SetNumberOfIterations(smooth)
-        sinc.SetPassBand(0.05)
-        sinc.NormalizeCoordinatesOn()
-        mesh = run_update(sinc, "windowed-sinc smoothing")
+        mesh = _smooth(mesh, smooth, pass_band=0.05)
     return _orient_outward(mesh)

@@ -27,7 +27,7 @@ from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera, vt
 from vtkdicom_app.app.model import Cancelled, Layout, ViewerModel
 from vtkdicom_app.errors import VtkDicomError
 from vtkdicom_app.mpr import Plane, SlabMode
-from vtkdicom_app.rendering import VolumeScene, load_volume_presets
+from vtkdicom_app.rendering import VolumeScene, grab_render_window, load_volume_presets
 from vtkdicom_app.rendering.slice_view import SliceView
 
 __all__ = ["MainWindow", "Worker"]
@@ -589,9 +589,6 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ screenshots & tags
     def grab_window(self) -> np.ndarray:
         """The whole window as ``(h, w, 3)`` uint8, VTK panes captured from their render windows."""
-        from vtkmodules.util.numpy_support import vtk_to_numpy
-        from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
-
         QtWidgets.QApplication.processEvents()
         image = self.grab().toImage().convertToFormat(QtGui.QImage.Format_RGB888)
         w, h = image.width(), image.height()
@@ -602,16 +599,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for widget in (*self.panes.values(), self.view3d):
             if not widget.isVisible():
                 continue
-            rw = widget.GetRenderWindow()
-            rw.Render()
-            grab = vtkWindowToImageFilter()
-            grab.SetInput(rw)
-            grab.SetInputBufferTypeToRGB()
-            grab.ReadFrontBufferOff()
-            grab.Update()
-            img = grab.GetOutput()
-            gw, gh, _ = img.GetDimensions()
-            pixels = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(gh, gw, 3)[::-1]
+            pixels = grab_render_window(widget.GetRenderWindow())
+            gh, gw = pixels.shape[:2]
             top_left = widget.mapTo(self, QtCore.QPoint(0, 0))
             x0, y0 = int(top_left.x() * ratio), int(top_left.y() * ratio)
             hh, ww = min(gh, h - y0), min(gw, w - x0)

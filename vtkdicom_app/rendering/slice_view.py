@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vtkdicom_app.mpr import Slice, apply_window
-from vtkdicom_app.rendering.volume_render import ensure_offscreen_backend, write_png
+from vtkdicom_app.rendering.volume_render import ensure_offscreen_backend, grab_render_window, write_png
 
 __all__ = ["SliceView", "render_slice", "contact_sheet"]
 
@@ -191,21 +191,6 @@ def _offscreen_window(size: tuple[int, int]) -> Any:
     return rw
 
 
-def _grab(render_window: Any) -> np.ndarray:
-    from vtkmodules.util.numpy_support import vtk_to_numpy
-    from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
-
-    render_window.Render()
-    grab = vtkWindowToImageFilter()
-    grab.SetInput(render_window)
-    grab.SetInputBufferTypeToRGB()
-    grab.ReadFrontBufferOff()
-    grab.Update()
-    img = grab.GetOutput()
-    w, h, _ = img.GetDimensions()
-    return np.ascontiguousarray(vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, 3)[::-1])
-
-
 def render_slice(
     s: Slice,
     path: str | os.PathLike[str] | None = None,
@@ -229,7 +214,7 @@ def render_slice(
     rw = _offscreen_window(size)
     view = SliceView(rw)
     view.show(s, window=window, level=level, invert=invert, crosshair=crosshair)
-    rgb = _grab(rw)
+    rgb = grab_render_window(rw)
     if path is not None:
         write_png(rgb, path)
     return rgb
@@ -251,7 +236,7 @@ def contact_sheet(
     for idx, s in enumerate(slices):
         view = SliceView(rw, viewport=(idx / n, 0.0, (idx + 1) / n, 1.0))
         view.show(s, window=window, level=level, invert=invert, crosshair=crosshair)
-    rgb = _grab(rw)
+    rgb = grab_render_window(rw)
     if path is not None:
         write_png(rgb, path)
     return rgb

@@ -46,6 +46,7 @@ __all__ = [
     "ensure_offscreen_backend",
     "write_png",
     "write_gif",
+    "grab_render_window",
 ]
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,23 @@ def _user_matrix(vol: Volume) -> Any:
             m.SetElement(r, c, float(vol.direction[r, c]))
         m.SetElement(r, 3, float(vol.origin[r]))
     return m
+
+
+def grab_render_window(render_window: Any) -> np.ndarray:
+    """Render and read back a render window as ``(height, width, 3)`` uint8, row 0 at the top."""
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
+
+    render_window.Render()
+    grab = vtkWindowToImageFilter()
+    grab.SetInput(render_window)
+    grab.SetInputBufferTypeToRGB()
+    grab.ReadFrontBufferOff()
+    grab.Update()
+    image = grab.GetOutput()
+    w, h, _ = image.GetDimensions()
+    rgb = vtk_to_numpy(image.GetPointData().GetScalars()).reshape(h, w, -1)[:, :, :3]
+    return np.ascontiguousarray(rgb[::-1])
 
 
 def write_png(rgb: np.ndarray, path: str | os.PathLike[str]) -> None:
@@ -517,19 +535,7 @@ class VolumeScene:
 
     def to_array(self) -> np.ndarray:
         """The last frame as ``(height, width, 3)`` uint8, row 0 at the top."""
-        from vtkmodules.util.numpy_support import vtk_to_numpy
-        from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
-
-        self.render_window.Render()
-        grab = vtkWindowToImageFilter()
-        grab.SetInput(self.render_window)
-        grab.SetInputBufferTypeToRGB()
-        grab.ReadFrontBufferOff()
-        grab.Update()
-        image = grab.GetOutput()
-        w, h, _ = image.GetDimensions()
-        rgb = vtk_to_numpy(image.GetPointData().GetScalars()).reshape(h, w, -1)[:, :, :3]
-        return np.ascontiguousarray(rgb[::-1])
+        return grab_render_window(self.render_window)
 
     def screenshot(self, path: str | os.PathLike[str]) -> np.ndarray:
         """Render and save a PNG; return the pixels."""
