@@ -23,6 +23,8 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "scan": "vtkdicom_app.io.loader",
     "load": "vtkdicom_app.io.loader",
+    "load_sequence": "vtkdicom_app.io.loader",
+    "VolumeSequence": "vtkdicom_app.volume",
     "SeriesInfo": "vtkdicom_app.io.loader",
     "Backend": "vtkdicom_app.io.loader",
     "Volume": "vtkdicom_app.volume",
@@ -71,7 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover
         VtkDicomError,
         VtkDicomWarning,
     )
-    from vtkdicom_app.io.loader import Backend, SeriesInfo, load, scan  # noqa: F401
+    from vtkdicom_app.io.loader import Backend, SeriesInfo, load, load_sequence, scan  # noqa: F401
     from vtkdicom_app.analysis import region_stats  # noqa: F401
     from vtkdicom_app.io.formats import read_volume, write_volume  # noqa: F401
     from vtkdicom_app.mesh_io import export_mesh, read_mesh  # noqa: F401
@@ -86,7 +88,7 @@ if TYPE_CHECKING:  # pragma: no cover
         load_surface_presets,
         mesh_report,
     )
-    from vtkdicom_app.volume import Volume  # noqa: F401
+    from vtkdicom_app.volume import Volume, VolumeSequence  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

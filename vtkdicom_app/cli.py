@@ -69,7 +69,7 @@ def _fmt_vec(values: Sequence[float], digits: int = 4) -> str:
 def _cmd_info(args: argparse.Namespace) -> int:
     import warnings
 
-    from vtkdicom_app.io.loader import _series_info, load, scan_stacks
+    from vtkdicom_app.io.loader import _collapse_sequences, load, scan_stacks
 
     progress = _progress(args)
     try:
@@ -77,7 +77,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
             warnings.simplefilter("ignore")  # warnings are printed as part of the report
             result = scan_stacks(args.path, progress=progress)
             extra = result.summary_warnings()
-            series = [_series_info(s, extra) for s in result.stacks]
+            series = _collapse_sequences(result.stacks, extra)
             volume = None
             if series and not args.headers_only:
                 volume = load(args.path, series=args.series, progress=progress)
@@ -129,6 +129,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
             print(f"    spacing   {_fmt_vec(s.spacing)} mm   origin {_fmt_vec(s.origin or (0, 0, 0), 3)} mm (LPS)")
             d = s.direction or (1, 0, 0, 0, 1, 0, 0, 0, 1)
             print(f"    direction rows {_fmt_vec(d[0::3])} cols {_fmt_vec(d[1::3])} normal {_fmt_vec(d[2::3])}")
+        if s.fourth_axis:
+            values = ", ".join(f"{v:g}" for v in s.frame_values[:12]) + (" ..." if len(s.frame_values) > 12 else "")
+            print(f"    4D        {s.n_frames} frames along {s.fourth_axis}: {values} (vda.load_sequence / --frame N)")
         if not s.geometry_known:
             print("    geometry  UNKNOWN (no ImagePositionPatient/ImageOrientationPatient)")
         for w in s.warnings:
@@ -325,9 +328,20 @@ def _read_any(path: str, series: str | None, progress: Any) -> Any:
 
 
 def _load_for(args: argparse.Namespace) -> Any:
-    """The volume a command works on (DICOM or a volume file), with a terminal progress bar."""
+    """The volume a command works on (DICOM or a volume file), with a terminal progress bar.
+
+    With ``--frame N`` the frame N (from 0) of a 4D series.
+    """
     progress = _progress(args)
     try:
+        frame = getattr(args, "frame", None)
+        if frame is not None:
+            from vtkdicom_app.io.loader import load_sequence
+
+            seq = load_sequence(args.path, series=args.series, progress=progress, lazy=True)
+            if not 0 <= frame < len(seq):
+                raise ValueError(f"--frame {frame}: the series has frames 0..{len(seq) - 1}")
+            return seq[frame]
         return _read_any(args.path, args.series, progress)
     finally:
         progress.close()
@@ -372,7 +386,20 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 def _cmd_convert(args: argparse.Namespace) -> int:
     from vtkdicom_app.io.formats import VolumeFormat, write_volume
 
-    VolumeFormat.from_path(args.output)  # fail early on an unknown suffix
+    fmt = VolumeFormat.from_path(args.output)  # fail early on an unknown suffix
+    if fmt in (VolumeFormat.NIFTI, VolumeFormat.NIFTI_GZ) and getattr(args, "frame", None) is None and not os.path.isfile(args.path):
+        from vtkdicom_app.io.formats import write_sequence_nifti
+        from vtkdicom_app.io.loader import scan
+
+        infos = scan(args.path)
+        chosen = [i for i in infos if i.fourth_axis and (args.series is None or args.series in (i.uid, str(i.number)))]
+        if chosen:
+            from vtkdicom_app.io.loader import load_sequence
+
+            seq = load_sequence(args.path, series=chosen[0].uid)
+            write_sequence_nifti(seq, args.output)
+            print(f"wrote {args.output} (4D: {len(seq)} frames along {seq.axis}, {seq.values[0]:g}..{seq.values[-1]:g} {seq.unit})")
+            return 0
     vol = _load_for(args)
     write_volume(vol, args.output)
     print(f"wrote {args.output} ({vol.shape[2]}x{vol.shape[1]}x{vol.shape[0]} {vol.array.dtype}, spacing {_fmt_vec(vol.spacing, 3)} mm)")
@@ -561,6 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slab", type=_parse_slab, help="thick slab: mip:MM, minip:MM or mean:MM")
     p.add_argument("--interpolation", choices=["nearest", "linear", "cubic"], default="linear")
     p.add_argument("--crosshair", action="store_true", help="draw the crosshair at --point")
+    p.add_argument("--frame", type=int, help="frame N (from 0) of a 4D series")
     p.set_defaults(func=_cmd_mpr)
 
     p = sub.add_parser("view", help="the Qt viewer: axial, coronal, sagittal and 3D")
@@ -583,6 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opacity-scale", type=float, default=1.0, help="multiply every opacity")
     p.add_argument("--mapper", choices=["auto", "gpu", "cpu"], default="auto", help="volume mapper (auto: CPU on software OpenGL)")
     p.add_argument("--orbit", type=int, metavar="N", help="write an N-frame turntable GIF instead")
+    p.add_argument("--frame", type=int, help="frame N (from 0) of a 4D series")
     p.set_defaults(func=_cmd_render)
 
     p = sub.add_parser("stats", help="statistics of a region (HU for CT), optional histogram PNG")
@@ -598,6 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="DICOM folder/file/DICOMDIR, or another volume file")
     p.add_argument("-o", "--output", required=True, help="OUT.nii.gz, .nii, .nrrd, .mha, .mhd or .vti")
     p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
+    p.add_argument("--frame", type=int, help="write only frame N (from 0) of a 4D series")
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("phantom", help="write a synthetic CT series with known geometry")

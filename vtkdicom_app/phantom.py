@@ -22,7 +22,7 @@ import math
 import os
 import random
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pydicom
@@ -47,6 +47,9 @@ __all__ = [
     "make_spec",
     "phantom_values",
     "write_phantom",
+    "write_sequence",
+    "SequenceKind",
+    "SequenceResult",
 ]
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
@@ -439,6 +442,10 @@ def write_phantom(
     modality: str = "CT",
     skip_slices: Sequence[int] = (),
     partial_volume: bool = False,
+    sphere_radius_mm: float | None = None,
+    sphere_hu: float | None = None,
+    extra_tags: dict[str, Any] | None = None,
+    variant: str = "",
     progress: Callable[[int, int], None] | None = None,
 ) -> PhantomResult:
     """Write a synthetic CT series (or several) with known geometry and content.
@@ -481,6 +488,13 @@ def write_phantom(
     partial_volume : bool
         Voxels on a boundary hold the average of the model over the voxel (27 samples), as
         in a real scan; otherwise every voxel holds the model at its centre (hard edges).
+    sphere_radius_mm, sphere_hu : float, optional
+        Override the bone sphere's radius and value (a beating sphere, an echo's contrast).
+    extra_tags : dict, optional
+        Attributes (by keyword) set on every file, e.g. TemporalPositionIdentifier.
+    variant : str
+        Distinguishes the SOP instance UIDs and file names of several calls that write
+        frames of one series into one folder (same ``seed``: same study and series UIDs).
     progress : callable, optional
         ``progress(done, total)`` per slice.
 
@@ -499,8 +513,12 @@ def write_phantom(
     extents = (columns * pixel_spacing[1], rows * pixel_spacing[0], slices * slice_spacing)
     min_radius = 3.0 * max(pixel_spacing[0], pixel_spacing[1], slice_spacing)
     spec = make_spec(min(extents), noise_sd=noise_sd, min_sphere_radius_mm=min(min_radius, 0.2 * min(extents)))
+    if sphere_radius_mm is not None:
+        spec = dataclasses.replace(spec, sphere_radius=float(sphere_radius_mm))
+    if sphere_hu is not None:
+        spec = dataclasses.replace(spec, sphere_hu=float(sphere_hu))
     rng = np.random.default_rng(seed) if noise_sd > 0 else None
-    names_rng = random.Random(seed)
+    names_rng = random.Random(f"{seed}{variant}")
     study_uid = _uid(seed, "study")
     frame_of_reference = _uid(seed, "for")
     files: list[Path] = []
@@ -523,6 +541,8 @@ def write_phantom(
             frame_of_reference=frame_of_reference,
             feet_first=feet_first,
         )
+        for keyword, value in (extra_tags or {}).items():
+            setattr(base, keyword, value)
         dtype, lo, hi = _set_pixel_format(base, rescale_slope, rescale_intercept)
         base.Rows, base.Columns = rows, columns
         base.PixelSpacing = [_ds(pixel_spacing[0]), _ds(pixel_spacing[1])]
@@ -558,7 +578,7 @@ def write_phantom(
         if multiframe is MultiFrame.NONE:
             for idx, ((a, ipp), frame) in enumerate(zip(acquisition, pixel_frames)):
                 ds = copy.deepcopy(base)
-                sop = _uid(seed, "sop", s, a)
+                sop = _uid(seed, "sop", s, a, variant)
                 ds.file_meta = FileMetaDataset()
                 ds.file_meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
                 ds.file_meta.MediaStorageSOPInstanceUID = sop
@@ -567,14 +587,14 @@ def write_phantom(
                 ds.ImagePositionPatient = [_ds(v) for v in ipp]
                 ds.SliceLocation = _ds(float(np.dot(ipp, n)))
                 _encode(ds, frame[None], transfer_syntax)
-                name = f"{names_rng.getrandbits(64):016x}" if shuffle_names else (f"IM{a + 1:04d}" if n_series == 1 else f"S{s + 1}IM{a + 1:04d}")
+                name = f"{names_rng.getrandbits(64):016x}" if shuffle_names else (f"{variant}IM{a + 1:04d}" if n_series == 1 else f"{variant}S{s + 1}IM{a + 1:04d}")
                 path = out / (name + suffix)
                 _save(ds, path, transfer_syntax)
                 files.append(path)
                 del idx
         else:
             ds = copy.deepcopy(base)
-            sop = _uid(seed, "sop", s, "mf")
+            sop = _uid(seed, "sop", s, "mf", variant)
             ds.file_meta = FileMetaDataset()
             ds.SOPInstanceUID = sop
             ds.InstanceNumber = 1
@@ -616,12 +636,14 @@ def write_phantom(
                     content.StackID = "1"
                     content.InStackPositionNumber = f + 1
                     content.DimensionIndexValues = [1, f + 1]
+                    if extra_tags and "TemporalPositionIdentifier" in extra_tags:
+                        content.TemporalPositionIndex = int(extra_tags["TemporalPositionIdentifier"])
                     item.FrameContentSequence = DicomSequence([content])
                     per_frame.append(item)
                 ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
             ds.file_meta.MediaStorageSOPInstanceUID = sop
             _encode(ds, np.stack(pixel_frames), transfer_syntax)
-            name = f"{names_rng.getrandbits(64):016x}" if shuffle_names else f"MF{s + 1:02d}"
+            name = f"{names_rng.getrandbits(64):016x}" if shuffle_names else f"{variant}MF{s + 1:02d}"
             path = out / (name + suffix)
             _save(ds, path, transfer_syntax)
             files.append(path)
@@ -640,3 +662,94 @@ def write_phantom(
         column_direction=tuple(float(v) for v in c),  # type: ignore[arg-type]
         positions=first_positions,
     )
+
+
+class SequenceKind(enum.Enum):
+    """The fourth axis of a phantom sequence."""
+
+    TIME = "time"
+    ECHO = "echo"
+    DIFFUSION = "diffusion"
+
+
+@dataclasses.dataclass
+class SequenceResult:
+    """What :func:`write_sequence` wrote: one PhantomResult per frame, in frame order."""
+
+    outdir: Path
+    kind: SequenceKind
+    frames: list[PhantomResult]
+    values: list[float]
+
+    @property
+    def radii(self) -> list[float]:
+        """The sphere radius of each frame (mm)."""
+        return [f.spec.sphere_radius for f in self.frames]
+
+
+def write_sequence(
+    outdir: str | os.PathLike[str],
+    *,
+    kind: SequenceKind = SequenceKind.TIME,
+    frames: int = 6,
+    multiframe: MultiFrame = MultiFrame.NONE,
+    shuffle_names: bool = True,
+    seed: int = 7,
+    **options: Any,
+) -> SequenceResult:
+    """A 4D phantom series in one folder: a beating sphere, echoes or b-values.
+
+    TIME: the sphere's radius follows a heartbeat, frame ``t`` at TriggerTime ``t*80`` ms
+    (TemporalPositionIdentifier ``t+1``). ECHO: EchoNumbers 1..n, EchoTime 10, 20 ... ms,
+    the sphere darker at later echoes. DIFFUSION: DiffusionBValue 0, 500, 1000 ...
+    ``multiframe=ENHANCED`` writes one enhanced file per frame. Files are shuffled so that
+    their order says nothing about the frame order. Other options go to :func:`write_phantom`.
+    """
+    out = Path(outdir)
+    r0 = _spec_for(options).sphere_radius
+    by_frame: dict[int, PhantomResult] = {}
+    values: list[float] = []
+    order = list(range(frames))
+    random.Random(seed).shuffle(order)  # write frames out of order too
+    for t in range(frames):
+        values.append(80.0 * t if kind is SequenceKind.TIME else 10.0 * (t + 1) if kind is SequenceKind.ECHO else 500.0 * t)
+    for t in order:
+        radius: float | None = None
+        hu: float | None = None
+        if kind is SequenceKind.TIME:
+            tags: dict[str, Any] = {"TemporalPositionIdentifier": t + 1, "TriggerTime": _ds(values[t]), "NumberOfTemporalPositions": frames}
+            radius = r0 * (1.0 + 0.25 * math.sin(2 * math.pi * t / frames))
+        elif kind is SequenceKind.ECHO:
+            tags = {"EchoNumbers": t + 1, "EchoTime": _ds(values[t])}
+            hu = 1000.0 - 150.0 * t
+        else:
+            tags = {}
+            hu = 1000.0 - 120.0 * t
+        res = write_phantom(
+            out, multiframe=multiframe, shuffle_names=shuffle_names, seed=seed, variant=f"F{t:03d}",
+            extra_tags=tags, sphere_radius_mm=radius, sphere_hu=hu, **options,
+        )
+        if kind is SequenceKind.DIFFUSION:
+            _add_bvalue(res, values[t])
+        by_frame[t] = res
+    return SequenceResult(out, kind, [by_frame[t] for t in range(frames)], values)
+
+
+def _spec_for(options: dict[str, Any]) -> PhantomSpec:
+    rows = int(options.get("rows", 128))
+    columns = int(options.get("columns", 128))
+    slices = int(options.get("slices", 64))
+    ps = options.get("pixel_spacing", (1.5, 1.5))
+    ss = float(options.get("slice_spacing", 2.0))
+    extents = (columns * ps[1], rows * ps[0], slices * ss)
+    min_radius = 3.0 * max(ps[0], ps[1], ss)
+    return make_spec(min(extents), min_sphere_radius_mm=min(min_radius, 0.2 * min(extents)))
+
+
+def _add_bvalue(res: PhantomResult, bvalue: float) -> None:
+    """Set DiffusionBValue (0018,9087) and a gradient direction on every file of a frame."""
+    for f in res.files:
+        ds = pydicom.dcmread(f)
+        ds.DiffusionBValue = float(bvalue)
+        ds.DiffusionGradientOrientation = [1.0, 0.0, 0.0] if bvalue else [0.0, 0.0, 0.0]
+        ds.save_as(f)

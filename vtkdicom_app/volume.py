@@ -28,7 +28,7 @@ import numpy.typing as npt
 if TYPE_CHECKING:  # pragma: no cover
     from vtkmodules.vtkCommonDataModel import vtkImageData
 
-__all__ = ["Volume"]
+__all__ = ["Volume", "VolumeSequence"]
 
 
 def _as_points(values: npt.ArrayLike) -> tuple[np.ndarray, bool]:
@@ -195,3 +195,63 @@ class Volume:
             f"Volume(shape(k,j,i)={self.shape}, dtype={self.array.dtype}, spacing={tuple(round(s, 4) for s in self.spacing)}, "
             f"origin={tuple(round(o, 3) for o in self.origin)}, warnings={len(self.warnings)})"
         )
+
+
+_AXIS_UNITS = {"time": "ms", "echo": "ms", "diffusion": "s/mm2"}
+
+
+class VolumeSequence:
+    """Frames sharing one geometry along a fourth axis (time, echo or diffusion).
+
+    ``len(seq)``, ``seq[n]`` (a :class:`Volume`), ``seq.values`` (the axis value of each
+    frame: trigger time or echo time in ms, b-value in s/mm2) and ``seq.array`` with shape
+    ``(t, k, j, i)``. Frames are read on demand when ``lazy`` (a sequence larger than the
+    memory limit); otherwise all at once.
+
+    Parameters
+    ----------
+    loaders : sequence of callables
+        ``loaders[n]()`` returns frame ``n`` as a Volume.
+    values : sequence of float
+    axis : str
+        "time", "echo" or "diffusion".
+    lazy : bool
+        Keep no frame in memory; read each one when asked.
+    """
+
+    def __init__(self, loaders: list[Any], values: list[float], axis: str, *, lazy: bool = False) -> None:
+        if len(loaders) != len(values):
+            raise ValueError("one value per frame")
+        self._loaders = loaders
+        self._cache: dict[int, Volume] = {}
+        self.values = [float(v) for v in values]
+        self.axis = axis
+        self.unit = _AXIS_UNITS.get(axis, "")
+        self.lazy = lazy
+        if not lazy:
+            for n in range(len(loaders)):
+                self._cache[n] = loaders[n]()
+
+    def __len__(self) -> int:
+        return len(self._loaders)
+
+    def __getitem__(self, n: int) -> Volume:
+        if n < 0:
+            n += len(self)
+        if not 0 <= n < len(self):
+            raise IndexError(f"frame {n} of {len(self)}")
+        if n in self._cache:
+            return self._cache[n]
+        return self._loaders[n]()
+
+    def __iter__(self) -> Any:
+        return (self[n] for n in range(len(self)))
+
+    @property
+    def array(self) -> np.ndarray:
+        """All frames as ``(t, k, j, i)`` (a new array; large for long sequences)."""
+        return np.stack([self[n].array for n in range(len(self))])
+
+    def __repr__(self) -> str:
+        first = self[0]
+        return f"VolumeSequence({len(self)} frames along {self.axis}, values {self.values[0]:g}..{self.values[-1]:g} {self.unit}, frame shape {first.shape})"

@@ -3,6 +3,6 @@
 Public names: :func:`scan`, :func:`load`, :class:`SeriesInfo`, :class:`Backend`.
 """
 
-from vtkdicom_app.io.loader import Backend, SeriesInfo, load, scan
+from vtkdicom_app.io.loader import Backend, SeriesInfo, load, load_sequence, scan
 
-__all__ = ["Backend", "SeriesInfo", "load", "scan"]
+__all__ = ["Backend", "SeriesInfo", "load", "load_sequence", "scan"]

@@ -18,9 +18,9 @@ import numpy as np
 
 from vtkdicom_app.atomic import atomic_path
 from vtkdicom_app.errors import VtkDicomError
-from vtkdicom_app.volume import Volume
+from vtkdicom_app.volume import Volume, VolumeSequence
 
-__all__ = ["VolumeFormat", "read_volume", "write_volume"]
+__all__ = ["VolumeFormat", "read_volume", "write_volume", "write_sequence_nifti", "read_sequence_nifti"]
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 _MET_TYPES = {
@@ -281,3 +281,49 @@ def read_volume(path: str | os.PathLike[str]) -> Volume:
         raise
     except Exception as exc:
         raise VtkDicomError(f"{p}: cannot read {fmt.name} ({type(exc).__name__}: {exc})") from exc
+
+
+def write_sequence_nifti(seq: VolumeSequence, path: str | os.PathLike[str]) -> Path:
+    """Write a 4D NIfTI: data ``(i, j, k, t)``, the frames' shared affine (RAS), frame order kept.
+
+    The fourth pixdim is the mean step of the frame values (ms for time and echo).
+    """
+    import nibabel as nib
+
+    fmt = VolumeFormat.from_path(path)
+    if fmt not in (VolumeFormat.NIFTI, VolumeFormat.NIFTI_GZ):
+        raise VtkDicomError(f"4D sequences are written as NIfTI (.nii or .nii.gz), not {fmt.value}")
+    first = seq[0]
+    affine = np.eye(4)
+    affine[:3, :3] = _LPS_TO_RAS @ first.affine[:3, :3]
+    affine[:3, 3] = _LPS_TO_RAS @ np.asarray(first.origin)
+    data = np.stack([seq[n].array.transpose(2, 1, 0) for n in range(len(seq))], axis=-1)
+    img = nib.Nifti1Image(np.ascontiguousarray(data), affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    step = float(np.mean(np.diff(seq.values))) if len(seq) > 1 else 1.0
+    zooms = tuple(first.spacing) + (step if step > 0 else 1.0,)
+    img.header.set_zooms(zooms)
+    img.header.set_xyzt_units("mm", "msec" if seq.unit == "ms" else "unknown")
+    target = Path(path)
+    with atomic_path(target, suffix=fmt.value) as tmp:
+        nib.save(img, tmp)
+    return target
+
+
+def read_sequence_nifti(path: str | os.PathLike[str]) -> VolumeSequence:
+    """Read a 4D NIfTI as a VolumeSequence (values = frame index x the fourth pixdim)."""
+    import nibabel as nib
+
+    img = nib.load(os.fspath(path))
+    data = np.asanyarray(img.dataobj)
+    if data.ndim != 4:
+        raise VtkDicomError(f"{path}: {data.ndim}D NIfTI; a sequence needs 4D")
+    affine = np.asarray(img.affine, float)
+    lps = np.eye(4)
+    lps[:3, :3] = _LPS_TO_RAS @ affine[:3, :3]
+    lps[:3, 3] = _LPS_TO_RAS @ affine[:3, 3]
+    step = float(img.header.get_zooms()[3]) if len(img.header.get_zooms()) > 3 else 1.0
+    frames = [_from_affine(np.ascontiguousarray(data[..., t].transpose(2, 1, 0)), lps) for t in range(data.shape[3])]
+    return VolumeSequence([(lambda f=f: f) for f in frames], [t * step for t in range(len(frames))], "time")
+

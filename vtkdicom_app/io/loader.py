@@ -27,9 +27,9 @@ from vtkdicom_app.errors import (
 from vtkdicom_app.io.header import NeedsPydicom, NotDicom, read_header
 from vtkdicom_app.io.records import NON_IMAGE_SOP_CLASSES, FrameRecord, _int, is_image_sop_class, records_from_header, records_from_pydicom
 from vtkdicom_app.io.series import Stack, group_records
-from vtkdicom_app.volume import Volume
+from vtkdicom_app.volume import Volume, VolumeSequence
 
-__all__ = ["Backend", "SeriesInfo", "scan", "load", "scan_stacks", "ScanResult"]
+__all__ = ["Backend", "SeriesInfo", "scan", "load", "load_sequence", "scan_stacks", "ScanResult"]
 
 PathInput = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 ProgressCallback = Callable[[int, int, str], None]
@@ -72,6 +72,12 @@ class SeriesInfo:
         Split, duplicates, gaps, tilt, missing geometry, skipped files.
     files : list of str
         Files in slice order.
+    fourth_axis : str or None
+        "time", "echo" or "diffusion" for a 4D series (then ``load_sequence`` loads it).
+    n_frames : int
+        Frames along the fourth axis (1 for a plain 3D series).
+    frame_values : list of float
+        The value of each frame on that axis (ms, ms or s/mm2).
     """
 
     uid: str
@@ -95,6 +101,9 @@ class SeriesInfo:
     direction: tuple[float, ...] | None = None
     geometry_known: bool = False
     transfer_syntax: str = ""
+    fourth_axis: str | None = None
+    n_frames: int = 1
+    frame_values: list[float] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary."""
@@ -347,6 +356,32 @@ def _series_info(stack: Stack, extra: list[str]) -> SeriesInfo:
     )
 
 
+def _collapse_sequences(stacks: list[Stack], extra: list[str]) -> list[SeriesInfo]:
+    """One SeriesInfo per 3D stack, and one per 4D series (its frames together)."""
+    out: list[SeriesInfo] = []
+    seen: dict[str, SeriesInfo] = {}
+    for s in stacks:
+        if s.sequence_axis is None:
+            out.append(_series_info(s, extra))
+            continue
+        info = seen.get(s.series_uid)
+        if info is None:
+            info = _series_info(s, extra)
+            info.uid = s.series_uid
+            info.description = str(s.tags.get("SeriesDescription") or "")
+            info.fourth_axis = s.sequence_axis
+            info.n_frames = 0
+            info.files = []
+            info.n_files = 0
+            seen[s.series_uid] = info
+            out.append(info)
+        info.n_frames += 1
+        info.frame_values.append(float(s.sequence_value or 0.0))
+        info.files.extend(s.files)
+        info.n_files = len(set(info.files))
+    return out
+
+
 def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> list[SeriesInfo]:
     """Find the series (stacks) under a path without decoding pixels.
 
@@ -370,7 +405,7 @@ def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> list[S
     """
     result = scan_stacks(path, progress=progress)
     extra = result.summary_warnings()
-    return [_series_info(s, extra) for s in result.stacks]
+    return _collapse_sequences(result.stacks, extra)
 
 
 # ---------------------------------------------------------------------------- load
@@ -399,7 +434,15 @@ def _choose(result: ScanResult, series: str | int | None, path: PathInput) -> St
         return (0 if s.error else 1, k * j * i)
 
     chosen = max(candidates, key=size)
-    others = [s for s in stacks if s is not chosen and not s.is_localizer]
+    if chosen.sequence_axis is not None and chosen.uid not in (str(series),):
+        frames = [s for s in stacks if s.series_uid == chosen.series_uid and s.sequence_axis is not None]
+        chosen = frames[0]  # the first frame along the fourth axis
+        result.notes.append(
+            f"series {chosen.series_uid} has {len(frames)} frames along {chosen.sequence_axis} "
+            f"({frames[0].sequence_value:g}..{frames[-1].sequence_value:g}); loaded frame 1: "
+            "vda.load_sequence(path) loads them all"
+        )
+    others = [s for s in stacks if s is not chosen and not s.is_localizer and s.series_uid != chosen.series_uid]
     if series is None and others:
         listed = ", ".join(f"{s.uid} ({s.tags.get('SeriesDescription') or 'no description'}, {s.shape[0]} images)" for s in others[:4])
         result.notes.append(
@@ -595,3 +638,91 @@ def load(
         geometry_known=geo.known,
         files=stack.files,
     )
+
+
+def load_sequence(
+    path: PathInput,
+    series: str | int | None = None,
+    axis: str | None = None,
+    progress: ProgressCallback | None = None,
+    *,
+    lazy: bool | None = None,
+) -> VolumeSequence:
+    """Load a 4D series (time, echo or diffusion frames) as a :class:`VolumeSequence`.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or sequence of them
+    series : str or int, optional
+        SeriesInstanceUID (or SeriesNumber) of the 4D series; default the one with most frames.
+    axis : {"time", "echo", "diffusion"}, optional
+        Refuse a series whose fourth axis is another one.
+    progress : callable, optional
+        ``progress(done, total, stage)``.
+    lazy : bool, optional
+        Read frames on demand; default: only when the whole sequence exceeds the memory limit.
+
+    Returns
+    -------
+    VolumeSequence
+        Frames ordered by their value (trigger time, echo time, b-value), not by file name.
+
+    Raises
+    ------
+    SeriesNotFoundError
+        No 4D series (or none with that axis) under ``path``.
+    GeometryError
+        Frames whose geometry differs; the message says which.
+    """
+    from vtkdicom_app.io.pixels import memory_limit_bytes, read_frames
+
+    result = scan_stacks(path, progress=progress)
+    groups: dict[str, list[Stack]] = {}
+    for s in result.stacks:
+        if s.sequence_axis is not None and (axis is None or s.sequence_axis == axis):
+            groups.setdefault(s.series_uid, []).append(s)
+    if series is not None:
+        key = str(series)
+        groups = {uid: fr for uid, fr in groups.items() if uid == key or fr[0].tags.get("SeriesNumber") == series}
+    if not groups:
+        found = ", ".join(f"{s.uid} ({s.sequence_axis or '3D'})" for s in result.stacks[:6])
+        raise SeriesNotFoundError(f"no 4D series{' along ' + axis if axis else ''} in {path}; found: {found or 'nothing'}")
+    frames = max(groups.values(), key=len)
+    first = frames[0]
+    for n, s in enumerate(frames):
+        if s.error:
+            raise GeometryError(f"frame {n + 1} ({s.sequence_axis} {s.sequence_value:g}): {s.error}")
+        g, g0 = s.geometry, first.geometry
+        assert g is not None and g0 is not None
+        problems = []
+        if s.shape != first.shape:
+            problems.append(f"size {s.shape} instead of {first.shape}")
+        if not np.allclose(g.origin, g0.origin, atol=1e-3):
+            problems.append(f"origin {tuple(np.round(g.origin, 3))} instead of {tuple(np.round(g0.origin, 3))}")
+        if not np.allclose(g.spacing, g0.spacing, atol=1e-4):
+            problems.append(f"spacing {g.spacing} instead of {g0.spacing}")
+        if not np.allclose(g.direction, g0.direction, atol=1e-4):
+            problems.append("orientation")
+        if problems:
+            raise GeometryError(
+                f"frame {n + 1} ({s.sequence_axis} {s.sequence_value:g}) of series {s.series_uid} differs from frame 1 in "
+                + ", ".join(problems) + "; frames of a sequence must share one geometry"
+            )
+    k, j, i = first.shape
+    itemsize = 4 if any(r.slope != round(r.slope) for r in first.records) else 2
+    total = len(frames) * k * j * i * itemsize
+    if lazy is None:
+        lazy = total > memory_limit_bytes()
+    meta = _metadata(first)
+
+    def loader(stack: Stack) -> Any:
+        def load_frame() -> Volume:
+            array, warnings_ = read_frames(stack.records)
+            geo = stack.geometry
+            assert geo is not None
+            md = dict(meta, frame_value=stack.sequence_value, fourth_axis=stack.sequence_axis)
+            return Volume(array, spacing=geo.spacing, origin=tuple(geo.origin), direction=geo.direction, metadata=md, warnings=list(warnings_), geometry_known=geo.known, files=stack.files)  # type: ignore[arg-type]
+
+        return load_frame
+
+    return VolumeSequence([loader(s) for s in frames], [float(s.sequence_value or 0.0) for s in frames], str(first.sequence_axis), lazy=lazy)

@@ -95,6 +95,10 @@ class Stack:
         Why this stack cannot be loaded (invalid orientation, ...).
     is_localizer : bool
         True for localizer/scout images.
+    sequence_axis : str or None
+        "time", "echo" or "diffusion" when this stack is one frame of a 4D series.
+    sequence_value : float or None
+        The frame's value on that axis (ms, ms, s/mm2), or its index when no value is given.
     """
 
     uid: str
@@ -105,6 +109,8 @@ class Stack:
     warnings: list[str] = dataclasses.field(default_factory=list)
     error: str | None = None
     is_localizer: bool = False
+    sequence_axis: str | None = None
+    sequence_value: float | None = None
 
     @property
     def tags(self) -> dict[str, Any]:
@@ -193,6 +199,49 @@ def _repeat_split(records: list[FrameRecord]) -> tuple[list[tuple[str, list[Fram
     return [("", records)], None
 
 
+# attribute that split repeated positions -> (axis, attributes whose value labels the frame)
+_SEQUENCE_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "TemporalPositionIdentifier": ("time", ("TriggerTime", "TemporalPositionIdentifier")),
+    "TemporalPositionIndex": ("time", ("TriggerTime", "TemporalPositionIndex")),
+    "TriggerTime": ("time", ("TriggerTime",)),
+    "EchoNumbers": ("echo", ("EchoTime", "EchoNumbers")),
+    "EffectiveEchoTime": ("echo", ("EffectiveEchoTime",)),
+    "DiffusionBValue": ("diffusion", ("DiffusionBValue",)),
+}
+
+
+def _sequence_axis(parts: list[tuple[str, list[FrameRecord], str | None]]) -> tuple[str, tuple[str, ...]] | None:
+    """(axis, value attributes) when the stacks are frames of one 4D series, else None.
+
+    They are when one of the 4D attributes split them and every stack covers the same
+    positions with the same size.
+    """
+    if len(parts) < 2:
+        return None
+    tags = {tag for _label, _recs, tag in parts}
+    if len(tags) != 1:
+        return None
+    tag = next(iter(tags))
+    if tag not in _SEQUENCE_KEYS:
+        return None
+    sizes = {(len(recs), recs[0].file.rows, recs[0].file.columns) for _l, recs, _t in parts}
+    if len(sizes) != 1:
+        return None
+    return _SEQUENCE_KEYS[tag]
+
+
+def _sequence_value(rec: FrameRecord, keys: tuple[str, ...]) -> float:
+    for key in keys:
+        value = rec.split.get(key) if key in rec.split else rec.file.tags.get(key)
+        if isinstance(value, (tuple, list)):
+            value = value[0] if value else None
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+    return float(rec.instance)
+
+
 def group_records(records: list[FrameRecord]) -> list[Stack]:
     """Group frame records into stacks (one per volume), sorted and with geometry.
 
@@ -225,11 +274,17 @@ def group_records(records: list[FrameRecord]) -> list[Stack]:
                 tag = ", ".join(x for x in (static_tag if label else None, repeat_tag) if x) or None
                 final.append((full, subrecs, tag))
         final.sort(key=lambda t: -len(t[1]))
+        axis = _sequence_axis(final)
+        if axis is not None:  # frames of a 4D series: in the order of their values
+            final.sort(key=lambda t: _sequence_value(t[1][0], axis[1]))
         split = len(final) > 1
         for n, (label, subrecs, tag) in enumerate(final, start=1):
             uid = f"{series_uid}#{n}" if split else series_uid
             stack = Stack(uid=uid, series_uid=series_uid, label=label, records=subrecs, is_localizer=bool(subrecs[0].split.get("localizer")))
-            if split:
+            if axis is not None:
+                stack.sequence_axis = axis[0]
+                stack.sequence_value = _sequence_value(subrecs[0], axis[1])
+            elif split:
                 stack.warnings.append(
                     f"series {series_uid} split into {len(final)} stacks by {tag or 'attributes'}; "
                     f"this one ({label or 'main'}) has {len(subrecs)} images"
