@@ -236,6 +236,16 @@ def _cmd_render(args: argparse.Namespace) -> int:
         size=args.size,
     )
     scene.set_view(View[args.view.upper()])
+    if args.cine:
+        from vtkdicom_app.io.loader import load_sequence
+
+        seq = load_sequence(args.path, series=args.series, lazy=True)
+        scene.set_frame(seq[0])
+        images = scene.cine(seq)
+        write_gif(images, args.cine, fps=args.fps)
+        print(f"wrote {args.cine} ({len(images)} frames along {seq.axis}, {args.fps:g} fps)")
+        if not args.output:
+            return 0
     if args.orbit:
         if not args.output.lower().endswith(".gif"):
             raise ValueError("--orbit writes a GIF: give -o OUT.gif")
@@ -612,6 +622,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapper", choices=["auto", "gpu", "cpu"], default="auto", help="volume mapper (auto: CPU on software OpenGL)")
     p.add_argument("--orbit", type=int, metavar="N", help="write an N-frame turntable GIF instead")
     p.add_argument("--frame", type=int, help="frame N (from 0) of a 4D series")
+    p.add_argument("--cine", metavar="OUT.gif", help="also play the frames of a 4D series into a GIF")
+    p.add_argument("--fps", type=float, default=8.0, help="frames per second of --cine")
     p.set_defaults(func=_cmd_render)
 
     p = sub.add_parser("stats", help="statistics of a region (HU for CT), optional histogram PNG")

@@ -813,6 +813,14 @@ class MprCursor:
             self.reset_window()
 
     # --- state
+    def set_volume(self, vol: Volume) -> None:
+        """Show another volume of the same geometry (the next frame of a sequence).
+
+        The crosshair, window, zoom and slab stay as they are.
+        """
+        self.vol = vol
+        self._reslicer = Reslicer(vol)
+
     @property
     def invert(self) -> bool:
         """MONOCHROME1: shown inverted."""

@@ -184,3 +184,25 @@ def test_view_screenshot_cli_has_real_pixels_in_every_view(phantom_factory: Any,
     for (r0, r1), (c0, c1) in (((0, h // 2), (0, w // 2)), ((0, h // 2), (w // 2, w)), ((h // 2, h), (0, w // 2)), ((h // 2, h), (w // 2, w))):
         quad = rgb[r0 + 30 : r1 - 10, c0 + 5 : c1 - 5]
         assert (quad.max(axis=2) > 120).mean() > 0.01, ((r0, c0), "a view is empty")
+
+
+def test_frames_of_a_sequence_step_and_play(window: MainWindow, tmp_path: Path, qtbot: Any) -> None:
+    from vtkdicom_app.phantom import SequenceKind, write_sequence
+
+    res = write_sequence(tmp_path / "beat", kind=SequenceKind.TIME, frames=4, rows=32, columns=32, slices=16, pixel_spacing=(4.0, 4.0), slice_spacing=4.0)
+    _open(window, res.outdir)
+    assert window.model.sequence is not None and window.frames_dock.isVisible()
+    window.set_window(300.0, 50.0)
+    point = window.model.cursor.point.copy()
+    before = window.panes[Plane.CORONAL].view.slice.array.copy()
+    window.frame_slider.setValue(1)  # the sphere is larger at frame 1 (80 ms)
+    assert window.model.frame == 1 and "time 80 ms" in window.frame_label.text()
+    np.testing.assert_array_equal(window.model.cursor.point, point)  # crosshair stays put
+    assert (window.model.cursor.window, window.model.cursor.level) == (300.0, 50.0)  # window stays put
+    after = window.panes[Plane.CORONAL].view.slice.array
+    assert (after == 1000).sum() > (before == 1000).sum()
+    window.fps_spin.setValue(20.0)
+    window.play_button.setChecked(True)
+    qtbot.waitUntil(lambda: window.model.frame != 1, timeout=3000)
+    window.play_button.setChecked(False)
+    assert not window.play_timer.isActive()

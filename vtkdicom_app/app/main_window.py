@@ -309,6 +309,60 @@ class MainWindow(QtWidgets.QMainWindow):
         export.clicked.connect(self.export_surface_dialog)
         box.addWidget(export)
         self._dock("Surfaces", sf, QtCore.Qt.RightDockWidgetArea)
+        self._build_frames_dock()
+
+    def _build_frames_dock(self) -> None:
+        box = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(box)
+        self.play_button = QtWidgets.QPushButton("Play")
+        self.play_button.setCheckable(True)
+        self.play_button.toggled.connect(self._play_toggled)
+        self.frame_slider = QtWidgets.QSlider(QtCore.Qt.Horizontal, minimum=0, maximum=0)
+        self.frame_slider.valueChanged.connect(self.set_frame)
+        self.fps_spin = QtWidgets.QDoubleSpinBox(minimum=0.5, maximum=60.0, value=8.0, suffix=" fps")
+        self.fps_spin.valueChanged.connect(lambda v: self.play_timer.setInterval(int(1000 / v)))
+        self.frame_label = QtWidgets.QLabel("")
+        for w in (self.play_button, self.frame_slider, self.fps_spin, self.frame_label):
+            row.addWidget(w)
+        self.play_timer = QtCore.QTimer(self)
+        self.play_timer.setInterval(125)
+        self.play_timer.timeout.connect(lambda: self.frame_slider.setValue((self.frame_slider.value() + 1) % (self.frame_slider.maximum() + 1)))
+        self.frames_dock = QtWidgets.QDockWidget("Frames", self)
+        self.frames_dock.setObjectName("Frames")
+        self.frames_dock.setWidget(box)
+        self.addDockWidget(QtCore.Qt.BottomDockWidgetArea, self.frames_dock)
+        self.frames_dock.hide()
+
+    def _setup_frames(self) -> None:
+        seq = self.model.sequence
+        self.play_button.setChecked(False)
+        if seq is None:
+            self.frames_dock.hide()
+            return
+        self.frame_slider.blockSignals(True)
+        self.frame_slider.setRange(0, len(seq) - 1)
+        self.frame_slider.setValue(0)
+        self.frame_slider.blockSignals(False)
+        self.frame_label.setText(self.model.frame_text())
+        self.frames_dock.show()
+
+    def set_frame(self, n: int) -> None:
+        """Frame slider / play: show frame n; crosshair and window stay put."""
+        if self.model.sequence is None:
+            return
+        vol = self.model.set_frame(n)
+        if self.scene is not None:
+            self.scene.set_frame(vol)
+        self.frame_label.setText(self.model.frame_text())
+        self.statusBar().showMessage(self.model.frame_text())
+        self.refresh(render_3d=True)
+
+    def _play_toggled(self, on: bool) -> None:
+        self.play_button.setText("Pause" if on else "Play")
+        if on:
+            self.play_timer.start()
+        else:
+            self.play_timer.stop()
 
     def _dock(self, title: str, widget: QtWidgets.QWidget, area: Any) -> None:
         dock = QtWidgets.QDockWidget(title, self)
@@ -384,12 +438,14 @@ class MainWindow(QtWidgets.QMainWindow):
         """Scan and load a path in a worker, with a progress dialog and Cancel."""
         def work(progress: Callable[[int, int, str], None]) -> Any:
             infos = self.model.scan(path, progress=progress)
-            vol = self.model.load(path, series=series, progress=progress)
-            return infos, vol
+            vol, seq = self.model.load_any(path, series=series, progress=progress)
+            return infos, vol, seq
 
         def done(result: Any) -> None:
-            infos, vol = result
+            infos, vol, seq = result
             self.model.set_volume(vol, path)
+            self.model.sequence = seq
+            self._setup_frames()
             self._fill_series(infos)
             self._refresh_recent()
             self._show_volume()
@@ -506,8 +562,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.refresh()
 
     def show_status(self, xyz: Any) -> None:
-        """Value under the pointer, voxel index, LPS position."""
-        self.statusBar().showMessage(self.model.status_text(xyz))
+        """Value under the pointer, voxel index, LPS position (and the frame of a sequence)."""
+        frame = self.model.frame_text()
+        self.statusBar().showMessage(self.model.status_text(xyz) + (f" | {frame}" if frame else ""))
 
     def _wl_preset_chosen(self, index: int) -> None:
         cur = self.model.cursor

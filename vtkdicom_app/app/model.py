@@ -14,11 +14,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from vtkdicom_app.io.loader import SeriesInfo, load, scan
+from vtkdicom_app.io.loader import SeriesInfo, load, load_sequence, scan
 from vtkdicom_app.mesh_io import export_mesh
 from vtkdicom_app.mpr import MprCursor, Plane, SlabMode, load_wl_presets
 from vtkdicom_app.surface import MeshReport, extract_surface, load_surface_presets, mesh_report
-from vtkdicom_app.volume import Volume
+from vtkdicom_app.volume import Volume, VolumeSequence
 
 __all__ = ["Layout", "Surface", "ViewerModel", "Cancelled"]
 
@@ -78,6 +78,8 @@ class ViewerModel:
     layout: Layout = Layout.GRID
     single_view: Plane | None = None
     recent: list[str] = dataclasses.field(default_factory=list)
+    sequence: VolumeSequence | None = None
+    frame: int = 0
 
     # ------------------------------------------------------------------ data
     def scan(self, path: str, progress: ProgressCallback | None = None) -> list[SeriesInfo]:
@@ -89,12 +91,38 @@ class ViewerModel:
         """Load a series (in a worker thread: nothing here touches Qt)."""
         return load(path, series=series, progress=progress)
 
+    def load_any(self, path: str, series: str | None = None, progress: ProgressCallback | None = None) -> tuple[Volume, VolumeSequence | None]:
+        """Load what the user opened: a 4D series as a sequence (frame 0 shown), else a volume."""
+        four_d = [s for s in self.series if s.fourth_axis and (series is None or s.uid == series)]
+        if four_d and (series is not None or len(self.series) == 1):
+            seq = load_sequence(path, series=four_d[0].uid, progress=progress)
+            return seq[0], seq
+        return self.load(path, series=series, progress=progress), None
+
+    def set_frame(self, n: int) -> Volume:
+        """Show frame ``n`` of the sequence; the crosshair and window stay put."""
+        if self.sequence is None or self.cursor is None:
+            raise ValueError("no sequence loaded")
+        self.frame = int(n) % len(self.sequence)
+        self.vol = self.sequence[self.frame]
+        self.cursor.set_volume(self.vol)
+        return self.vol
+
+    def frame_text(self) -> str:
+        """'time 80 ms (frame 2/6)' for the status bar, '' without a sequence."""
+        if self.sequence is None:
+            return ""
+        seq = self.sequence
+        return f"{seq.axis} {seq.values[self.frame]:g} {seq.unit} (frame {self.frame + 1}/{len(seq)})"
+
     def set_volume(self, vol: Volume, path: str | None = None) -> None:
         """Show a loaded volume: crosshair at its centre, window from the header."""
         self.vol = vol
         self.cursor = MprCursor(vol)
         self.surfaces = []
         self.path = path
+        self.sequence = None
+        self.frame = 0
         modality = str(vol.metadata.get("Modality", ""))
         self.volume_preset = "ct-bone" if modality in ("CT", "") else "mr-default"
         if path:

@@ -333,6 +333,24 @@ class VolumeScene:
         self.set_view(View.ANTERIOR)
         self.interactive(False)
 
+    def set_frame(self, vol: Volume) -> None:
+        """Show the voxels of another frame of the same geometry (camera and preset stay)."""
+        if vol.shape != self.vol.shape:
+            raise VtkDicomError(f"frame shape {vol.shape} differs from {self.vol.shape}")
+        self.vol = vol
+        self._image = Volume(vol.array, spacing=vol.spacing).to_vtk()
+        self.mapper.SetInputData(self._image)
+        if self.outline is not None:
+            self.outline.GetMapper().GetInputAlgorithm().SetInputData(self._image)
+
+    def cine(self, frames: Sequence[Volume]) -> list[np.ndarray]:
+        """One rendered image per frame (a 4D sequence played in place)."""
+        images = []
+        for vol in frames:
+            self.set_frame(vol)
+            images.append(self.to_array())
+        return images
+
     # ------------------------------------------------------------------ building
     def _make_mapper(self, kind: MapperKind) -> Any:
         if kind is MapperKind.GPU:
