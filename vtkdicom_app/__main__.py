@@ -3,4 +3,5 @@ import sys
 
 from vtkdicom_app.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # guarded: Dask's worker processes re-import the main module
+    sys.exit(main())

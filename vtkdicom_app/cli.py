@@ -416,6 +416,31 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from vtkdicom_app.batch import run
+
+    options: dict[str, Any] = {}
+    if args.preset:
+        options["preset"] = args.preset
+    if args.threshold is not None:
+        options["threshold"] = args.threshold[0]
+    if args.largest:
+        options["largest"] = True
+    if args.reduce is not None:
+        options["reduce"] = args.reduce
+    rows = run(
+        args.root, job=args.job, outdir=args.output, scheduler=args.scheduler, workers=args.workers,
+        memory_limit=args.memory_limit, progress=_progress(args).enabled, retry_failed=args.retry_failed, **options,
+    )
+    failed = [r for r in rows if r["status"] == "error"]
+    done = sum(r["status"] == "ok" for r in rows)
+    skipped = sum(r["status"] == "skipped" for r in rows)
+    print(f"{len(rows)} series: {done} done, {skipped} already complete, {len(failed)} failed; manifest in {os.path.join(args.output, 'manifest.csv')}")
+    for r in failed[:10]:
+        print(f"failed {r['key']}: {r['error']}", file=sys.stderr)
+    return min(len(failed), 100)
+
+
 def _cmd_phantom(args: argparse.Namespace) -> int:
     from vtkdicom_app.phantom import PhantomOrientation, write_phantom
 
@@ -641,6 +666,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
     p.add_argument("--frame", type=int, help="write only frame N (from 0) of a 4D series")
     p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser("batch", help="one job over every series under ROOT, on Dask")
+    p.add_argument("root", help="folder searched recursively")
+    p.add_argument("-o", "--output", required=True, help="output folder (outputs and manifest)")
+    p.add_argument("--job", required=True, choices=["export-mesh", "stats", "convert", "render"])
+    p.add_argument("--scheduler", help="tcp://host:port of an existing Dask scheduler (default: a LocalCluster)")
+    p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per CPU)")
+    p.add_argument("--memory-limit", help="per worker, e.g. 4GB (default: auto)")
+    p.add_argument("--preset", help="surface preset for export-mesh (default bone)")
+    p.add_argument("--threshold", type=_parse_threshold, help="export-mesh threshold")
+    p.add_argument("--largest", action="store_true")
+    p.add_argument("--reduce", type=float)
+    p.add_argument("--retry-failed", action="store_true", help="run series that failed last time again")
+    p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser("phantom", help="write a synthetic CT series with known geometry")
     p.add_argument("outdir")
