@@ -96,6 +96,13 @@ def test_add_and_export_a_surface(window: MainWindow, phantom_factory: Any, tmp_
     assert mesh.is_watertight
     window.surface_list.item(0).setCheckState(QtCore.Qt.Unchecked)
     assert not window.model.surfaces[0].visible
+    window.set_surface_look(0, color=(1.0, 0.0, 0.0), opacity=0.5)
+    assert window.model.surfaces[0].actor.GetProperty().GetOpacity() == 0.5
+    wait_for(window.add_surface(threshold=1500.0))  # from a threshold: the marker only
+    assert window.surface_list.count() == 2
+    assert window.model.surfaces[1].report.volume_mm3 < window.model.surfaces[0].report.volume_mm3
+    window.save_view_screenshot(Plane.CORONAL, str(tmp_path / "coronal.png"))
+    assert (tmp_path / "coronal.png").stat().st_size > 0
 
 
 def test_cancel_a_load(window: MainWindow, phantom_factory: Any) -> None:

@@ -235,6 +235,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu = menu.addMenu("Open &recent")
         menu.addSeparator()
         menu.addAction("Save &screenshot...", self.screenshot_dialog)
+        views = menu.addMenu("Save screenshot of one &view")
+        for plane in PLANES:
+            views.addAction(plane.value, lambda p=plane: self.view_screenshot_dialog(p))
+        views.addAction("3D", lambda: self.view_screenshot_dialog(None))
         menu.addAction("DICOM &tags of the current slice...", self.show_tags)
         menu.addSeparator()
         menu.addAction("&Quit", self.close, QtGui.QKeySequence.Quit)
@@ -246,8 +250,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _build_docks(self) -> None:
         # series browser
-        self.series_table = QtWidgets.QTableWidget(0, 7)
-        self.series_table.setHorizontalHeaderLabels(["Patient", "Date", "Modality", "Description", "Images", "Shape", "Warnings"])
+        self.series_table = QtWidgets.QTableWidget(0, 8)
+        self.series_table.setHorizontalHeaderLabels(["Patient", "Study", "Date", "Modality", "Description", "Images", "Shape", "Warnings"])
         self.series_table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
         self.series_table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
         self.series_table.cellDoubleClicked.connect(self._series_chosen)
@@ -298,6 +302,22 @@ class MainWindow(QtWidgets.QMainWindow):
         row.addWidget(self.surface_preset)
         row.addWidget(add)
         box.addLayout(row)
+        row2 = QtWidgets.QHBoxLayout()
+        self.surface_threshold = QtWidgets.QDoubleSpinBox(minimum=-5000.0, maximum=50000.0, value=300.0, decimals=0)
+        add_threshold = QtWidgets.QPushButton("Add threshold")
+        add_threshold.clicked.connect(lambda: self.add_surface(threshold=self.surface_threshold.value()))
+        row2.addWidget(self.surface_threshold)
+        row2.addWidget(add_threshold)
+        box.addLayout(row2)
+        row3 = QtWidgets.QHBoxLayout()
+        colour = QtWidgets.QPushButton("Colour...")
+        colour.clicked.connect(self._surface_colour_dialog)
+        self.surface_opacity = QtWidgets.QSlider(QtCore.Qt.Horizontal, minimum=5, maximum=100, value=100)
+        self.surface_opacity.valueChanged.connect(lambda v: self.set_surface_look(self.surface_list.currentRow(), opacity=v / 100.0))
+        row3.addWidget(colour)
+        row3.addWidget(QtWidgets.QLabel("Opacity"))
+        row3.addWidget(self.surface_opacity)
+        box.addLayout(row3)
         self.surface_list = QtWidgets.QListWidget()
         self.surface_list.itemChanged.connect(self._surface_toggled)
         box.addWidget(self.surface_list)
@@ -462,7 +482,16 @@ class MainWindow(QtWidgets.QMainWindow):
     def _fill_series(self, infos: list[Any]) -> None:
         self.series_table.setRowCount(len(infos))
         for r, s in enumerate(infos):
-            values = ["(anonymized)" if self.anonymize else s.patient_name, s.study_date, s.modality, s.description, str(s.n_files), "x".join(map(str, s.shape)), "; ".join(s.warnings)[:200]]
+            values = [
+                "(anonymized)" if self.anonymize else s.patient_name,
+                s.study_description,
+                s.study_date,
+                s.modality,
+                s.description + (f" [{s.n_frames} frames along {s.fourth_axis}]" if s.fourth_axis else ""),
+                str(s.n_files),
+                "x".join(map(str, s.shape)),
+                "; ".join(s.warnings)[:200],
+            ]
             for c, v in enumerate(values):
                 self.series_table.setItem(r, c, QtWidgets.QTableWidgetItem(v))
 
@@ -625,6 +654,29 @@ class MainWindow(QtWidgets.QMainWindow):
             getattr(s, "actor").SetVisibility(s.visible)
             self.view3d.GetRenderWindow().Render()
 
+    def set_surface_look(self, row: int, *, color: tuple[float, float, float] | None = None, opacity: float | None = None) -> None:
+        """Colour and opacity of one surface in the 3D view."""
+        if not 0 <= row < len(self.model.surfaces):
+            return
+        s = self.model.surfaces[row]
+        if color is not None:
+            s.color = color
+        if opacity is not None:
+            s.opacity = float(opacity)
+        prop = getattr(s, "actor").GetProperty()
+        prop.SetColor(*s.color)
+        prop.SetOpacity(s.opacity)
+        self.view3d.GetRenderWindow().Render()
+
+    def _surface_colour_dialog(self) -> None:
+        row = self.surface_list.currentRow()
+        if not 0 <= row < len(self.model.surfaces):
+            return
+        r, g, b = (int(c * 255) for c in self.model.surfaces[row].color)
+        chosen = QtWidgets.QColorDialog.getColor(QtGui.QColor(r, g, b), self, "Surface colour")
+        if chosen.isValid():
+            self.set_surface_look(row, color=(chosen.redF(), chosen.greenF(), chosen.blueF()))
+
     def _surface_selected(self, row: int) -> None:
         if 0 <= row < len(self.model.surfaces):
             self.surface_report.setText(self.model.surfaces[row].report.summary())
@@ -670,6 +722,20 @@ class MainWindow(QtWidgets.QMainWindow):
         from vtkdicom_app.rendering import write_png
 
         write_png(self.grab_window(), path)
+
+    def save_view_screenshot(self, plane: Plane | None, path: str) -> None:
+        """Save one view (a 2D plane, or the 3D view for None) as PNG."""
+        from vtkdicom_app.rendering import write_png
+
+        widget = self.view3d if plane is None else self.panes[plane]
+        write_png(grab_render_window(widget.GetRenderWindow()), path)
+
+    def view_screenshot_dialog(self, plane: Plane | None) -> None:
+        """File > Save screenshot of one view."""
+        name = "3d" if plane is None else plane.value
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save view screenshot", f"{name}.png", "PNG (*.png)")
+        if path:
+            self.save_view_screenshot(plane, path)
 
     def screenshot_dialog(self) -> None:
         """File > Save screenshot."""
