@@ -56,7 +56,17 @@ def _hash(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:16]
 
 
-def find_series(root: str | os.PathLike[str]) -> list[SeriesTask]:
+def _scan_folder(folder: str) -> list[SeriesTask]:
+    """find_series on a worker; a folder that holds no DICOM gives no task (not an error)."""
+    from vtkdicom_app.errors import NotDicomError
+
+    try:
+        return find_series(folder)
+    except NotDicomError:
+        return []
+
+
+def find_series(root: str | os.PathLike[str] | list[str]) -> list[SeriesTask]:
     """Every series (stack) under ``root``, as tasks (localizers left out)."""
     from vtkdicom_app.io.loader import scan
 
@@ -248,49 +258,67 @@ def run(
     job = BatchJob(job) if not isinstance(job, BatchJob) else job
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    tasks = find_series(root)
     previous = load_manifest(out)
+
     def done_before(t: SeriesTask) -> bool:
         row = previous.get(t.key)
         if row is None or row.get("job") != job.value:
             return False
         return _complete(row, out) or (row.get("status") == "error" and not retry_failed)
 
-    todo = [t for t in tasks if not done_before(t)]
-    rows: dict[str, dict[str, Any]] = {}
-    for t in tasks:
-        if t not in todo:
-            prev = previous[t.key]
-            rows[t.key] = {**prev, "status": "error" if prev.get("status") == "error" else "skipped"}
     own_cluster = None
-    if client is None and todo:
+    if client is None:
         if scheduler:
             client = Client(scheduler)
         else:
             own_cluster = local_cluster(workers, memory_limit=memory_limit, dashboard=progress)
             client = Client(own_cluster)
+    tasks: list[SeriesTask] = []
+    rows: dict[str, dict[str, Any]] = {}
+    work = as_completed()
     bar = None
+
+    def consider(found: list[SeriesTask]) -> None:
+        """Record skipped series; submit the others at once (processing overlaps scanning)."""
+        for t in found:
+            tasks.append(t)
+            if done_before(t):
+                prev = previous[t.key]
+                rows[t.key] = {**prev, "status": "error" if prev.get("status") == "error" else "skipped"}
+            else:
+                work.add(client.submit(run_task, t, job=job.value, outdir=str(out), options=options, pure=False))
+                if bar is not None:
+                    bar.total = (bar.total or 0) + 1
+                    bar.refresh()
+
     try:
-        if todo:
-            if progress:
-                import sys
+        if progress:
+            import sys
 
-                from tqdm import tqdm
+            from tqdm import tqdm
 
-                link = getattr(client, "dashboard_link", None)
-                if link:
-                    print(f"Dask dashboard: {link}", file=sys.stderr)
-                bar = tqdm(total=len(todo), desc=f"batch {job.value}", unit="series", file=sys.stderr)
-            futures = client.map(run_task, todo, job=job.value, outdir=str(out), options=options, pure=False)
-            with open(out / "manifest.jsonl", "a") as journal:
-                for future in as_completed(futures):
-                    row = future.result()
-                    row.pop("traceback", None)
-                    rows[row["key"]] = row
-                    journal.write(json.dumps(row) + "\n")
-                    journal.flush()
-                    if bar is not None:
-                        bar.update(1)
+            link = getattr(client, "dashboard_link", None)
+            if link:
+                print(f"Dask dashboard: {link}", file=sys.stderr)
+            bar = tqdm(total=0, desc=f"batch {job.value}", unit="series", file=sys.stderr)
+        # scan each study folder on the workers (the client only lists the top level)
+        root_path = Path(root)
+        entries = sorted(root_path.iterdir()) if root_path.is_dir() else [root_path]
+        folders = [str(e) for e in entries if e.is_dir() and not e.name.startswith(".")]
+        loose = [str(e) for e in entries if e.is_file() and not e.name.startswith(".")]
+        if loose:
+            consider(find_series(loose))
+        for scanned in as_completed(client.map(_scan_folder, folders, pure=False)):
+            consider(scanned.result())
+        with open(out / "manifest.jsonl", "a") as journal:
+            for future in work:
+                row = future.result()
+                row.pop("traceback", None)
+                rows[row["key"]] = row
+                journal.write(json.dumps(row) + "\n")
+                journal.flush()
+                if bar is not None:
+                    bar.update(1)
     finally:
         if bar is not None:
             bar.close()
