@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import publish  # noqa: E402
 N_STUDIES, GRID = 16, dict(rows=384, columns=384, slices=200, pixel_spacing=(0.8, 0.8), slice_spacing=1.25)
 
 
@@ -86,11 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- 2 workers / 1 worker = {speedup:.2f}x (target >= 1.7x): {'PASS' if speedup >= 1.7 else 'MISS'}",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_append:
-        with (HERE / "RESULTS.md").open("a") as fh:
-            fh.write(text + "\n")
+    publish(lines, append=not args.no_append)
     return 0
 
 

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import ensure_ct512, publish  # noqa: E402
 SHAPE = (300, 512, 512)
 
 
@@ -37,11 +39,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import vtkdicom_app as vda
     from vtkdicom_app.mpr import Reslicer, SlabMode
-    from vtkdicom_app.phantom import write_phantom
     from vtkdicom_app.pipeline import use_threads
 
-    if not args.data.is_dir() or len(list(args.data.iterdir())) != SHAPE[0]:
-        write_phantom(args.data, rows=SHAPE[1], columns=SHAPE[2], slices=SHAPE[0], pixel_spacing=(0.7, 0.7), slice_spacing=1.0, shuffle_names=True)
+    ensure_ct512(args.data)
     vol = vda.load(args.data)
     reslicer = Reslicer(vol)
     centre = reslicer.centre()
@@ -121,12 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         f"nearest {ours['oblique, 10 mm MIP, nearest (dragging)']:.1f} ms",
         "",
     ]
-    text = "\n".join(lines)
-    print()
-    print(text)
-    if not args.no_append:
-        with (HERE / "RESULTS.md").open("a") as fh:
-            fh.write(text + "\n")
+    publish(lines, append=not args.no_append)
     return 0
 
 

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import publish  # noqa: E402
 FRAMES, SHAPE = 30, (40, 256, 256)
 
 
@@ -68,11 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- frame step (set the next frame + reslice) {worst:.1f} ms (target < 20 ms): {'PASS' if worst < 20 else 'MISS'}",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_append:
-        with (HERE / "RESULTS.md").open("a") as fh:
-            fh.write(text + "\n")
+    publish(lines, append=not args.no_append)
     return 0
 
 

@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import publish  # noqa: E402
 ROOT = HERE.parent
 SHAPE = (300, 512, 512)
 
@@ -74,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args(argv)
 
-    import numpy as np
     import trimesh
 
     from vtkdicom_app.phantom import make_spec
@@ -143,15 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         f"(target: 1.5 M triangles in < 3 s; scaled to 1.5 M: {dec_time * 1.5e6 / max(n_before, 1):.2f} s)",
         "",
     ]
-    text = "\n".join(lines)
-    print()
-    print(text)
     shutil.rmtree(work, ignore_errors=True)
-    if not args.no_append:
-        results = HERE / "RESULTS.md"
-        with results.open("a") as fh:
-            fh.write(text + "\n")
-    del np
+    publish(lines, append=not args.no_append)
     return 0
 
 

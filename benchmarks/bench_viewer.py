@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import ensure_ct512, publish  # noqa: E402
 ROOT = HERE.parent
 SHAPE = (300, 512, 512)
 
@@ -56,10 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from vtkdicom_app.cli import _virtual_display
-    from vtkdicom_app.phantom import write_phantom
 
-    if not args.data.is_dir() or len(list(args.data.iterdir())) != SHAPE[0]:
-        write_phantom(args.data, rows=SHAPE[1], columns=SHAPE[2], slices=SHAPE[0], pixel_spacing=(0.7, 0.7), slice_spacing=1.0, shuffle_names=True)
+    ensure_ct512(args.data)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "xcb"}
     xvfb = None
     if not env.get("DISPLAY"):
@@ -95,11 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| crosshair drag, worst move | {max(r['drag_max'] for r in runs) * 1000:.0f} ms | |",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_append:
-        with (HERE / "RESULTS.md").open("a") as fh:
-            fh.write(text + "\n")
+    publish(lines, append=not args.no_append)
     return 0
 
 

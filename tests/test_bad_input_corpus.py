@@ -21,7 +21,7 @@ import pydicom
 import pytest
 
 import vtkdicom_app as vda
-from vtkdicom_app.errors import GeometryError, MemoryLimitError, SkippedFileWarning, VtkDicomError
+from vtkdicom_app.errors import GeometryError, MemoryLimitError, SkippedFileWarning
 
 SMALL: dict[str, Any] = dict(rows=16, columns=16, slices=8, pixel_spacing=(8.0, 8.0), slice_spacing=8.0)
 ROOT = Path(__file__).resolve().parents[1]
