@@ -57,11 +57,10 @@ def _stl_header(system: CoordinateSystem) -> str:
 
 
 def _write_vtk(mesh: Any, fmt: MeshFormat, tmp: str, system: CoordinateSystem, binary: bool) -> None:
-    from vtkmodules.vtkIOGeometry import vtkOBJWriter, vtkSTLWriter
-    from vtkmodules.vtkIOPLY import vtkPLYWriter
-    from vtkmodules.vtkIOXML import vtkXMLPolyDataWriter
-
+    # each writer's module imported only when used (they cost 5-20 ms each at start-up)
     if fmt is MeshFormat.STL:
+        from vtkmodules.vtkIOGeometry import vtkSTLWriter
+
         writer: Any = vtkSTLWriter()
         writer.SetHeader(_stl_header(system))
         if binary:
@@ -69,14 +68,20 @@ def _write_vtk(mesh: Any, fmt: MeshFormat, tmp: str, system: CoordinateSystem, b
         else:
             writer.SetFileTypeToASCII()
     elif fmt is MeshFormat.OBJ:
+        from vtkmodules.vtkIOGeometry import vtkOBJWriter
+
         writer = vtkOBJWriter()
     elif fmt is MeshFormat.PLY:
+        from vtkmodules.vtkIOPLY import vtkPLYWriter
+
         writer = vtkPLYWriter()
         if binary:
             writer.SetFileTypeToBinary()
         else:
             writer.SetFileTypeToASCII()
     else:
+        from vtkmodules.vtkIOXML import vtkXMLPolyDataWriter
+
         writer = vtkXMLPolyDataWriter()
         if binary:
             writer.SetDataModeToBinary()

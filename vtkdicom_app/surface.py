@@ -330,8 +330,6 @@ def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: fl
     ``lower``; a band or a PixelPaddingValue needs a float32 field contoured at 0.
     Returns ``(vtkImageData, iso)``.
     """
-    from vtkmodules.vtkImagingGeneral import vtkImageGaussianSmooth
-
     nk, nj, ni = vol.array.shape
     pad_value = vol.metadata.get("PixelPaddingValue")
     has_padding = isinstance(pad_value, (int, float))
@@ -364,6 +362,8 @@ def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: fl
     padded[:, :, 0], padded[:, :, -1] = outside, outside
     image = _image_of(vol, padded)
     if sigma_mm > 0:
+        from vtkmodules.vtkImagingGeneral import vtkImageGaussianSmooth
+
         smooth = vtkImageGaussianSmooth()
         smooth.SetInputData(image)
         smooth.SetDimensionality(3)
@@ -544,7 +544,6 @@ def extract_surface(
     """
     from vtkmodules.vtkCommonCore import vtkDoubleArray, vtkStringArray
     from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D
-    from vtkmodules.vtkFiltersModeling import vtkFillHolesFilter
 
     if not vol.geometry_known and not force:
         raise GeometryError(
@@ -593,6 +592,8 @@ def extract_surface(
     report("Removing small pieces")
     mesh = _keep_components(mesh, largest=largest, min_island_mm3=min_island_mm3)
     if fill_holes:
+        from vtkmodules.vtkFiltersModeling import vtkFillHolesFilter
+
         holes = vtkFillHolesFilter()
         holes.SetInputData(mesh)
         holes.SetHoleSize(1e9)
