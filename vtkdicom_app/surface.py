@@ -335,6 +335,11 @@ def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: fl
     has_padding = isinstance(pad_value, (int, float))
     dtype = vol.array.dtype
     if upper is None and not has_padding and dtype.kind in "iuf" and sigma_mm <= 0:
+        arr = vol.array
+        faces = (arr[0], arr[-1], arr[:, 0], arr[:, -1], arr[:, :, 0], arr[:, :, -1])
+        if all(float(f.max()) < lower for f in faces):
+            # nothing reaches the border: the surface is closed as it is, no padded copy needed
+            return vol.to_vtk(), float(lower)
         low_value = np.finfo(dtype).min if dtype.kind == "f" else np.iinfo(dtype).min
         if low_value < lower:
             # same dtype, no temporaries: the border sits at the dtype's minimum, below lower
