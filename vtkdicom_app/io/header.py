@@ -231,7 +231,7 @@ def _skip_sequence(buf: bytes, pos: int, explicit: bool) -> int:
         if length != _UNDEFINED:
             pos += length
             continue
-        pos = _walk(buf, pos, explicit, None, None, stop_at_item_end=True)
+        pos = _walk(buf, pos, explicit, None, None)
 
 
 _SPECIAL = {_PIXEL_DATA: 1, _FLOAT_PIXEL_DATA: 1, _DOUBLE_PIXEL_DATA: 1, _PER_FRAME_FG: 2, _SHARED_FG: 2}
@@ -319,7 +319,6 @@ def _walk(
     out: LazyTags | None,
     info: dict[str, int] | None,
     *,
-    stop_at_item_end: bool = False,
     codec: str = "latin_1",
 ) -> int:
     """Walk data elements from ``pos``; fill ``out`` with wanted raw values (top level only).

@@ -370,8 +370,3 @@ def _fill(
             by_reason[reason].append(k)
         for reason, ks in by_reason.items():
             warnings.append(f"slice(s) {', '.join(map(str, ks[:10]))} could not be read and were filled with {fill}: {reason}")
-
-
-def decoded_dtype_hint(records: list[FrameRecord]) -> Any:
-    """The numpy dtype :func:`read_frames` will most likely return (for size estimates)."""
-    return np.float32 if choose_output(records) is OutputKind.FLOAT32 else np.int16
