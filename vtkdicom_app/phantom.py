@@ -28,6 +28,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
+from pydicom.tag import Tag
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
@@ -37,6 +38,7 @@ from pydicom.uid import (
     RLELossless,
     generate_uid,
 )
+from pydicom.valuerep import format_number_as_ds
 
 __all__ = [
     "PhantomOrientation",
@@ -67,7 +69,14 @@ class PhantomOrientation(enum.Enum):
 
 
 class TransferSyntax(enum.Enum):
-    """Encoding of the written files (JPEG-LS is absent: no encoder is installed)."""
+    """Encoding of the written files; the value is the TransferSyntaxUID.
+
+    Every member is lossless and round-trips through pydicom to the same stored values.
+    EXPLICIT_BIG is written by byte-swapping the pixel data here (pydicom 3 writes the
+    other elements big endian itself). RLE uses pydicom's own encoder, JPEG2000_LOSSLESS
+    pylibjpeg-openjpeg. JPEG-LS is absent: pydicom's JPEG-LS encoder needs pyjpegls,
+    which is not a dependency.
+    """
 
     EXPLICIT_LITTLE = ExplicitVRLittleEndian
     IMPLICIT_LITTLE = ImplicitVRLittleEndian
@@ -145,7 +154,28 @@ def make_spec(field_of_view_mm: float, *, noise_sd: float = 0.0, min_sphere_radi
     """The model scaled to a cube of side ``field_of_view_mm`` centred on the origin.
 
     Everything that matters (sphere, marker, spine, lungs) lies within 0.45 x FOV of the
-    origin, so it is inside the grid whatever the orientation.
+    origin, so it is inside the grid whatever the orientation. The bone sphere (radius
+    0.15 x FOV, centre slightly anterior and inferior, x = 0) is clear of the lungs and the
+    spine; the marker box sits on the patient's left (x > 0), anterior and superior.
+
+    Parameters
+    ----------
+    field_of_view_mm : float
+        Side of the cube the model is scaled to (mm).
+    noise_sd : float
+        Recorded in the spec; the writer adds the noise.
+    min_sphere_radius_mm : float
+        Lower bound on the sphere radius (keeps it a few voxels wide on coarse grids).
+
+    Returns
+    -------
+    PhantomSpec
+
+    Examples
+    --------
+    >>> spec = make_spec(200.0)
+    >>> spec.marker_center[0] > 0
+    True
     """
     f = float(field_of_view_mm)
     return PhantomSpec(
@@ -214,6 +244,10 @@ class PhantomResult:
         The IOP vectors.
     positions : list of tuple of float
         IPP of each written slice of the first series, in acquisition order.
+    series_files : list of list of Path
+        The files of each series, in acquisition order (one file per series when multi-frame).
+    series_positions : list of list of tuple of float
+        IPP of each written slice (or frame) of each series, in acquisition order.
     """
 
     outdir: Path
@@ -229,16 +263,36 @@ class PhantomResult:
     row_direction: tuple[float, float, float]
     column_direction: tuple[float, float, float]
     positions: list[tuple[float, float, float]]
+    series_files: list[list[Path]] = dataclasses.field(default_factory=list)
+    series_positions: list[list[tuple[float, float, float]]] = dataclasses.field(default_factory=list)
 
     @property
     def normal(self) -> np.ndarray:
-        """r x c."""
+        """The slice normal r x c (LPS, unit length up to the 6-decimal rounding of the IOP).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(3,)``.
+        """
         return np.cross(self.row_direction, self.column_direction)
 
-    def expected_sorted_positions(self) -> list[tuple[float, float, float]]:
-        """The written positions sorted along the normal, ascending."""
+    def expected_sorted_positions(self, series: int = 0) -> list[tuple[float, float, float]]:
+        """The written positions sorted along the normal, ascending: what a loader should find.
+
+        Parameters
+        ----------
+        series : int
+            Index of the series (0 = the first).
+
+        Returns
+        -------
+        list of tuple of float
+            IPPs in LPS mm, ascending projection on :attr:`normal`.
+        """
+        positions = self.series_positions[series] if self.series_positions else self.positions
         n = self.normal
-        return sorted(self.positions, key=lambda p: float(np.dot(p, n)))
+        return sorted(positions, key=lambda p: float(np.dot(p, n)))
 
 
 def _rotation(axis: Sequence[float], degrees: float) -> np.ndarray:
@@ -269,8 +323,13 @@ def _directions(orientation: PhantomOrientation, tilt_deg: float) -> tuple[np.nd
 
 
 def _ds(value: float) -> str:
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    """A valid DS string (at most 16 characters) keeping 6 decimals where they fit."""
+    text = f"{float(value):.6f}".rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        return "0"
+    if len(text) > 16:
+        text = format_number_as_ds(float(value))
+    return text
 
 
 def _uid(*parts: object) -> str:
@@ -412,8 +471,76 @@ def _encode(ds: Dataset, frames: np.ndarray, syntax: TransferSyntax) -> None:
         ds.compress(syntax.value, frames if frames.shape[0] > 1 else frames[0], encoding_plugin="pylibjpeg" if syntax is TransferSyntax.JPEG2000_LOSSLESS else "")
 
 
-def _save(ds: Dataset, path: Path, syntax: TransferSyntax) -> None:
+def _save(ds: Dataset, path: Path) -> None:
+    """Write a DICOM file: 128-byte preamble, ``DICM``, full file meta (pydicom adds the
+    group length, version and ImplementationClassUID)."""
     ds.save_as(path, enforce_file_format=True)
+
+
+def _series_slices(slices: int, series_index: int) -> int:
+    """Slices of series ``series_index``: each later series has 2 fewer (at least 1)."""
+    return max(1, slices - 2 * series_index)
+
+
+def _check_arguments(
+    *,
+    rows: int,
+    columns: int,
+    slices: int,
+    pixel_spacing: tuple[float, float],
+    slice_spacing: float,
+    n_series: int,
+    rescale_slope: float,
+    noise_sd: float,
+    skip_slices: Sequence[int],
+    orientation: PhantomOrientation,
+    gantry_tilt_deg: float,
+    multiframe: MultiFrame,
+) -> None:
+    """Refuse arguments that cannot make a valid series (ValueError naming the argument)."""
+    for name, value in (("rows", rows), ("columns", columns), ("slices", slices), ("n_series", n_series)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if rows > 65535 or columns > 65535:
+        raise ValueError("rows and columns must fit in 16 bits (DICOM US)")
+    if len(pixel_spacing) != 2 or not all(math.isfinite(v) and v > 0 for v in pixel_spacing):
+        raise ValueError(f"pixel_spacing must be two positive numbers (row, column), got {pixel_spacing!r}")
+    if not (math.isfinite(slice_spacing) and slice_spacing > 0):
+        raise ValueError(f"slice_spacing must be positive, got {slice_spacing!r}")
+    if not (math.isfinite(rescale_slope) and rescale_slope != 0):
+        raise ValueError(f"rescale_slope must be non-zero, got {rescale_slope!r}")
+    if not (math.isfinite(noise_sd) and noise_sd >= 0):
+        raise ValueError(f"noise_sd must be >= 0, got {noise_sd!r}")
+    for s in range(n_series):
+        if not set(range(_series_slices(slices, s))) - {int(k) for k in skip_slices}:
+            raise ValueError(f"skip_slices leaves no slice to write in series {s + 1}")
+    if gantry_tilt_deg:
+        if orientation is not PhantomOrientation.AXIAL:
+            raise ValueError("gantry tilt is only modelled for axial series")
+        if not abs(gantry_tilt_deg) < 60:
+            raise ValueError(f"gantry_tilt_deg must be within (-60, 60), got {gantry_tilt_deg!r}")
+        if multiframe is MultiFrame.CLASSIC:
+            raise ValueError(
+                "gantry tilt shears the stack, which GridFrameOffsetVector (offsets along the normal) "
+                "cannot describe: use multiframe=MultiFrame.ENHANCED or MultiFrame.NONE"
+            )
+
+
+def _add_dimensions(ds: Dataset, organization_uid: str) -> None:
+    """Declare the (StackID, InStackPositionNumber) dimensions that DimensionIndexValues index."""
+    organization = Dataset()
+    organization.DimensionOrganizationUID = organization_uid
+    ds.DimensionOrganizationSequence = DicomSequence([organization])
+    ds.DimensionOrganizationType = "3D"
+    items = []
+    for pointer, label in ((Tag(0x0020, 0x9056), "Stack ID"), (Tag(0x0020, 0x9057), "In-Stack Position Number")):
+        item = Dataset()
+        item.DimensionOrganizationUID = organization_uid
+        item.DimensionIndexPointer = pointer
+        item.FunctionalGroupPointer = Tag(0x0020, 0x9111)  # FrameContentSequence
+        item.DimensionDescriptionLabel = label
+        items.append(item)
+    ds.DimensionIndexSequence = DicomSequence(items)
 
 
 def write_phantom(
@@ -501,15 +628,44 @@ def write_phantom(
     Returns
     -------
     PhantomResult
+        Files in acquisition order, the spec, UIDs and the written geometry.
+
+    Raises
+    ------
+    ValueError
+        Non-positive sizes or spacings, a zero slope, ``skip_slices`` that leave nothing, or
+        a gantry tilt on a non-axial series or with ``MultiFrame.CLASSIC`` (whose
+        GridFrameOffsetVector cannot describe a sheared stack).
+
+    Notes
+    -----
+    The grid is centred on the patient origin and the model is scaled to the smallest
+    extent of the grid (``min(columns*PixelSpacing[1], rows*PixelSpacing[0],
+    slices*slice_spacing)``). Each voxel holds the model at
+    ``IPP + i*PixelSpacing[1]*r + j*PixelSpacing[0]*c`` computed from the values as
+    written (IPP and IOP are rounded to 6 decimals first). Stored values are
+    ``round((HU - intercept) / slope)``: uint16 with 12 bits stored when -1024..3071 HU
+    maps into 0..4095 (the default intercept -1024), otherwise int16 with 16 bits stored;
+    values are clipped to that range.
+
+    Examples
+    --------
+    >>> res = write_phantom(tmp_path, rows=32, columns=32, slices=8)  # doctest: +SKIP
+    >>> len(res.files), res.spec.sphere_hu  # doctest: +SKIP
+    (8, 1000.0)
     """
+    _check_arguments(
+        rows=rows, columns=columns, slices=slices, pixel_spacing=pixel_spacing, slice_spacing=slice_spacing,
+        n_series=n_series, rescale_slope=rescale_slope, noise_sd=noise_sd, skip_slices=skip_slices,
+        orientation=orientation, gantry_tilt_deg=gantry_tilt_deg, multiframe=multiframe,
+    )
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     r, c = _directions(orientation, gantry_tilt_deg)
     n = np.cross(r, c)
     n /= np.linalg.norm(n)
     step_dir = np.array([0.0, 0.0, 1.0]) if gantry_tilt_deg else n
-    if gantry_tilt_deg and orientation is not PhantomOrientation.AXIAL:
-        raise ValueError("gantry tilt is only modelled for axial series")
+    skipped = {int(k) for k in skip_slices}
     extents = (columns * pixel_spacing[1], rows * pixel_spacing[0], slices * slice_spacing)
     min_radius = 3.0 * max(pixel_spacing[0], pixel_spacing[1], slice_spacing)
     spec = make_spec(min(extents), noise_sd=noise_sd, min_sphere_radius_mm=min(min_radius, 0.2 * min(extents)))
@@ -523,11 +679,14 @@ def write_phantom(
     frame_of_reference = _uid(seed, "for")
     files: list[Path] = []
     series_uids: list[str] = []
-    first_positions: list[tuple[float, float, float]] = []
-    total = sum(max(1, slices - 2 * s) for s in range(n_series))
+    series_files: list[list[Path]] = []
+    series_positions: list[list[tuple[float, float, float]]] = []
+    total = sum(len(set(range(_series_slices(slices, s))) - skipped) for s in range(n_series))
     done = 0
     for s in range(n_series):
-        n_slices = max(1, slices - 2 * s)
+        n_slices = _series_slices(slices, s)
+        this_files: list[Path] = []
+        series_files.append(this_files)
         series_uid = _uid(seed, "series", s)
         series_uids.append(series_uid)
         base = _base_dataset(
@@ -561,9 +720,8 @@ def write_phantom(
         for k in order:
             offset = (k - (n_slices - 1) / 2) * slice_spacing
             positions.append(np.round(-half + offset * step_dir, 6))
-        acquisition = [(a, p) for a, p in enumerate(positions) if a not in set(skip_slices)]
-        if s == 0:
-            first_positions = [tuple(float(v) for v in p) for _a, p in acquisition]
+        acquisition = [(a, p) for a, p in enumerate(positions) if a not in skipped]
+        series_positions.append([(float(p[0]), float(p[1]), float(p[2])) for _a, p in acquisition])
         pixel_frames = []
         for a, ipp in acquisition:
             pixel_frames.append(
@@ -576,7 +734,7 @@ def write_phantom(
             if progress is not None:
                 progress(done, total)
         if multiframe is MultiFrame.NONE:
-            for idx, ((a, ipp), frame) in enumerate(zip(acquisition, pixel_frames)):
+            for (a, ipp), frame in zip(acquisition, pixel_frames):
                 ds = copy.deepcopy(base)
                 sop = _uid(seed, "sop", s, a, variant)
                 ds.file_meta = FileMetaDataset()
@@ -589,9 +747,9 @@ def write_phantom(
                 _encode(ds, frame[None], transfer_syntax)
                 name = f"{names_rng.getrandbits(64):016x}" if shuffle_names else (f"{variant}IM{a + 1:04d}" if n_series == 1 else f"{variant}S{s + 1}IM{a + 1:04d}")
                 path = out / (name + suffix)
-                _save(ds, path, transfer_syntax)
+                _save(ds, path)
                 files.append(path)
-                del idx
+                this_files.append(path)
         else:
             ds = copy.deepcopy(base)
             sop = _uid(seed, "sop", s, "mf", variant)
@@ -604,7 +762,7 @@ def write_phantom(
                 ds.file_meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
                 ds.ImagePositionPatient = [_ds(v) for v in first_ipp]
                 ds.GridFrameOffsetVector = [_ds(float(np.dot(p - first_ipp, n))) for _a, p in acquisition]
-                ds.FrameIncrementPointer = pydicom.tag.Tag(0x3004, 0x000C)
+                ds.FrameIncrementPointer = Tag(0x3004, 0x000C)
             else:
                 ds.SOPClassUID = ENHANCED_CT_IMAGE_STORAGE
                 ds.file_meta.MediaStorageSOPClassUID = ENHANCED_CT_IMAGE_STORAGE
@@ -625,6 +783,14 @@ def write_phantom(
                 transform.RescaleSlope = base.RescaleSlope
                 transform.RescaleType = "HU"
                 shared.PixelValueTransformationSequence = DicomSequence([transform])
+                frame_type = Dataset()
+                frame_type.FrameType = ["ORIGINAL", "PRIMARY", "AXIAL", "NONE"]
+                shared.CTImageFrameTypeSequence = DicomSequence([frame_type])
+                voi = Dataset()
+                voi.WindowCenter = base.WindowCenter
+                voi.WindowWidth = base.WindowWidth
+                shared.FrameVOILUTSequence = DicomSequence([voi])
+                _add_dimensions(ds, _uid(seed, "dimensions", s, variant))
                 ds.SharedFunctionalGroupsSequence = DicomSequence([shared])
                 per_frame = []
                 for f, (_a, ipp) in enumerate(acquisition):
@@ -645,8 +811,9 @@ def write_phantom(
             _encode(ds, np.stack(pixel_frames), transfer_syntax)
             name = f"{names_rng.getrandbits(64):016x}" if shuffle_names else f"{variant}MF{s + 1:02d}"
             path = out / (name + suffix)
-            _save(ds, path, transfer_syntax)
+            _save(ds, path)
             files.append(path)
+            this_files.append(path)
     return PhantomResult(
         outdir=out,
         files=files,
@@ -660,7 +827,9 @@ def write_phantom(
         orientation=orientation,
         row_direction=tuple(float(v) for v in r),  # type: ignore[arg-type]
         column_direction=tuple(float(v) for v in c),  # type: ignore[arg-type]
-        positions=first_positions,
+        positions=series_positions[0],
+        series_files=series_files,
+        series_positions=series_positions,
     )
 
 
@@ -703,7 +872,30 @@ def write_sequence(
     (TemporalPositionIdentifier ``t+1``). ECHO: EchoNumbers 1..n, EchoTime 10, 20 ... ms,
     the sphere darker at later echoes. DIFFUSION: DiffusionBValue 0, 500, 1000 ...
     ``multiframe=ENHANCED`` writes one enhanced file per frame. Files are shuffled so that
-    their order says nothing about the frame order. Other options go to :func:`write_phantom`.
+    their order says nothing about the frame order.
+
+    Parameters
+    ----------
+    outdir : path
+        One folder for every frame.
+    kind : SequenceKind
+        What varies from frame to frame.
+    frames : int
+        Number of frames (time points, echoes or b-values).
+    multiframe : MultiFrame
+        Passed to :func:`write_phantom`.
+    shuffle_names : bool
+        Random file names (default True).
+    seed : int
+        One seed for all frames: they share the study and series UIDs.
+    **options
+        Other keyword arguments of :func:`write_phantom` (rows, columns, ...).
+
+    Returns
+    -------
+    SequenceResult
+        One :class:`PhantomResult` per frame, in frame order, and each frame's value
+        (TriggerTime, EchoTime or b-value).
     """
     out = Path(outdir)
     r0 = _spec_for(options).sphere_radius
