@@ -570,6 +570,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return rc
 
 
+def _preset_names(filename: str) -> list[str]:
+    """Names of the presets in one of the package's JSON data files (stdlib only: --help stays light)."""
+    from importlib import resources
+
+    data = json.loads(resources.files("vtkdicom_app").joinpath(f"data/{filename}").read_text(encoding="utf-8"))
+    items = data["presets"] if isinstance(data, dict) else data
+    return [str(item["name"]) for item in items]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``vtkdicom-app`` (no heavy imports)."""
     parser = argparse.ArgumentParser(
@@ -594,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="folder (recursive), file or DICOMDIR")
     p.add_argument("-o", "--output", required=True, help="OUT.stl, .obj, .ply, .3mf or .vtp")
     p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
-    p.add_argument("--preset", choices=["bone", "skin", "soft-tissue", "fat", "lung", "teeth", "mr-auto"])
+    p.add_argument("--preset", choices=_preset_names("surface_presets.json"))
     p.add_argument("--threshold", type=_parse_threshold, help="LO or LO:HI (HU for CT); default 300 or the preset's")
     p.add_argument("--smooth", type=int, default=None, help="windowed-sinc iterations (default 15 or the preset's)")
     p.add_argument("--reduce", type=float, default=None, help="fraction of triangles to remove, 0..0.99")
@@ -619,7 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--normal", type=_parse_vector, help="x,y,z normal of an oblique plane")
     p.add_argument("--window", type=float, help="window width (default: the header's, else automatic)")
     p.add_argument("--level", type=float, help="window level (centre)")
-    p.add_argument("--wl-preset", choices=["brain", "subdural", "stroke", "bone", "lung", "mediastinum", "abdomen", "liver", "soft-tissue"])
+    p.add_argument("--wl-preset", choices=_preset_names("wl_presets.json"))
     p.add_argument("--slab", type=_parse_slab, help="thick slab: mip:MM, minip:MM or mean:MM")
     p.add_argument("--interpolation", choices=["nearest", "linear", "cubic"], default="linear")
     p.add_argument("--crosshair", action="store_true", help="draw the crosshair at --point")
@@ -637,8 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="folder (recursive), file or DICOMDIR")
     p.add_argument("-o", "--output", required=True, help="OUT.png, or OUT.gif with --orbit")
     p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
-    p.add_argument("--preset", default="ct-bone", help="volume preset (ct-bone, ct-bone-skin, ct-soft-tissue, ct-muscle, ct-lung, "
-                   "ct-airways, ct-angio, ct-mip, ct-minip, mr-default, mr-mip, mr-angio, grey-ramp)")
+    p.add_argument("--preset", default="ct-bone", choices=_preset_names("volume_presets.json"), help="volume preset (default ct-bone)")
     p.add_argument("--view", default="anterior", choices=["anterior", "posterior", "left", "right", "superior", "inferior"])
     p.add_argument("--size", type=_parse_size, default=(512, 512), help="WxH pixels (default 512x512)")
     p.add_argument("--blend", choices=["composite", "mip", "minip"], help="override the preset's blend mode")

@@ -601,10 +601,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         name = self.wl_preset.itemText(index)
         if name == "(header)":
-            from vtkdicom_app.mpr import auto_window_level, window_level_from_header
-
-            wl = window_level_from_header(cur.vol) or auto_window_level(cur.vol)
-            self.set_window(wl.window, wl.level)
+            cur.reset_window()
+            self.refresh()
         else:
             cur.apply_preset(name)
             self.refresh()
