@@ -16,6 +16,7 @@ __all__ = [
     "GeometryError",
     "MemoryLimitError",
     "PipelineError",
+    "ColourVolumeError",
     "VtkDicomWarning",
     "GeometryWarning",
     "SkippedFileWarning",
@@ -56,6 +57,14 @@ class MemoryLimitError(VtkDicomError):
 
 class PipelineError(VtkDicomError):
     """A VTK pipeline reported an error while updating."""
+
+
+class ColourVolumeError(VtkDicomError):
+    """A colour (RGB) volume was given to an operation that needs grey-scale values.
+
+    Surfaces, volume rendering and value statistics need one value per voxel; colour
+    volumes (``array`` of shape ``(k, j, i, 3)``, uint8) show in slice views and ``mpr`` only.
+    """
 
 
 class VtkDicomWarning(UserWarning):
