@@ -20,6 +20,7 @@ A voxel index ``(i, j, k)`` maps to the patient (LPS) point::
 from __future__ import annotations
 
 import dataclasses
+import enum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +29,16 @@ import numpy.typing as npt
 if TYPE_CHECKING:  # pragma: no cover
     from vtkmodules.vtkCommonDataModel import vtkImageData
 
-__all__ = ["Volume", "VolumeSequence"]
+__all__ = ["Volume", "VolumeSequence", "SequenceAxis"]
+
+
+class SequenceAxis(str, enum.Enum):
+    """The fourth axis of a :class:`VolumeSequence` (a str enum: equal to its value)."""
+
+    TIME = "time"
+    ECHO = "echo"
+    DIFFUSION = "diffusion"
+    INDEX = "index"  # volumes told apart by type, label/control or InstanceNumber only
 
 
 def _as_points(values: npt.ArrayLike) -> tuple[np.ndarray, bool]:
@@ -48,7 +58,8 @@ class Volume:
     ----------
     array : numpy.ndarray
         Voxel values, shape ``(k, j, i)`` = (slices, rows, columns), real-world values
-        (RescaleSlope/Intercept applied): int16 when exact, float32 otherwise.
+        (RescaleSlope/Intercept applied): int16 when exact, float32 otherwise. Colour
+        images (RGB) are ``(k, j, i, 3)`` uint8 (see :attr:`is_colour`).
     spacing : tuple of float
         ``(di, dj, dk)`` in mm: column step, row step, slice step.
     origin : tuple of float
@@ -85,8 +96,9 @@ class Volume:
     files: list[str] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.array.ndim != 3:
-            raise ValueError(f"a Volume needs a 3D array (k, j, i), got shape {self.array.shape}")
+        colour = self.array.ndim == 4 and self.array.shape[3] == 3
+        if self.array.ndim != 3 and not colour:
+            raise ValueError(f"a Volume needs a 3D array (k, j, i) or an RGB array (k, j, i, 3), got shape {self.array.shape}")
         self.spacing = tuple(float(s) for s in self.spacing)  # type: ignore[assignment]
         self.origin = tuple(float(o) for o in self.origin)  # type: ignore[assignment]
         self.direction = np.array(self.direction, dtype=np.float64).reshape(3, 3)
@@ -95,14 +107,19 @@ class Volume:
 
     # ------------------------------------------------------------------ geometry
     @property
+    def is_colour(self) -> bool:
+        """True for an RGB volume (``array`` of shape ``(k, j, i, 3)``)."""
+        return self.array.ndim == 4
+
+    @property
     def shape(self) -> tuple[int, int, int]:
-        """Array shape ``(k, j, i)``."""
-        return tuple(self.array.shape)  # type: ignore[return-value]
+        """Grid shape ``(k, j, i)`` (without the colour axis of an RGB volume)."""
+        return tuple(self.array.shape[:3])  # type: ignore[return-value]
 
     @property
     def dimensions(self) -> tuple[int, int, int]:
         """Grid size in VTK order ``(ni, nj, nk)``."""
-        k, j, i = self.array.shape
+        k, j, i = self.array.shape[:3]
         return (i, j, k)
 
     @property
@@ -158,6 +175,9 @@ class Volume:
         i, j, k = (int(round(v)) for v in self.patient_to_index(xyz))
         if not (0 <= i < self.dimensions[0] and 0 <= j < self.dimensions[1] and 0 <= k < self.dimensions[2]):
             raise IndexError(f"point {tuple(xyz)} (index {(i, j, k)}) lies outside the volume")
+        if self.is_colour:  # grey value of an RGB voxel (ITU-R BT.601 luma)
+            r, g, b = (float(v) for v in self.array[k, j, i])
+            return 0.299 * r + 0.587 * g + 0.114 * b
         return float(self.array[k, j, i])
 
     # ------------------------------------------------------------------ VTK
@@ -174,7 +194,7 @@ class Volume:
         -------
         vtkImageData
             Dimensions ``(ni, nj, nk)``; point scalars in VTK order (i fastest), which is
-            exactly the C-order memory of ``array[k, j, i]``.
+            exactly the C-order memory of ``array[k, j, i]`` (three components for RGB).
         """
         from vtkmodules.util.numpy_support import numpy_to_vtk
         from vtkmodules.vtkCommonDataModel import vtkImageData
@@ -184,7 +204,7 @@ class Volume:
         image.SetSpacing(*self.spacing)
         image.SetOrigin(*self.origin)
         image.SetDirectionMatrix(*self.direction.ravel())
-        flat = np.ascontiguousarray(self.array).reshape(-1)
+        flat = np.ascontiguousarray(self.array).reshape(-1, 3) if self.is_colour else np.ascontiguousarray(self.array).reshape(-1)
         scalars = numpy_to_vtk(flat, deep=deep)
         scalars.SetName("values")
         image.GetPointData().SetScalars(scalars)
@@ -197,37 +217,62 @@ class Volume:
         )
 
 
-_AXIS_UNITS = {"time": "ms", "echo": "ms", "diffusion": "s/mm2"}
+_AXIS_UNITS = {"time": "ms", "echo": "ms", "diffusion": "s/mm2", "index": ""}
 
 
 class VolumeSequence:
-    """Frames sharing one geometry along a fourth axis (time, echo or diffusion).
+    """Volumes sharing one geometry along a fourth axis (time, echo, diffusion or index).
 
     ``len(seq)``, ``seq[n]`` (a :class:`Volume`), ``seq.values`` (the axis value of each
-    frame: trigger time or echo time in ms, b-value in s/mm2) and ``seq.array`` with shape
-    ``(t, k, j, i)``. Frames are read on demand when ``lazy`` (a sequence larger than the
-    memory limit); otherwise all at once.
+    volume: trigger time or echo time in ms, b-value in s/mm2, the index for "index") and
+    ``seq.array`` with shape ``(t, k, j, i)``. Volumes are read on demand when ``lazy`` (a
+    sequence larger than the memory limit); otherwise all at once.
 
     Parameters
     ----------
     loaders : sequence of callables
-        ``loaders[n]()`` returns frame ``n`` as a Volume.
+        ``loaders[n]()`` returns volume ``n`` as a Volume.
     values : sequence of float
-    axis : str
-        "time", "echo" or "diffusion".
+    axis : str or SequenceAxis
+        "time", "echo", "diffusion" or "index".
     lazy : bool
-        Keep no frame in memory; read each one when asked.
+        Keep no volume in memory; read each one when asked.
+    labels : sequence of str, optional
+        What tells each volume apart ("b=1000, direction=(1, 0, 0)", "EchoNumbers=2, ImageType=...").
+    bvalues : sequence of float, optional
+        Diffusion b-values (s/mm2), one per volume.
+    gradients : sequence of (tuple of float or None), optional
+        Diffusion gradient directions in patient coordinates (LPS), None for b = 0.
+    warnings : sequence of str, optional
+        Volumes left out (incomplete), count mismatches.
     """
 
-    def __init__(self, loaders: list[Any], values: list[float], axis: str, *, lazy: bool = False) -> None:
+    def __init__(
+        self,
+        loaders: list[Any],
+        values: list[float],
+        axis: str,
+        *,
+        lazy: bool = False,
+        labels: list[str] | None = None,
+        bvalues: list[float] | None = None,
+        gradients: list[Any] | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
         if len(loaders) != len(values):
             raise ValueError("one value per frame")
         self._loaders = loaders
         self._cache: dict[int, Volume] = {}
         self.values = [float(v) for v in values]
-        self.axis = axis
-        self.unit = _AXIS_UNITS.get(axis, "")
+        self.axis = str(axis.value if isinstance(axis, SequenceAxis) else axis)
+        self.unit = _AXIS_UNITS.get(self.axis, "")
         self.lazy = lazy
+        self.labels = list(labels) if labels is not None else ["" for _ in values]
+        self.bvalues = [float(b) for b in bvalues] if bvalues is not None else None
+        self.gradients = (
+            [None if g is None else tuple(float(x) for x in g) for g in gradients] if gradients is not None else None
+        )
+        self.warnings = list(warnings or [])
         if not lazy:
             for n in range(len(loaders)):
                 self._cache[n] = loaders[n]()
@@ -249,8 +294,29 @@ class VolumeSequence:
 
     @property
     def array(self) -> np.ndarray:
-        """All frames as ``(t, k, j, i)`` (a new array; large for long sequences)."""
+        """All volumes as ``(t, k, j, i)`` (a new array; large for long sequences)."""
         return np.stack([self[n].array for n in range(len(self))])
+
+    def bvecs_voxel(self) -> np.ndarray:
+        """Gradient directions in the volume's voxel frame ``(i, j, k)``, shape ``(t, 3)``.
+
+        ``g_voxel = direction.T @ g_lps`` (zeros for b = 0). FSL's ``.bvec`` convention
+        additionally negates the i component when the NIfTI affine has a positive
+        determinant; :func:`vtkdicom_app.io.formats.write_bval_bvec` does that.
+
+        Raises
+        ------
+        ValueError
+            The sequence is not a diffusion series.
+        """
+        if self.gradients is None:
+            raise ValueError(f"a {self.axis} sequence has no diffusion gradients")
+        d = self[0].direction
+        out = np.zeros((len(self), 3))
+        for n, g in enumerate(self.gradients):
+            if g is not None:
+                out[n] = d.T @ np.asarray(g, dtype=np.float64)
+        return out
 
     def __repr__(self) -> str:
         first = self[0]

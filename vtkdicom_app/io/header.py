@@ -13,9 +13,11 @@ No pydicom import happens here: ``vtkdicom-app info`` on a plain series never im
 from __future__ import annotations
 
 import dataclasses
+import gzip
+import io
 import os
 import struct
-from typing import Any
+from typing import Any, BinaryIO
 
 __all__ = [
     "FileHeader",
@@ -27,6 +29,10 @@ __all__ = [
     "TS_EXPLICIT_BE",
     "TS_DEFLATED",
     "NATIVE_LE_SYNTAXES",
+    "PRIVATE_OFFSETS",
+    "open_dicom",
+    "is_gzip",
+    "private_key",
 ]
 
 TS_IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -66,13 +72,16 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00100030: ("PatientBirthDate", "DA"),
     0x00100040: ("PatientSex", "CS"),
     0x00180050: ("SliceThickness", "DS"),
+    0x00180080: ("RepetitionTime", "DS"),
     0x00180081: ("EchoTime", "DS"),
     0x00180086: ("EchoNumbers", "IS"),
     0x00180088: ("SpacingBetweenSlices", "DS"),
     0x00181060: ("TriggerTime", "DS"),
     0x00181120: ("GantryDetectorTilt", "DS"),
+    0x00181164: ("ImagerPixelSpacing", "DS"),
     0x00185100: ("PatientPosition", "CS"),
     0x00189087: ("DiffusionBValue", "FD"),
+    0x00189089: ("DiffusionGradientOrientation", "FD"),
     0x0020000D: ("StudyInstanceUID", "UI"),
     0x0020000E: ("SeriesInstanceUID", "UI"),
     0x00200010: ("StudyID", "SH"),
@@ -83,9 +92,11 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00200037: ("ImageOrientationPatient", "DS"),
     0x00200052: ("FrameOfReferenceUID", "UI"),
     0x00200100: ("TemporalPositionIdentifier", "IS"),
+    0x00200105: ("NumberOfTemporalPositions", "IS"),
     0x00201041: ("SliceLocation", "DS"),
     0x00280002: ("SamplesPerPixel", "US"),
     0x00280004: ("PhotometricInterpretation", "CS"),
+    0x00280006: ("PlanarConfiguration", "US"),
     0x00280008: ("NumberOfFrames", "IS"),
     0x00280009: ("FrameIncrementPointer", "AT"),
     0x00280010: ("Rows", "US"),
@@ -105,6 +116,48 @@ WANTED: dict[int, tuple[str, str]] = {
     0x3004000C: ("GridFrameOffsetVector", "DS"),
     0x3004000E: ("DoseGridScaling", "DS"),
 }
+
+# Private elements the loader reads (vendor diffusion, mosaic and scaling attributes): group ->
+# element offsets inside a private block (the low byte). Their private creators (gggg,0010-00FF)
+# are read too, so that :mod:`vtkdicom_app.io.vendor` can check whose block a value is in.
+PRIVATE_OFFSETS: dict[int, frozenset[int]] = {
+    0x0019: frozenset({0x0A, 0x0C, 0x0E, 0xBB, 0xBC, 0xBD}),  # Siemens MR header; GE acquisition
+    0x0029: frozenset({0x10}),  # Siemens CSA image header
+    0x0043: frozenset({0x39}),  # GE b-value
+    0x2001: frozenset({0x03}),  # Philips b-value
+    0x2005: frozenset({0x0D, 0x0E, 0x29, 0xB0, 0xB1, 0xB2}),  # Philips scale, label type, gradient
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def private_key(group: int, element: int) -> str:
+    """Key under which a private element's value is kept in a file's tags (``_pGGGGEEEE``)."""
+    return f"_p{group:04X}{element:04X}"
+
+
+def is_gzip(path: str | os.PathLike[str]) -> bool:
+    """True when the file starts with the gzip magic bytes (a ``.dcm.gz`` file, whatever its name)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == _GZIP_MAGIC
+
+
+def open_dicom(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a DICOM file for reading, decompressing it first when it is gzip-compressed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    binary file object
+        The file itself, or an in-memory copy of its decompressed bytes.
+    """
+    if is_gzip(path):
+        with gzip.open(path, "rb") as fh:
+            return io.BytesIO(fh.read())
+    return open(path, "rb")
+
 
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
 _TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"})
@@ -177,6 +230,7 @@ class FileHeader:
     file_size: int = 0
     has_meta: bool = True
     enhanced: bool = False
+    gzipped: bool = False
 
 
 def _decode_value(raw: bytes, vr: str, codec: str) -> Any:
@@ -362,6 +416,13 @@ def _walk(
                     return vpos
                 raise NeedsPydicom(f"unexpected delimiter (FFFE,{elem:04X})")
         tag = (group << 16) | elem
+        if raw_out is not None and group & 1 and group in PRIVATE_OFFSETS and length != _UNDEFINED:
+            low = elem & 0xFF
+            if (elem <= 0xFF and elem >= 0x10) or (elem > 0xFF and low in PRIVATE_OFFSETS[group]):
+                if vpos + length > n:
+                    raise _NeedMore
+                pvr = "LO" if elem <= 0xFF else (vr_b.decode("ascii") if vr_b and vr_b != b"UN" else "UN")
+                raw_out[private_key(group, elem)] = (buf[vpos : vpos + length], pvr, "latin_1")
         if raw_out is not None and tag in special:
             assert info is not None
             if special[tag] == 1:
@@ -490,6 +551,8 @@ def read_header(path: str | os.PathLike[str]) -> FileHeader:
         if size == 0:
             raise NotDicom("empty file")
         buf = fh.read(_FIRST_READ)
+        if buf[:2] == _GZIP_MAGIC:
+            return _read_gzipped(spath)
         while True:
             try:
                 return _parse(buf, spath, size)
@@ -499,3 +562,22 @@ def read_header(path: str | os.PathLike[str]) -> FileHeader:
                 buf += fh.read(max(len(buf), 65536))
             except (struct.error, UnicodeDecodeError, IndexError, ValueError) as exc:
                 raise NeedsPydicom(str(exc)) from exc
+
+
+def _read_gzipped(path: str) -> FileHeader:
+    """Header of a gzip-compressed DICOM file (``.dcm.gz``): parsed from its decompressed bytes."""
+    try:
+        with gzip.open(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise NotDicom(f"damaged gzip file ({exc})") from exc
+    if not data:
+        raise NotDicom("empty gzip file")
+    try:
+        header = _parse(data, path, len(data))
+    except _NeedMore:
+        raise NeedsPydicom("header ends before its declared lengths") from None
+    except (struct.error, UnicodeDecodeError, IndexError, ValueError) as exc:
+        raise NeedsPydicom(str(exc)) from exc
+    header.gzipped = True
+    return header

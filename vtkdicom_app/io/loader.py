@@ -26,6 +26,7 @@ from vtkdicom_app.errors import (
 )
 from vtkdicom_app.io.header import NeedsPydicom, NotDicom, read_header
 from vtkdicom_app.io.records import NON_IMAGE_SOP_CLASSES, FrameRecord, _int, is_image_sop_class, records_from_header, records_from_pydicom
+from vtkdicom_app.io.mosaic import is_mosaic
 from vtkdicom_app.io.series import Stack, group_records
 from vtkdicom_app.volume import Volume, VolumeSequence
 
@@ -35,6 +36,7 @@ PathInput = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 ProgressCallback = Callable[[int, int, str], None]
 
 _DICOMDIR_SOP = "1.2.840.10008.1.3.10"
+_COLOUR_PHOTOMETRICS = frozenset({"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT"})
 
 
 class Backend(enum.Enum):
@@ -73,11 +75,13 @@ class SeriesInfo:
     files : list of str
         Files in slice order.
     fourth_axis : str or None
-        "time", "echo" or "diffusion" for a 4D series (then ``load_sequence`` loads it).
+        "time", "echo", "diffusion" or "index" for a 4D series (then ``load_sequence`` loads it).
     n_frames : int
-        Frames along the fourth axis (1 for a plain 3D series).
+        Volumes along the fourth axis (1 for a plain 3D series).
     frame_values : list of float
-        The value of each frame on that axis (ms, ms or s/mm2).
+        The value of each volume on that axis (ms, ms or s/mm2; the index for "index").
+    frame_labels : list of str
+        What tells each volume apart ("b=1000, direction=(1, 0, 0)", "EchoNumbers=2, ...").
     """
 
     uid: str
@@ -104,6 +108,7 @@ class SeriesInfo:
     fourth_axis: str | None = None
     n_frames: int = 1
     frame_values: list[float] = dataclasses.field(default_factory=list)
+    frame_labels: list[str] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary."""
@@ -277,13 +282,27 @@ def _file_records(path: str) -> tuple[list[FrameRecord], str | None, str | None,
             return [], "an image object without pixel data or Rows/Columns (damaged or truncated?)", None, note
         return [], None, "not an image (no pixel data)", note
     spp = _int(tags.get("SamplesPerPixel"), 1)
-    if spp != 1:
-        return [], None, f"colour image (SamplesPerPixel {spp}), not a grey-scale slice", note
-    photometric = str(tags.get("PhotometricInterpretation") or "MONOCHROME2")
-    if not photometric.startswith("MONOCHROME"):
-        return [], None, f"PhotometricInterpretation {photometric} is not grey-scale", note
+    photometric = str(tags.get("PhotometricInterpretation") or "MONOCHROME2").strip().upper()
+    if spp == 3 and photometric in _COLOUR_PHOTOMETRICS:
+        pass  # colour slices: loaded as (k, j, i, 3) uint8
+    elif spp != 1:
+        return [], None, f"colour image (SamplesPerPixel {spp}, {photometric}) that is neither RGB nor YBR", note
+    elif not photometric.startswith("MONOCHROME"):
+        return [], None, f"PhotometricInterpretation {photometric} is not grey-scale or RGB", note
     if not records[0].file.rows or not records[0].file.columns:
         return [], "Rows (0028,0010) or Columns (0028,0011) missing or zero", None, note
+    if any(is_mosaic(r) for r in records[:1]):
+        from vtkdicom_app.io.mosaic import MosaicError, unpack_mosaic
+
+        tiles: list[FrameRecord] = []
+        try:
+            for rec in records:
+                recs, mosaic_notes = unpack_mosaic(rec)
+                tiles.extend(recs)
+        except MosaicError as exc:
+            return [], str(exc), None, note
+        records[0].file.warnings.extend(m for m in mosaic_notes if m not in records[0].file.warnings)
+        records = tiles
     return records, None, None, note
 
 
@@ -314,14 +333,36 @@ def scan_stacks(path: PathInput, *, progress: ProgressCallback | None = None) ->
             skipped.append((f, skip))
         if ignore:
             ignored.append((f, ignore))
-        if note:
-            notes.append(note)
+        if note and recs:  # the note belongs to the series this file joins
+            recs[0].file.warnings.append(note)
         if progress is not None and (n % step == 0 or n + 1 == total):
             progress(n + 1, total, "Reading headers")
     stacks = group_records(records) if records else []
-    if len(notes) > 3:
-        notes = notes[:2] + [f"... and {len(notes) - 2} more files read without preamble or file meta"]
+    for stack in stacks:
+        _attach_file_warnings(stack)
     return ScanResult(stacks, skipped, ignored, notes)
+
+
+def _attach_file_warnings(stack: Stack) -> None:
+    """Add the per-file notes of a stack's files (no file meta, mosaic fallbacks...) to its warnings."""
+    seen: dict[str, None] = {}
+    last = None
+    for rec in stack.records:
+        if rec.file is last:
+            continue
+        last = rec.file
+        for w in rec.file.warnings:
+            seen.setdefault(w, None)
+    if not seen:
+        return
+    found = list(seen)
+    no_meta = [w for w in found if " read without " in w]
+    other = [w for w in found if " read without " not in w]
+    if len(no_meta) > 2:
+        no_meta = no_meta[:2] + [f"... and {len(no_meta) - 2} more files read without preamble or file meta"]
+    if len(other) > 3:
+        other = other[:3] + [f"... and {len(other) - 3} more notes about single files"]
+    stack.warnings.extend(no_meta + other)
 
 
 def _series_info(stack: Stack, extra: list[str]) -> SeriesInfo:
@@ -357,26 +398,29 @@ def _series_info(stack: Stack, extra: list[str]) -> SeriesInfo:
 
 
 def _collapse_sequences(stacks: list[Stack], extra: list[str]) -> list[SeriesInfo]:
-    """One SeriesInfo per 3D stack, and one per 4D series (its frames together)."""
+    """One SeriesInfo per 3D stack, and one per 4D series (its volumes together)."""
     out: list[SeriesInfo] = []
     seen: dict[str, SeriesInfo] = {}
     for s in stacks:
         if s.sequence_axis is None:
             out.append(_series_info(s, extra))
             continue
-        info = seen.get(s.series_uid)
+        info = seen.get(s.sequence_id)
         if info is None:
             info = _series_info(s, extra)
-            info.uid = s.series_uid
+            info.uid = s.sequence_id
             info.description = str(s.tags.get("SeriesDescription") or "")
             info.fourth_axis = s.sequence_axis
             info.n_frames = 0
             info.files = []
             info.n_files = 0
-            seen[s.series_uid] = info
+            seen[s.sequence_id] = info
             out.append(info)
+        else:
+            info.warnings.extend(w for w in s.warnings if w not in info.warnings)
         info.n_frames += 1
         info.frame_values.append(float(s.sequence_value or 0.0))
+        info.frame_labels.append(s.sequence_label)
         info.files.extend(s.files)
         info.n_files = len(set(info.files))
     return out
@@ -409,6 +453,29 @@ def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> list[S
 
 
 # ---------------------------------------------------------------------------- load
+def _match_series(stacks: list[Stack], series: str | int) -> list[Stack]:
+    """Stacks a ``series=`` argument names: a stack uid, a 4D series uid, a SeriesInstanceUID
+    (with or without a ``#n`` suffix from a scan of other files) or a SeriesNumber."""
+    key = str(series).strip()
+    exact = [s for s in stacks if s.uid == key]
+    if not exact:
+        exact = [s for s in stacks if s.sequence_id == key and s.sequence_axis is not None]
+    if not exact:
+        exact = [s for s in stacks if s.series_uid == key]
+    if not exact and "#" in key:
+        # a uid from scan() of another file list: its #n numbering may differ here
+        base, _sep, suffix = key.rpartition("#")
+        same = [s for s in stacks if s.series_uid == base]
+        if len(same) == 1 or len({s.sequence_id for s in same if s.sequence_axis is not None} | {s.uid for s in same if s.sequence_axis is None}) == 1:
+            exact = same
+        elif suffix.isdigit() and 1 <= int(suffix) <= len(same):
+            exact = [same[int(suffix) - 1]]
+    if not exact and (isinstance(series, int) or key.lstrip("-").isdigit()):
+        number = int(key)
+        exact = [s for s in stacks if _int(s.tags.get("SeriesNumber"), -(1 << 40)) == number]
+    return exact
+
+
 def _choose(result: ScanResult, series: str | int | None, path: PathInput) -> Stack:
     stacks = result.stacks
     if not stacks:
@@ -416,12 +483,7 @@ def _choose(result: ScanResult, series: str | int | None, path: PathInput) -> St
         detail = "; ".join(f"{os.path.basename(p)}: {r}" for p, r in reasons[:3])
         raise NotDicomError(f"no DICOM image series found in {path}" + (f" ({detail})" if detail else ""))
     if series is not None:
-        key = str(series)
-        exact = [s for s in stacks if s.uid == key]
-        if not exact:
-            exact = [s for s in stacks if s.series_uid == key]
-        if not exact and isinstance(series, int):
-            exact = [s for s in stacks if s.tags.get("SeriesNumber") == series]
+        exact = _match_series(stacks, series)
         if not exact:
             known = ", ".join(f"{s.uid} ({s.tags.get('SeriesDescription', '')})" for s in stacks[:8])
             raise SeriesNotFoundError(f"series {series} not found in {path}; found: {known}")
@@ -429,18 +491,19 @@ def _choose(result: ScanResult, series: str | int | None, path: PathInput) -> St
     else:
         candidates = [s for s in stacks if not s.is_localizer and s.error is None] or stacks
 
-    def size(s: Stack) -> tuple[int, int]:
+    def size(s: Stack) -> tuple[int, int, int]:
         k, j, i = s.shape
-        return (0 if s.error else 1, k * j * i)
+        return (0 if s.error else 1, k * j * i, 1 if s.sequence_axis is not None else 0)
 
     chosen = max(candidates, key=size)
-    if chosen.sequence_axis is not None and chosen.uid not in (str(series),):
-        frames = [s for s in stacks if s.series_uid == chosen.series_uid and s.sequence_axis is not None]
-        chosen = frames[0]  # the first frame along the fourth axis
+    if chosen.sequence_axis is not None and chosen.uid != str(series):
+        frames = [s for s in stacks if s.sequence_id == chosen.sequence_id and s.sequence_axis is not None]
+        chosen = frames[0]  # the first volume along the fourth axis
+        unit = {"time": " ms", "echo": " ms", "diffusion": " s/mm2"}.get(chosen.sequence_axis or "", "")
         result.notes.append(
-            f"series {chosen.series_uid} has {len(frames)} frames along {chosen.sequence_axis} "
-            f"({frames[0].sequence_value:g}..{frames[-1].sequence_value:g}); loaded frame 1: "
-            "vda.load_sequence(path) loads them all"
+            f"series {chosen.sequence_id} is a 4D series of {len(frames)} volumes along {chosen.sequence_axis} "
+            f"({frames[0].sequence_value:g}..{frames[-1].sequence_value:g}{unit}); loaded volume 0 "
+            f"({chosen.sequence_label}): vda.load_sequence(path) loads them all, --frame N picks one (0..{len(frames) - 1})"
         )
     others = [s for s in stacks if s is not chosen and not s.is_localizer and s.series_uid != chosen.series_uid]
     if series is None and others:
@@ -655,7 +718,7 @@ def load_sequence(
     path : str, os.PathLike or sequence of them
     series : str or int, optional
         SeriesInstanceUID (or SeriesNumber) of the 4D series; default the one with most frames.
-    axis : {"time", "echo", "diffusion"}, optional
+    axis : {"time", "echo", "diffusion", "index"}, optional
         Refuse a series whose fourth axis is another one.
     progress : callable, optional
         ``progress(done, total, stage)``.
@@ -679,11 +742,11 @@ def load_sequence(
     result = scan_stacks(path, progress=progress)
     groups: dict[str, list[Stack]] = {}
     for s in result.stacks:
-        if s.sequence_axis is not None and (axis is None or s.sequence_axis == axis):
-            groups.setdefault(s.series_uid, []).append(s)
+        if s.sequence_axis is not None and (axis is None or s.sequence_axis == str(axis)):
+            groups.setdefault(s.sequence_id, []).append(s)
     if series is not None:
-        key = str(series)
-        groups = {uid: fr for uid, fr in groups.items() if uid == key or fr[0].tags.get("SeriesNumber") == series}
+        wanted = {s.sequence_id for s in _match_series([s for fr in groups.values() for s in fr], series)}
+        groups = {uid: fr for uid, fr in groups.items() if uid in wanted}
     if not groups:
         found = ", ".join(f"{s.uid} ({s.sequence_axis or '3D'})" for s in result.stacks[:6])
         raise SeriesNotFoundError(f"no 4D series{' along ' + axis if axis else ''} in {path}; found: {found or 'nothing'}")
@@ -725,4 +788,21 @@ def load_sequence(
 
         return load_frame
 
-    return VolumeSequence([loader(s) for s in frames], [float(s.sequence_value or 0.0) for s in frames], str(first.sequence_axis), lazy=lazy)
+    notes: dict[str, None] = {}
+    for s in frames:
+        for w in s.warnings:
+            if "left out of the 4D series" in w or "NumberOfTemporalPositions" in w or "separate stack" in w:
+                notes.setdefault(w, None)
+    for m in notes:
+        _warnings.warn(m, SeriesSplitWarning, stacklevel=2)
+    seq = VolumeSequence(
+        [loader(s) for s in frames],
+        [float(s.sequence_value or 0.0) for s in frames],
+        str(first.sequence_axis),
+        lazy=lazy,
+        labels=[s.sequence_label for s in frames],
+        bvalues=[s.bvalue if s.bvalue is not None else 0.0 for s in frames] if first.sequence_axis == "diffusion" else None,
+        gradients=[s.gradient for s in frames] if first.sequence_axis == "diffusion" else None,
+        warnings=list(notes),
+    )
+    return seq

@@ -20,7 +20,7 @@ import numpy as np
 from vtkdicom_app.errors import DecoderMissingError, DicomReadError, MemoryLimitError
 from vtkdicom_app.io.records import FileInfo, FrameRecord
 
-__all__ = ["read_frames", "OutputKind", "memory_limit_bytes", "DECODER_PACKAGES"]
+__all__ = ["read_frames", "OutputKind", "memory_limit_bytes", "parse_size", "DECODER_PACKAGES"]
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -56,21 +56,43 @@ class _Overflow(Exception):
     """An integer-rescaled frame does not fit int16: redo as float32."""
 
 
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MB": 1 << 20, "MIB": 1 << 20,
+               "G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30, "T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40}
+
+
+def parse_size(text: str, *, what: str = "size") -> int:
+    """Bytes from a size such as ``4GB``, ``500M``, ``1.5 GiB`` or ``1048576``.
+
+    Units K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB all count in powers of 1024 (as Dask's
+    ``--memory-limit`` is usually given for memory).
+
+    Raises
+    ------
+    ValueError
+        Not a number with an optional unit; the message names ``what``.
+    """
+    import re
+
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
+    unit = match.group(2).upper() if match else ""
+    if match is None or unit not in _SIZE_UNITS:
+        raise ValueError(f"{what} = {text!r} is not a size: use a number with an optional unit, e.g. 4GB, 500MB, 2G")
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
 def memory_limit_bytes() -> int:
     """The most bytes one volume may take.
 
-    ``VTKDICOM_APP_MEMORY_LIMIT`` (bytes, or with a ``K``/``M``/``G`` suffix) overrides the
-    default, which is 80 % of the memory available now (MemAvailable on Linux).
+    ``VTKDICOM_APP_MEMORY_LIMIT`` (bytes, or a size with a unit: ``500M``, ``4GB``, ``1.5GiB``)
+    overrides the default, which is 80 % of the memory available now (MemAvailable on Linux).
 
     Returns
     -------
     int
     """
-    env = os.environ.get("VTKDICOM_APP_MEMORY_LIMIT", "").strip().upper()
+    env = os.environ.get("VTKDICOM_APP_MEMORY_LIMIT", "").strip()
     if env:
-        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(env[-1], 1)
-        number = env[:-1] if env[-1] in "KMG" else env
-        return int(float(number) * scale)
+        return parse_size(env, what="VTKDICOM_APP_MEMORY_LIMIT")
     available = None
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
@@ -191,12 +213,32 @@ def _read_native(rec: FrameRecord, out: np.ndarray, kind: OutputKind) -> None:
     _rescale_into(stored, rec, out, kind)
 
 
+def _read_native_frames(info: FileInfo, frames: set[int]) -> np.ndarray:
+    """Stored values of whole native frames ``(n_frames, rows, cols)`` (only ``frames`` filled)."""
+    dtype = _stored_dtype(info)
+    n = max(frames) + 1
+    out = np.zeros((n, info.rows, info.columns), dtype)
+    nbytes = info.frame_bytes
+    with open(info.path, "rb", buffering=0) as fh:
+        for f in sorted(frames):
+            fh.seek(info.pixel_offset + f * nbytes)
+            got = fh.readinto(memoryview(out[f]).cast("B"))
+            if got != nbytes:
+                raise DicomReadError(f"{info.path}: truncated pixel data: {got} of {nbytes} bytes for frame {f}")
+            _fix_bits(out[f], info)
+    return out
+
+
 def _decode_with_pydicom(info: FileInfo) -> np.ndarray:
     """All frames of one file as stored values (frames, rows, cols), via pydicom's plugins."""
     import pydicom
 
+    from vtkdicom_app.io.header import open_dicom
+
     try:
-        ds = pydicom.dcmread(info.path, force=True)
+        with open_dicom(info.path) as fh:
+            ds = pydicom.dcmread(fh, force=True)
+            ds.PixelData  # noqa: B018  (read the value while the file is open)
     except Exception as exc:
         raise DicomReadError(f"{info.path}: unreadable ({type(exc).__name__}: {exc})") from exc
     ts = info.transfer_syntax
@@ -214,14 +256,73 @@ def _decode_with_pydicom(info: FileInfo) -> np.ndarray:
     except Exception as exc:
         if decoder is None and "not supported" in str(exc).lower():
             raise DecoderMissingError(f"{info.path}: no decoder for transfer syntax {ts}: install {package}") from exc
-        raise DicomReadError(f"{info.path}: could not decode {name} pixel data: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        reasons = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise DicomReadError(f"{info.path}: could not decode {name} pixel data: {type(exc).__name__}: {reasons}") from exc
+    spp = int(ds.get("SamplesPerPixel", 1) or 1)
+    if spp == 3:
+        return _as_rgb8(arr if arr.ndim == 4 else arr[None], info)
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3:
-        raise DicomReadError(f"{info.path}: pixel data has shape {arr.shape}; only grey-scale frames make volumes")
+        raise DicomReadError(f"{info.path}: pixel data has shape {arr.shape}; only grey-scale and RGB frames make volumes")
     if arr.dtype.kind in "iu" and not info.transfer_syntax.startswith("1.2.840.10008.1.2.4"):
         arr = _fix_bits(np.array(arr), info)
     return arr
+
+
+def _as_rgb8(arr: np.ndarray, info: FileInfo) -> np.ndarray:
+    """RGB frames (frames, rows, cols, 3) as uint8 (pydicom already turned YBR into RGB)."""
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise DicomReadError(f"{info.path}: colour pixel data has shape {arr.shape}, expected (frames, rows, columns, 3)")
+    if arr.dtype == np.uint8:
+        return arr
+    bits = max(8, min(info.bits_stored, 16))
+    return (np.clip(arr.astype(np.int64), 0, (1 << bits) - 1) >> (bits - 8)).astype(np.uint8)
+
+
+def _is_colour(records: list[FrameRecord]) -> bool:
+    from vtkdicom_app.io.records import _int
+
+    return _int(records[0].file.tags.get("SamplesPerPixel"), 1) == 3
+
+
+def _read_colour(records: list[FrameRecord], progress: ProgressCallback | None) -> tuple[np.ndarray, list[str]]:
+    """RGB slices as a ``(k, j, i, 3)`` uint8 array (every file decoded by pydicom)."""
+    first = records[0]
+    shape = (len(records), first.rows, first.columns, 3)
+    check_memory(shape, 1, "the colour volume")
+    out = np.zeros(shape, np.uint8)
+    cache: dict[str, np.ndarray] = {}
+    warnings: list[str] = []
+    failures: list[int] = []
+    for k, rec in enumerate(records):
+        try:
+            if rec.file.path not in cache:
+                cache.clear()  # files come in slice order: keep one decoded file at a time
+                cache[rec.file.path] = _decode_with_pydicom(rec.file)
+            frames = cache[rec.file.path]
+            if frames.ndim != 4:
+                raise DicomReadError(f"{rec.file.path}: not a colour image (SamplesPerPixel differs within the series)")
+            frame = frames[rec.frame]
+            if rec.tile is not None:
+                r0, c0, h, w = rec.tile
+                frame = frame[r0 : r0 + h, c0 : c0 + w]
+            if frame.shape != shape[1:]:
+                raise DicomReadError(f"{rec.file.path}: frame shape {frame.shape} differs from {shape[1:]}")
+            out[k] = frame
+        except DecoderMissingError:
+            raise
+        except DicomReadError as exc:
+            failures.append(k)
+            if len(failures) == 1:
+                warnings.append(str(exc))
+        if progress is not None:
+            progress(k + 1, len(records), "Decoding colour")
+    if failures and len(failures) == len(records):
+        raise DicomReadError(warnings[0])
+    if failures:
+        warnings[0] = f"slice(s) {', '.join(map(str, failures[:10]))} could not be read and were left black: {warnings[0]}"
+    return out, warnings
 
 
 def check_memory(shape: tuple[int, ...], itemsize: int, what: str) -> None:
@@ -267,13 +368,20 @@ def read_frames(
     MemoryLimitError
         The array would exceed the memory limit.
     """
-    first = records[0].file
-    shape = (len(records), first.rows, first.columns)
+    if _is_colour(records):
+        return _read_colour(records, progress)
+    shape = (len(records), records[0].rows, records[0].columns)
     needs_pydicom = [r for r in records if not r.file.fast_native]
     kind = choose_output(records)
     check_memory(shape, 2 if kind is not OutputKind.FLOAT32 else 4, "the volume")
     decoded: dict[str, np.ndarray] = {}
     failed: dict[str, DicomReadError] = {}
+    tiled: dict[str, FileInfo] = {r.file.path: r.file for r in records if r.tile is not None and r.file.fast_native}
+    for path, info in tiled.items():  # a mosaic: read the stored image once, cut the tiles from it
+        try:
+            decoded[path] = _read_native_frames(info, {r.frame for r in records if r.file.path == path})
+        except DicomReadError as exc:
+            failed[path] = exc
     if needs_pydicom:
         by_file: dict[str, FileInfo] = {r.file.path: r.file for r in needs_pydicom}
         for n, (path, info) in enumerate(by_file.items()):
@@ -284,7 +392,7 @@ def read_frames(
             except DicomReadError as exc:
                 failed[path] = exc
             if progress is not None:
-                progress(n + 1, len(by_file) + len(records), "Decoding")
+                progress(n + 1, len(by_file), "Decoding")
         if any(a.dtype.kind == "f" for a in decoded.values()):
             kind = OutputKind.FLOAT32
     warnings: list[str] = []
@@ -321,6 +429,9 @@ def _fill(
                 if rec.frame >= frames.shape[0]:
                     raise DicomReadError(f"{rec.file.path}: frame {rec.frame} missing (file has {frames.shape[0]})")
                 frame = frames[rec.frame]
+                if rec.tile is not None:
+                    r0, c0, h, w = rec.tile
+                    frame = frame[r0 : r0 + h, c0 : c0 + w]
                 if frame.shape != out.shape[1:]:
                     raise DicomReadError(f"{rec.file.path}: frame shape {frame.shape} differs from Rows x Columns {out.shape[1:]}")
                 _rescale_into(np.ascontiguousarray(frame), rec, out[k], kind)

@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from vtkdicom_app.errors import DicomReadError
-from vtkdicom_app.io.header import NATIVE_LE_SYNTAXES, FileHeader
+from vtkdicom_app.io.header import NATIVE_LE_SYNTAXES, PRIVATE_OFFSETS, WANTED, FileHeader, open_dicom, private_key
 
 __all__ = ["FileInfo", "FrameRecord", "records_from_header", "records_from_pydicom", "NON_IMAGE_SOP_CLASSES", "is_image_sop_class"]
 
@@ -81,6 +81,8 @@ class FileInfo:
     transfer_syntax: str
     pixel_offset: int = -1
     warnings: list[str] = dataclasses.field(default_factory=list)
+    gzipped: bool = False
+    csa: Any = None
 
     @property
     def rows(self) -> int:
@@ -110,7 +112,7 @@ class FileInfo:
     @property
     def fast_native(self) -> bool:
         """True when the pixel bytes can be read straight from the file (native little endian)."""
-        return self.pixel_offset >= 0 and self.transfer_syntax in NATIVE_LE_SYNTAXES
+        return self.pixel_offset >= 0 and self.transfer_syntax in NATIVE_LE_SYNTAXES and not self.gzipped
 
     @property
     def frame_bytes(self) -> int:
@@ -142,6 +144,9 @@ class FrameRecord:
         temporal position, frame type, stack id, localizer).
     instance : int
         InstanceNumber (ties in sorting, and the order when positions are missing).
+    tile : tuple of int or None
+        ``(first row, first column, rows, columns)`` of this slice inside the stored frame:
+        set for the tiles of a Siemens mosaic, None for an ordinary frame.
     """
 
     file: FileInfo
@@ -153,6 +158,17 @@ class FrameRecord:
     intercept: float
     split: dict[str, Any]
     instance: int = 0
+    tile: tuple[int, int, int, int] | None = None
+
+    @property
+    def rows(self) -> int:
+        """Rows of this slice (a mosaic tile's, or the file's)."""
+        return self.tile[2] if self.tile is not None else self.file.rows
+
+    @property
+    def columns(self) -> int:
+        """Columns of this slice (a mosaic tile's, or the file's)."""
+        return self.tile[3] if self.tile is not None else self.file.columns
 
 
 def _floats(value: Any, count: int) -> tuple[float, ...] | None:
@@ -176,7 +192,18 @@ def _number(value: Any, default: float) -> float:
         return default
 
 
-_SPLIT_KEYS = ("AcquisitionNumber", "EchoNumbers", "TemporalPositionIdentifier", "TriggerTime", "DiffusionBValue", "localizer")
+_SPLIT_KEYS = (
+    "AcquisitionNumber",
+    "EchoNumbers",
+    "EchoTime",
+    "TemporalPositionIdentifier",
+    "TriggerTime",
+    "DiffusionBValue",
+    "DiffusionGradient",
+    "ImageType",
+    "LabelType",
+    "localizer",
+)
 
 
 class _SplitKeys(dict):  # type: ignore[type-arg]
@@ -186,11 +213,12 @@ class _SplitKeys(dict):  # type: ignore[type-arg]
     would be wasted work.
     """
 
-    __slots__ = ("_tags",)
+    __slots__ = ("_tags", "_info")
 
-    def __init__(self, tags: dict[str, Any]) -> None:
+    def __init__(self, tags: dict[str, Any], info: FileInfo | None = None) -> None:
         super().__init__()
         self._tags = tags
+        self._info = info
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
         if dict.__contains__(self, key):
@@ -200,6 +228,24 @@ class _SplitKeys(dict):  # type: ignore[type-arg]
             if isinstance(image_type, str):
                 image_type = (image_type,)
             value: Any = any(str(t).upper() == "LOCALIZER" for t in image_type)
+        elif key in ("DiffusionBValue", "DiffusionGradient"):
+            from vtkdicom_app.io.vendor import diffusion_info
+
+            diff = diffusion_info(self._tags, getattr(self._info, "csa", None))
+            if diff is not None and diff.problem and self._info is not None and diff.problem not in self._info.warnings:
+                self._info.warnings.append(f"{os.path.basename(self._info.path)}: {diff.problem}")
+            bvalue = diff.bvalue if diff is not None else None
+            gradient = diff.gradient if diff is not None else None
+            dict.__setitem__(self, "DiffusionBValue", bvalue)
+            dict.__setitem__(self, "DiffusionGradient", None if gradient is None else tuple(round(v, 4) + 0.0 for v in gradient))
+            return dict.__getitem__(self, key)
+        elif key == "LabelType":
+            from vtkdicom_app.io.vendor import label_type
+
+            value = label_type(self._tags)
+        elif key == "ImageType":
+            image_type = self._tags.get("ImageType")
+            value = tuple(str(t).upper() for t in image_type) if isinstance(image_type, (tuple, list)) else image_type
         elif key in _SPLIT_KEYS:
             value = self._tags.get(key)
         else:
@@ -213,8 +259,8 @@ class _SplitKeys(dict):  # type: ignore[type-arg]
         return self.get(key)
 
 
-def _split_keys(tags: dict[str, Any]) -> dict[str, Any]:
-    return _SplitKeys(tags)
+def _split_keys(tags: dict[str, Any], info: FileInfo | None = None) -> dict[str, Any]:
+    return _SplitKeys(tags, info)
 
 
 def records_from_header(header: FileHeader) -> list[FrameRecord]:
@@ -231,7 +277,7 @@ def records_from_header(header: FileHeader) -> list[FrameRecord]:
         One per frame; classic multi-frame files get positions from GridFrameOffsetVector.
     """
     tags = header.tags
-    info = FileInfo(header.path, tags, header.transfer_syntax, header.pixel_offset)
+    info = FileInfo(header.path, tags, header.transfer_syntax, header.pixel_offset, gzipped=header.gzipped)
     return _records(info)
 
 
@@ -245,7 +291,7 @@ def _records(info: FileInfo) -> list[FrameRecord]:
     intercept = _number(tags.get("RescaleIntercept"), 0.0)
     if "DoseGridScaling" in tags and "RescaleSlope" not in tags:
         slope = _number(tags.get("DoseGridScaling"), 1.0)
-    split = _split_keys(tags)
+    split = _split_keys(tags, info)
     instance = int(_number(tags.get("InstanceNumber"), 0))
     if n_frames == 1:
         return [FrameRecord(info, 0, ipp, iop, spacing, slope, intercept, split, instance)]
@@ -341,10 +387,9 @@ def _records_from_pydicom(path: str, *, force: bool = False) -> list[FrameRecord
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    from vtkdicom_app.io.header import WANTED
-
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, force=force)
+        with open_dicom(path) as fh:
+            ds = pydicom.dcmread(fh, stop_before_pixels=True, force=force)
     except InvalidDicomError as exc:
         raise DicomReadError(f"{path}: not a DICOM file ({exc})") from exc
     except Exception as exc:  # pydicom raises many types on broken files
@@ -358,6 +403,16 @@ def _records_from_pydicom(path: str, *, force: bool = False) -> list[FrameRecord
                 tags[keyword] = _plain(ds[keyword].value)
         except Exception:  # an invalid value of one attribute: leave it out
             continue
+    for group, offsets in PRIVATE_OFFSETS.items():
+        for elem in ds.group_dataset(group):
+            element = elem.tag.element
+            if not (0x10 <= element <= 0xFF or (element > 0xFF and (element & 0xFF) in offsets)):
+                continue
+            try:
+                value = elem.value
+                tags[private_key(group, element)] = value if isinstance(value, (bytes, bytearray)) else _plain(value)
+            except Exception:  # an undecodable private value: leave it out
+                continue
     meta = getattr(ds, "file_meta", None)
     ts = str(getattr(meta, "TransferSyntaxUID", "") or "")
     if not ts:
@@ -369,7 +424,9 @@ def _records_from_pydicom(path: str, *, force: bool = False) -> list[FrameRecord
         # stop_before_pixels drops PixelData: tell from Rows/Columns
         "Rows" in ds and "Columns" in ds
     )
-    info = FileInfo(path, tags, ts, -1)
+    from vtkdicom_app.io.header import is_gzip
+
+    info = FileInfo(path, tags, ts, -1, gzipped=is_gzip(path))
     if not has_pixels:
         info.tags["_NoPixels"] = True
     if "PerFrameFunctionalGroupsSequence" not in ds:
@@ -401,12 +458,20 @@ def _enhanced_records(ds: Any, info: FileInfo) -> list[FrameRecord]:
         temporal = int(content.TemporalPositionIndex) if content is not None and "TemporalPositionIndex" in content else None
         in_stack = int(content.InStackPositionNumber) if content is not None and "InStackPositionNumber" in content else f + 1
         bvalue = _plain(_fg_value(fg, shared, "MRDiffusionSequence", "DiffusionBValue"))
+        gradient = None
+        diffusion = _seq_item(fg, "MRDiffusionSequence") or _seq_item(shared, "MRDiffusionSequence")
+        direction_item = _seq_item(diffusion, "DiffusionGradientDirectionSequence")
+        if direction_item is not None and "DiffusionGradientOrientation" in direction_item:
+            g = _floats(_plain(direction_item.DiffusionGradientOrientation), 3)
+            norm = sum(v * v for v in g) ** 0.5 if g is not None else 0.0
+            gradient = tuple(round(v / norm, 4) + 0.0 for v in g) if g is not None and norm > 1e-6 else None
         split = {
             "FrameType": tuple(frame_type) if isinstance(frame_type, tuple) else frame_type,
             "EffectiveEchoTime": echo,
             "StackID": stack_id,
             "TemporalPositionIndex": temporal,
             "DiffusionBValue": bvalue,
+            "DiffusionGradient": gradient,
             "localizer": False,
         }
         records.append(FrameRecord(info, f, ipp, iop, spacing, slope, intercept, split, in_stack))

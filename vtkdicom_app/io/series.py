@@ -26,18 +26,6 @@ from vtkdicom_app.io.records import FrameRecord
 
 __all__ = ["Stack", "Geometry", "group_records", "compute_geometry"]
 
-# Attributes that may explain repeated positions, in the order they are tried.
-_REPEAT_SPLITTERS = (
-    "FrameType",
-    "StackID",
-    "EffectiveEchoTime",
-    "EchoNumbers",
-    "TemporalPositionIndex",
-    "TemporalPositionIdentifier",
-    "DiffusionBValue",
-    "AcquisitionNumber",
-    "TriggerTime",
-)
 _POSITION_TOL_MM = 1e-3
 _ORIENTATION_TOL = 1e-3
 
@@ -96,9 +84,15 @@ class Stack:
     is_localizer : bool
         True for localizer/scout images.
     sequence_axis : str or None
-        "time", "echo" or "diffusion" when this stack is one frame of a 4D series.
+        "time", "echo", "diffusion" or "index" when this stack is one volume of a 4D series.
     sequence_value : float or None
-        The frame's value on that axis (ms, ms, s/mm2), or its index when no value is given.
+        The volume's value on that axis (ms, ms, s/mm2), or its index when no value tells.
+    sequence_id : str
+        Identifies the 4D series this volume belongs to (the ``uid`` of its SeriesInfo).
+    sequence_label : str
+        What tells this volume apart from the others ("b=1000, direction=(0.707, 0.707, 0)"...).
+    bvalue, gradient : float or None, tuple of float or None
+        Diffusion encoding of the volume (gradient in LPS), when it has one.
     """
 
     uid: str
@@ -111,6 +105,10 @@ class Stack:
     is_localizer: bool = False
     sequence_axis: str | None = None
     sequence_value: float | None = None
+    sequence_id: str = ""
+    sequence_label: str = ""
+    bvalue: float | None = None
+    gradient: tuple[float, float, float] | None = None
 
     @property
     def tags(self) -> dict[str, Any]:
@@ -120,8 +118,8 @@ class Stack:
     @property
     def shape(self) -> tuple[int, int, int]:
         """``(k, j, i)`` of the volume this stack loads into."""
-        f = self.records[0].file
-        return (len(self.records), f.rows, f.columns)
+        first = self.records[0]
+        return (len(self.records), first.rows, first.columns)
 
     @property
     def files(self) -> list[str]:
@@ -142,21 +140,6 @@ def _describe(value: Any) -> str:
     return str(value)
 
 
-def _split_by_attribute(records: list[FrameRecord], key: str) -> dict[Any, list[FrameRecord]]:
-    out: dict[Any, list[FrameRecord]] = defaultdict(list)
-    for rec in records:
-        out[rec.split.get(key)].append(rec)
-    return out
-
-
-def _has_repeats(records: list[FrameRecord]) -> bool:
-    positions = [r.ipp for r in records if r.ipp is not None and all(math.isfinite(v) for v in r.ipp)]
-    if len(positions) < 2:
-        return False
-    rounded = {tuple(round(v / _POSITION_TOL_MM) for v in p) for p in positions}
-    return len(rounded) < len(positions)
-
-
 def _static_split(records: list[FrameRecord]) -> tuple[list[tuple[str, list[FrameRecord]]], str | None]:
     """Split by localizer, orientation, size and pixel spacing; return parts and the tag used."""
     keyed: dict[tuple[Any, ...], list[FrameRecord]] = defaultdict(list)
@@ -164,8 +147,8 @@ def _static_split(records: list[FrameRecord]) -> tuple[list[tuple[str, list[Fram
         key = (
             rec.split.get("localizer", False),
             _rounded(rec.iop, 4),
-            rec.file.rows,
-            rec.file.columns,
+            rec.rows,
+            rec.columns,
             _rounded(rec.pixel_spacing, 4),
         )
         keyed[key].append(rec)
@@ -189,61 +172,411 @@ def _static_split(records: list[FrameRecord]) -> tuple[list[tuple[str, list[Fram
     return parts, ", ".join(differing)
 
 
-def _repeat_split(records: list[FrameRecord]) -> tuple[list[tuple[str, list[FrameRecord]]], str | None]:
-    if not _has_repeats(records):
-        return [("", records)], None
-    for key in _REPEAT_SPLITTERS:
-        parts = _split_by_attribute(records, key)
-        if len(parts) > 1 and not any(_has_repeats(p) for p in parts.values()):
-            return [(f"{key}={_describe(v)}", recs) for v, recs in parts.items()], key
-    return [("", records)], None
-
-
-# attribute that split repeated positions -> (axis, attributes whose value labels the frame)
-_SEQUENCE_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "TemporalPositionIdentifier": ("time", ("TriggerTime", "TemporalPositionIdentifier")),
-    "TemporalPositionIndex": ("time", ("TriggerTime", "TemporalPositionIndex")),
-    "TriggerTime": ("time", ("TriggerTime",)),
-    "EchoNumbers": ("echo", ("EchoTime", "EchoNumbers")),
-    "EffectiveEchoTime": ("echo", ("EffectiveEchoTime",)),
-    "DiffusionBValue": ("diffusion", ("DiffusionBValue",)),
+# Attributes that may tell apart images repeating a position, in the order they are tried
+# (combined when one alone is not enough); the InstanceNumber rank at each position comes last.
+_REPEAT_KEYS: tuple[str, ...] = (
+    "FrameType",
+    "ImageType",
+    "StackID",
+    "LabelType",
+    "DiffusionBValue",
+    "DiffusionGradient",
+    "EchoNumbers",
+    "EffectiveEchoTime",
+    "EchoTime",
+    "TemporalPositionIndex",
+    "TemporalPositionIdentifier",
+    "TriggerTime",
+    "AcquisitionNumber",
+)
+_RANK = "InstanceNumber rank"
+_DIFFUSION_KEYS = frozenset({"DiffusionBValue", "DiffusionGradient"})
+_ECHO_KEYS = frozenset({"EchoNumbers", "EffectiveEchoTime", "EchoTime"})
+_TIME_KEYS = frozenset({"TemporalPositionIndex", "TemporalPositionIdentifier", "TriggerTime", "AcquisitionNumber", _RANK})
+_SHORT_NAMES = {
+    "DiffusionBValue": "b",
+    "DiffusionGradient": "direction",
+    "LabelType": "",
+    _RANK: "volume",
 }
 
 
-def _sequence_axis(parts: list[tuple[str, list[FrameRecord], str | None]]) -> tuple[str, tuple[str, ...]] | None:
-    """(axis, value attributes) when the stacks are frames of one 4D series, else None.
-
-    They are when one of the 4D attributes split them and every stack covers the same
-    positions with the same size.
-    """
-    if len(parts) < 2:
+def _pos_key(rec: FrameRecord) -> tuple[int, int, int] | None:
+    """Position rounded to 0.01 mm (images closer than that share a position)."""
+    p = rec.ipp
+    if p is None or not all(math.isfinite(v) for v in p):
         return None
-    tags = {tag for _label, _recs, tag in parts}
-    if len(tags) != 1:
-        return None
-    tag = next(iter(tags))
-    if tag not in _SEQUENCE_KEYS:
-        return None
-    sizes = {(len(recs), recs[0].file.rows, recs[0].file.columns) for _l, recs, _t in parts}
-    if len(sizes) != 1:
-        return None
-    return _SEQUENCE_KEYS[tag]
+    return (round(p[0] * 100), round(p[1] * 100), round(p[2] * 100))
 
 
-def _sequence_value(rec: FrameRecord, keys: tuple[str, ...]) -> float:
-    for key in keys:
-        value = rec.split.get(key) if key in rec.split else rec.file.tags.get(key)
-        if isinstance(value, (tuple, list)):
-            value = value[0] if value else None
-        try:
-            return float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+def _attr(rec: FrameRecord, key: str) -> Any:
+    """Value of a splitting attribute, hashable and rounded (None when absent)."""
+    if key == _RANK:
+        return None
+    value = rec.split.get(key)
+    if value is None and key not in _DIFFUSION_KEYS and key != "LabelType":
+        value = rec.file.tags.get(key)
+    if isinstance(value, list):
+        value = tuple(value)
+    if isinstance(value, float):
+        value = round(value, 4) + 0.0
+    elif isinstance(value, tuple):
+        value = tuple(round(v, 4) + 0.0 if isinstance(v, float) else v for v in value)
+    elif isinstance(value, bytes):
+        value = None
+    return value
+
+
+def _partition(records: list[FrameRecord], keys: list[str]) -> dict[tuple[Any, ...], list[FrameRecord]]:
+    out: dict[tuple[Any, ...], list[FrameRecord]] = defaultdict(list)
+    for rec in records:
+        out[tuple(_attr(rec, k) for k in keys)].append(rec)
+    return out
+
+
+def _repeats(records: list[FrameRecord]) -> bool:
+    keys = [_pos_key(r) for r in records]
+    known = [k for k in keys if k is not None]
+    return len(set(known)) < len(known)
+
+
+def _drop_true_duplicates(records: list[FrameRecord]) -> tuple[list[FrameRecord], list[str]]:
+    """Drop images that repeat another's SOPInstanceUID (the same image twice)."""
+    seen: dict[tuple[Any, ...], FrameRecord] = {}
+    kept: list[FrameRecord] = []
+    dropped: list[tuple[FrameRecord, FrameRecord]] = []
+    for rec in records:
+        sop = rec.file.tags.get("SOPInstanceUID")
+        if not sop:
+            kept.append(rec)
             continue
-    return float(rec.instance)
+        key = (str(sop), rec.frame, rec.tile)
+        if key in seen:
+            dropped.append((seen[key], rec))
+            continue
+        seen[key] = rec
+        kept.append(rec)
+    notes = []
+    if dropped:
+        first, gone = dropped[0]
+        notes.append(
+            f"{len(dropped)} image(s) at duplicate positions dropped (same SOPInstanceUID), e.g. "
+            f"{os.path.basename(gone.file.path)} repeats {os.path.basename(first.file.path)}"
+        )
+    return kept, notes
+
+
+def _choose_keys(records: list[FrameRecord]) -> tuple[list[str], dict[tuple[Any, ...], list[FrameRecord]]]:
+    """The attributes (in priority order, combined) that tell repeated images apart.
+
+    An attribute is taken when it splits the images further and every part it makes is at
+    least half a volume (it does not change from slice to slice within a volume, as a
+    per-slice trigger or acquisition time would).
+    """
+    n_positions = len({_pos_key(r) for r in records})
+    keys: list[str] = []
+    parts: dict[tuple[Any, ...], list[FrameRecord]] = {(): records}
+    for key in _REPEAT_KEYS:
+        trial = _partition(records, keys + [key])
+        if len(trial) <= len(parts):
+            continue
+        sizes = sorted(len(v) for v in trial.values())
+        if sizes[len(sizes) // 2] < max(1, n_positions // 2):
+            continue
+        keys.append(key)
+        parts = trial
+        if not any(_repeats(p) for p in parts.values()):
+            break
+    return keys, parts
+
+
+def _rank_split(records: list[FrameRecord]) -> tuple[list[list[FrameRecord]], list[tuple[FrameRecord, FrameRecord]]]:
+    """Volumes told apart by InstanceNumber only; images with equal numbers are duplicates.
+
+    When the numbers run volume after volume (the two lowest are at different positions, as
+    GE and most scanners number an fMRI run), images are taken in InstanceNumber order and a
+    new volume starts where a position comes back: a missing image then leaves its own
+    volume incomplete instead of shifting the later volumes. Otherwise (numbers running
+    position after position) volume ``n`` is the ``n``-th number at each position.
+    """
+    ordered = sorted(records, key=lambda r: (r.instance, r.file.path, r.frame))
+    dups: list[tuple[FrameRecord, FrameRecord]] = []
+    unique: list[FrameRecord] = []
+    last_at: dict[Any, FrameRecord] = {}
+    for rec in ordered:
+        key = _pos_key(rec)
+        prev = last_at.get(key)
+        if prev is not None and prev.instance == rec.instance:
+            dups.append((prev, rec))
+            continue
+        last_at[key] = rec
+        unique.append(rec)
+    if len(unique) >= 2 and _pos_key(unique[0]) != _pos_key(unique[1]):
+        volumes: list[list[FrameRecord]] = [[]]
+        seen: set[Any] = set()
+        for rec in unique:
+            key = _pos_key(rec)
+            if key in seen:
+                volumes.append([])
+                seen = set()
+            volumes[-1].append(rec)
+            seen.add(key)
+        return volumes, dups
+    by_pos: dict[Any, list[FrameRecord]] = defaultdict(list)
+    for rec in unique:
+        by_pos[_pos_key(rec)].append(rec)
+    ranked: dict[int, list[FrameRecord]] = defaultdict(list)
+    for recs in by_pos.values():
+        for n, r in enumerate(recs):
+            ranked[n].append(r)
+    return [ranked[n] for n in sorted(ranked)], dups
+
+
+@dataclasses.dataclass
+class _Volume:
+    """One candidate volume of a series whose images repeat positions."""
+
+    records: list[FrameRecord]
+    values: dict[str, Any]
+    rank: int = 0
+
+    @property
+    def positions(self) -> frozenset[Any]:
+        return frozenset(_pos_key(r) for r in self.records)
+
+    @property
+    def first_instance(self) -> int:
+        return min(r.instance for r in self.records)
+
+    def label(self, keys: list[str]) -> str:
+        bits = []
+        for key in keys:
+            value = self.rank + 1 if key == _RANK else self.values.get(key)
+            name = _SHORT_NAMES.get(key, key)
+            if key == "DiffusionGradient" and value is not None:
+                text = "(" + ", ".join(f"{v:.3g}" for v in value) + ")"
+            elif isinstance(value, float):
+                text = f"{value:g}"
+            else:
+                text = _describe(value) if value is not None else "none"
+            bits.append(f"{name}={text}" if name else text)
+        return ", ".join(bits)
+
+
+def _sort_key(vol: _Volume, keys: list[str]) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for key in keys:
+        if key == _RANK:
+            out.append((0, vol.rank))
+            continue
+        if key == "DiffusionGradient":  # acquisition order within a b-value
+            out.append((0, vol.first_instance))
+            continue
+        value = vol.values.get(key)
+        if value is None:
+            out.append((-1, 0))
+        elif isinstance(value, (int, float)):
+            out.append((0, float(value)))
+        else:
+            out.append((1, _describe(value)))
+    out.append((0, vol.first_instance))
+    return tuple(out)
+
+
+def _axis_of(keys: list[str]) -> str:
+    ks = set(keys)
+    if ks & _DIFFUSION_KEYS:
+        return "diffusion"
+    if ks and ks <= _ECHO_KEYS:
+        return "echo"
+    if ks and ks <= _TIME_KEYS:
+        return "time"
+    return "index"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, (tuple, list)):
+        value = value[0] if value else None
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _axis_values(axis: str, volumes: list[_Volume]) -> list[float]:
+    """Each volume's value on the fourth axis (ms, ms, s/mm2; the index where nothing tells)."""
+    n = len(volumes)
+    if axis == "diffusion":
+        return [float(_number(_attr(v.records[0], "DiffusionBValue")) or 0.0) for v in volumes]
+    if axis == "echo":
+        for key in ("EchoTime", "EffectiveEchoTime", "EchoNumbers"):
+            vals = [_number(_attr(v.records[0], key)) for v in volumes]
+            if all(x is not None for x in vals) and len(set(vals)) == n:
+                return [float(x) for x in vals]  # type: ignore[arg-type]
+        return [float(t) for t in range(n)]
+    if axis == "time":
+        trig = []
+        for v in volumes:
+            ts = [_number(_attr(r, "TriggerTime")) for r in v.records]
+            known = [t for t in ts if t is not None]
+            trig.append(float(np.median(known)) if len(known) == len(ts) and known else None)
+        if all(t is not None for t in trig) and len({round(t, 3) for t in trig}) == n:  # type: ignore[arg-type]
+            return [float(t) for t in trig]  # type: ignore[arg-type]
+        tr = _number(volumes[0].records[0].file.tags.get("RepetitionTime"))
+        if tr is not None and tr > 0:
+            return [round(t * tr, 6) for t in range(n)]
+    return [float(t) for t in range(n)]
+
+
+def _split_repeats(
+    records: list[FrameRecord],
+) -> tuple[list[_Volume], list[str], list[str]]:
+    """Volumes of a stack whose images repeat positions, the keys that told them apart, notes."""
+    notes: list[str] = []
+    keys, parts = _choose_keys(records)
+    volumes: list[_Volume] = []
+    rank_used = False
+    all_dups: list[tuple[FrameRecord, FrameRecord]] = []
+    for keyvals, recs in parts.items():
+        values = dict(zip(keys, keyvals))
+        if _repeats(recs):
+            ranked, dups = _rank_split(recs)
+            all_dups.extend(dups)
+            if len(ranked) > 1:
+                rank_used = True
+            for n, sub in enumerate(ranked):
+                volumes.append(_Volume(sub, values, n))
+        else:
+            volumes.append(_Volume(recs, values))
+    if rank_used:
+        keys = keys + [_RANK]
+    if all_dups:
+        kept, gone = all_dups[0]
+        notes.append(
+            f"{len(all_dups)} image(s) at duplicate positions dropped (same position and InstanceNumber, nothing "
+            f"else tells them apart), e.g. {os.path.basename(gone.file.path)} repeats {os.path.basename(kept.file.path)}"
+        )
+    volumes.sort(key=lambda v: _sort_key(v, keys))
+    return volumes, keys, notes
+
+
+def _missing_positions(vol: _Volume, reference: frozenset[Any], normal_of: FrameRecord) -> str:
+    """Where a volume lacks slices, as mm along the normal."""
+    missing = sorted(reference - vol.positions, key=lambda p: p if p is not None else (0, 0, 0))
+    iop = normal_of.iop
+    if iop is None or not missing or missing[0] is None:
+        return f"{len(missing)} slice(s)"
+    n = np.cross(np.asarray(iop[:3]), np.asarray(iop[3:]))
+    where = sorted(float(np.dot(np.asarray(p) / 100.0, n)) for p in missing if p is not None)
+    shown = ", ".join(f"{w:.2f}" for w in where[:5]) + (" ..." if len(where) > 5 else "")
+    return f"{len(missing)} slice(s), at {shown} mm along the normal"
+
+
+def _series_groups(records: list[FrameRecord]) -> dict[tuple[str, Any], list[FrameRecord]]:
+    """Records by (SeriesInstanceUID, SeriesNumber)."""
+    out: dict[tuple[str, Any], list[FrameRecord]] = defaultdict(list)
+    for rec in records:
+        uid = str(rec.file.tags.get("SeriesInstanceUID") or "")
+        if not uid:
+            # No SeriesInstanceUID: files of one folder form one series.
+            uid = "unknown:" + os.path.dirname(rec.file.path)
+        number = rec.file.tags.get("SeriesNumber")
+        if isinstance(number, (tuple, list)):
+            number = number[0] if number else None
+        out[(uid, number if isinstance(number, (int, float)) else None)].append(rec)
+    return out
+
+
+@dataclasses.dataclass
+class _Part:
+    label: str
+    records: list[FrameRecord]
+    tag: str | None
+    axis: str | None = None
+    value: float | None = None
+    seq_label: str = ""
+    notes: list[str] = dataclasses.field(default_factory=list)
+    in_sequence: bool = False
+
+
+def _parts_of_group(recs: list[FrameRecord]) -> tuple[list[_Part], list[str]]:
+    """Split one series group into 3D parts; mark those forming a 4D sequence."""
+    group_notes: list[str] = []
+    recs, dup_notes = _drop_true_duplicates(recs)
+    group_notes.extend(dup_notes)
+    parts, static_tag = _static_split(recs)
+    out: list[_Part] = []
+    for label, part in parts:
+        if any(r.ipp is None for r in part) or not _repeats(part):
+            out.append(_Part(label, part, static_tag if label else None))
+            continue
+        volumes, keys, notes = _split_repeats(part)
+        group_notes.extend(notes)
+        if len(volumes) == 1:
+            out.append(_Part(label, volumes[0].records, static_tag if label else None))
+            continue
+        counts: dict[frozenset[Any], int] = defaultdict(int)
+        for v in volumes:
+            counts[v.positions] += 1
+        reference = max(counts, key=lambda s: (counts[s], len(s)))
+        members = [v for v in volumes if v.positions == reference or len(v.positions) == len(reference)]
+        tag = ", ".join(x for x in (static_tag if label else None, " + ".join(keys)) if x)
+        if len(members) < 2:
+            for v in volumes:
+                sub = v.label(keys)
+                out.append(_Part(", ".join(x for x in (label, sub) if x), v.records, tag))
+            continue
+        axis = _axis_of(keys)
+        values = _axis_values(axis, members)
+        seq_notes: list[str] = []
+        if _RANK in keys:
+            declared = _number(members[0].records[0].file.tags.get("NumberOfTemporalPositions"))
+            if declared is not None and int(declared) != len(members):
+                seq_notes.append(
+                    f"volumes told apart by InstanceNumber only: {len(members)} found, but NumberOfTemporalPositions "
+                    f"(0020,0105) says {int(declared)}; check the series for missing or extra images"
+                )
+        for n, v in enumerate(volumes):
+            sub = v.label(keys)
+            full = ", ".join(x for x in (label, sub) if x)
+            if v in members:
+                continue
+            if v.positions < reference:
+                what = _missing_positions(v, reference, v.records[0])
+                msg = (
+                    f"volume '{sub}' ({n + 1} of {len(volumes)}) lacks {what}; it is left out of the 4D series, "
+                    f"which keeps the {len(members)} complete volumes"
+                )
+            else:
+                msg = f"volume '{sub}' covers other positions than the rest of the 4D series; loaded as a separate stack"
+            seq_notes.append(msg)
+            out.append(_Part(full, v.records, tag, notes=[msg]))
+        for n, v in enumerate(members):
+            sub = v.label(keys)
+            out.append(
+                _Part(
+                    ", ".join(x for x in (label, sub) if x),
+                    v.records,
+                    tag,
+                    axis=axis,
+                    value=values[n],
+                    seq_label=sub,
+                    notes=list(seq_notes),
+                    in_sequence=True,
+                )
+            )
+    return out, group_notes
 
 
 def group_records(records: list[FrameRecord]) -> list[Stack]:
     """Group frame records into stacks (one per volume), sorted and with geometry.
+
+    Records are grouped by SeriesInstanceUID and SeriesNumber; each group is split by
+    localizer flag, orientation, size and pixel spacing; images repeating positions are
+    told apart by the first attributes that do so (combined where one is not enough),
+    else by the rank of their InstanceNumber at each position, and become the volumes of a
+    4D series (never dropped).
 
     Parameters
     ----------
@@ -253,45 +586,56 @@ def group_records(records: list[FrameRecord]) -> list[Stack]:
     Returns
     -------
     list of Stack
-        Ordered by SeriesNumber, then SeriesInstanceUID, then size (largest first).
+        Ordered by SeriesNumber, then SeriesInstanceUID, then the 4D order or size.
     """
-    by_series: dict[str, list[FrameRecord]] = defaultdict(list)
-    for rec in records:
-        uid = str(rec.file.tags.get("SeriesInstanceUID") or "")
-        if not uid:
-            # No SeriesInstanceUID: files of one folder form one series.
-            uid = "unknown:" + os.path.dirname(rec.file.path)
-        by_series[uid].append(rec)
-
+    groups = _series_groups(records)
+    per_uid: dict[str, int] = defaultdict(int)
+    built: list[tuple[str, Any, list[_Part], list[str]]] = []
+    for (series_uid, number), recs in groups.items():
+        parts, notes = _parts_of_group(recs)
+        per_uid[series_uid] += len(parts)
+        built.append((series_uid, number, parts, notes))
+    counters: dict[str, int] = defaultdict(int)
     stacks: list[Stack] = []
-    for series_uid, recs in by_series.items():
-        parts, static_tag = _static_split(recs)
-        final: list[tuple[str, list[FrameRecord], str | None]] = []
-        for label, part in parts:
-            sub, repeat_tag = _repeat_split(part)
-            for sublabel, subrecs in sub:
-                full = ", ".join(x for x in (label, sublabel) if x)
-                tag = ", ".join(x for x in (static_tag if label else None, repeat_tag) if x) or None
-                final.append((full, subrecs, tag))
-        final.sort(key=lambda t: -len(t[1]))
-        axis = _sequence_axis(final)
-        if axis is not None:  # frames of a 4D series: in the order of their values
-            final.sort(key=lambda t: _sequence_value(t[1][0], axis[1]))
-        split = len(final) > 1
-        for n, (label, subrecs, tag) in enumerate(final, start=1):
-            uid = f"{series_uid}#{n}" if split else series_uid
-            stack = Stack(uid=uid, series_uid=series_uid, label=label, records=subrecs, is_localizer=bool(subrecs[0].split.get("localizer")))
-            if axis is not None:
-                stack.sequence_axis = axis[0]
-                stack.sequence_value = _sequence_value(subrecs[0], axis[1])
-            elif split:
+    for series_uid, number, parts, notes in built:
+        sequence = [p for p in parts if p.in_sequence]
+        others = [p for p in parts if not p.in_sequence]
+        others.sort(key=lambda p: -len(p.records))
+        ordered = sequence + others
+        split = per_uid[series_uid] > 1
+        sequence_id = ""
+        for part in ordered:
+            counters[series_uid] += 1
+            uid = f"{series_uid}#{counters[series_uid]}" if split else series_uid
+            if part.in_sequence and not sequence_id:
+                # the 4D series is named by its SeriesInstanceUID unless that UID spans several SeriesNumbers
+                sequence_id = series_uid if sum(1 for b in built if b[0] == series_uid) == 1 else uid
+            stack = Stack(
+                uid=uid,
+                series_uid=series_uid,
+                label=part.label,
+                records=part.records,
+                is_localizer=bool(part.records[0].split.get("localizer")),
+            )
+            stack.warnings.extend(notes)
+            stack.warnings.extend(part.notes)
+            if part.in_sequence:
+                stack.sequence_axis = part.axis
+                stack.sequence_value = part.value
+                stack.sequence_id = sequence_id
+                stack.sequence_label = part.seq_label
+                if part.axis == "diffusion":
+                    stack.bvalue = _number(_attr(part.records[0], "DiffusionBValue"))
+                    g = _attr(part.records[0], "DiffusionGradient")
+                    stack.gradient = tuple(float(x) for x in g) if isinstance(g, tuple) and len(g) == 3 else None  # type: ignore[assignment]
+            elif len(parts) > 1:
                 stack.warnings.append(
-                    f"series {series_uid} split into {len(final)} stacks by {tag or 'attributes'}; "
-                    f"this one ({label or 'main'}) has {len(subrecs)} images"
+                    f"series {series_uid} split into {len(parts)} stacks by {part.tag or 'attributes'}; "
+                    f"this one ({part.label or 'main'}) has {len(part.records)} images"
                 )
             try:
-                stack.records, stack.geometry, notes = compute_geometry(subrecs)
-                stack.warnings.extend(notes)
+                stack.records, stack.geometry, geo_notes = compute_geometry(part.records)
+                stack.warnings.extend(geo_notes)
             except GeometryError as exc:
                 stack.error = str(exc)
                 stack.warnings.append(str(exc))
@@ -303,9 +647,9 @@ def group_records(records: list[FrameRecord]) -> list[Stack]:
             num = int(number) if number is not None else 1 << 30
         except (TypeError, ValueError):
             num = 1 << 30
-        return (num, s.series_uid, -len(s.records))
+        return (num, s.series_uid)
 
-    stacks.sort(key=order)
+    stacks.sort(key=order)  # stable: keeps the 4D order, then size, inside a series
     return stacks
 
 
@@ -340,6 +684,30 @@ def _pixel_spacing(rec: FrameRecord) -> tuple[float, float]:
     if not all(math.isfinite(v) and v > 0 for v in ps):
         raise GeometryError(f"PixelSpacing (0028,0030) in {rec.file.path} must be positive, got {_describe(ps)}")
     return (float(ps[0]), float(ps[1]))
+
+
+def _projection_spacing(rec: FrameRecord) -> tuple[float, float, str | None]:
+    """Pixel spacing of an image without patient geometry (CR, DX, secondary capture).
+
+    PixelSpacing when valid, else ImagerPixelSpacing (0018,1164) (the detector's, as
+    projection radiographs give it), else 1 mm with a note.
+    """
+    for key, value in (("PixelSpacing", rec.pixel_spacing), ("ImagerPixelSpacing", rec.file.tags.get("ImagerPixelSpacing"))):
+        if isinstance(value, (tuple, list)) and len(value) == 2:
+            try:
+                a, b = float(value[0]), float(value[1])
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(a) and math.isfinite(b) and a > 0 and b > 0:
+                note = None
+                if key != "PixelSpacing" and rec.pixel_spacing is not None:
+                    note = f"PixelSpacing (0028,0030) in {os.path.basename(rec.file.path)} is {_describe(tuple(rec.pixel_spacing))}; using ImagerPixelSpacing {a:g}\\{b:g}"
+                return a, b, note
+    given = _describe(tuple(rec.pixel_spacing)) if rec.pixel_spacing is not None else "missing"
+    return 1.0, 1.0, (
+        f"PixelSpacing (0028,0030) in {os.path.basename(rec.file.path)} is {given} and there is no ImagerPixelSpacing: "
+        "pixels are shown 1 mm square and distances are not in mm"
+    )
 
 
 def _fallback_slice_step(rec: FrameRecord) -> float:
@@ -377,8 +745,13 @@ def compute_geometry(records: list[FrameRecord]) -> tuple[list[FrameRecord], Geo
     """
     notes: list[str] = []
     first = records[0]
-    row_sp, col_sp = _pixel_spacing(first)
     have_geometry = all(r.ipp is not None and r.iop is not None for r in records)
+    if have_geometry:
+        row_sp, col_sp = _pixel_spacing(first)
+    else:
+        row_sp, col_sp, spacing_note = _projection_spacing(first)
+        if spacing_note:
+            notes.append(spacing_note)
     if have_geometry:
         ipps = np.array([r.ipp for r in records], dtype=np.float64)
         if not np.all(np.isfinite(ipps)):

@@ -47,10 +47,11 @@ def read_with_vtk(stack: Stack) -> np.ndarray:
     from vtkdicom_app.pipeline import run_update
 
     records = stack.records
-    if any(not r.file.fast_native for r in records) or len({r.file.path for r in records}) != len(records):
+    colour = str(records[0].file.tags.get("SamplesPerPixel") or 1) != "1"
+    if colour or any(not r.file.fast_native for r in records) or len({r.file.path for r in records}) != len(records):
         raise VtkDicomError(
-            "backend='vtk' reads uncompressed single-frame series only (vtkDICOMImageReader has no "
-            "decoders for compressed or multi-frame data); use the default backend"
+            "backend='vtk' reads uncompressed single-frame grey-scale series only (vtkDICOMImageReader has no "
+            "decoders for compressed, gzip, colour, mosaic or multi-frame data); use the default backend"
         )
     shape = stack.shape
     kind = choose_output(records)
