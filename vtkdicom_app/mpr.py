@@ -67,6 +67,7 @@ __all__ = [
     "window_level_from_header",
     "auto_window_level",
     "apply_window",
+    "to_display",
     "orientation_letters",
 ]
 
@@ -367,13 +368,14 @@ def _slice_image(array: np.ndarray, origin: np.ndarray, axes: np.ndarray, px: tu
     from vtkmodules.util.numpy_support import numpy_to_vtk
     from vtkmodules.vtkCommonDataModel import vtkImageData
 
-    rows, cols = array.shape
+    rows, cols = array.shape[:2]
     image = vtkImageData()
     image.SetDimensions(cols, rows, 1)
     image.SetSpacing(px[0], px[1], 1.0)
     image.SetOrigin(*(float(v) for v in origin))
     image.SetDirectionMatrix(*(float(v) for v in axes.ravel()))
-    scalars = numpy_to_vtk(array.reshape(-1), deep=False)  # keeps a reference to ``array``
+    flat = array.reshape(-1, array.shape[2]) if array.ndim == 3 else array.reshape(-1)
+    scalars = numpy_to_vtk(flat, deep=False)  # keeps a reference to ``array``
     scalars.SetName("values")
     image.GetPointData().SetScalars(scalars)
     return image
@@ -499,12 +501,15 @@ class Reslicer:
             rs.SetOutputSpacing(px, px, 1.0)
             rs.SetSlabNumberOfSlices(1)
         fractional = interpolation is not Interpolation.NEAREST or (thick and slab_mode is SlabMode.MEAN)
-        if fractional and not np.issubdtype(self.vol.array.dtype, np.floating):
+        if fractional and not np.issubdtype(self.vol.array.dtype, np.floating) and not self.vol.is_colour:
             rs.SetOutputScalarType(_VTK_FLOAT)
         else:
             rs.SetOutputScalarType(-1)  # the input's type
         out = run_update(rs, f"reslicing the {plane.value} plane")
-        array = vtk_to_numpy(out.GetPointData().GetScalars()).reshape(rows, cols).copy()  # the output is reused
+        scalars = out.GetPointData().GetScalars()
+        components = scalars.GetNumberOfComponents()
+        shape = (rows, cols, components) if components > 1 else (rows, cols)
+        array = vtk_to_numpy(scalars).reshape(shape).copy()  # the output is reused
         origin = ref + u0 * axes[:, 0] + v0 * axes[:, 1]
         pos = float(p[_POSITION_AXIS[plane]]) if plane is not Plane.OBLIQUE else float(p @ n)
         return Slice(
@@ -718,6 +723,8 @@ def auto_window_level(vol: Volume | np.ndarray, *, percentiles: tuple[float, flo
         Named ``'auto'``; width at least 1.
     """
     if isinstance(vol, Volume):
+        if vol.is_colour:  # colour is shown as stored: a full 8-bit window
+            return WindowLevel(255.0, 127.5, "auto")
         arr = np.asarray(vol.array)
         pad = vol.metadata.get("PixelPaddingValue")
     else:
@@ -762,6 +769,28 @@ def apply_window(array: npt.ArrayLike, window: float, level: float, invert: bool
     scaled = (np.asarray(array, dtype=np.float32) - np.float32(lo)) * np.float32(255.0 / float(window))
     out = np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255).astype(np.uint8)
     return 255 - out if invert else out
+
+
+def to_display(array: npt.ArrayLike, window: float, level: float, invert: bool = False) -> np.ndarray:
+    """uint8 pixels to show a slice: windowed grey ``(rows, cols)``, or RGB ``(rows, cols, 3)``
+    passed through unchanged for a colour slice (window and level do not apply to colour).
+
+    Parameters
+    ----------
+    array : array_like
+        A slice's values, ``(rows, cols)``, or ``(rows, cols, 3)`` uint8 for colour.
+    window, level : float
+    invert : bool
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8.
+    """
+    arr = np.asarray(array)
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        return np.ascontiguousarray(arr, dtype=np.uint8)
+    return apply_window(arr, window, level, invert=invert)
 
 
 # ----------------------------------------------------------------------------- cursor
@@ -927,8 +956,8 @@ class MprCursor:
         return {p: self.slice(p) for p in ORTHOGONAL_PLANES}
 
     def display(self, s: Slice) -> np.ndarray:
-        """uint8 grey of a slice with the current window (inverted for MONOCHROME1)."""
-        return apply_window(s.array, self.window, self.level, invert=self.invert)
+        """uint8 grey of a slice with the current window (inverted for MONOCHROME1); RGB as stored."""
+        return to_display(s.array, self.window, self.level, invert=self.invert)
 
     def value_at_point(self) -> float | None:
         """The voxel value under the crosshair (nearest voxel), None outside the volume."""

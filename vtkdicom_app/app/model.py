@@ -113,7 +113,14 @@ class ViewerModel:
         if self.sequence is None:
             return ""
         seq = self.sequence
-        return f"{seq.axis} {seq.values[self.frame]:g} {seq.unit} (frame {self.frame + 1}/{len(seq)})"
+        label = seq.labels[self.frame] if self.frame < len(seq.labels) else ""
+        if seq.axis == "index":
+            what = label or f"volume {self.frame}"
+        else:
+            what = f"{seq.axis} {seq.values[self.frame]:g} {seq.unit}".rstrip()
+            if label and seq.axis == "diffusion":
+                what += f" [{label}]"
+        return f"{what} (frame {self.frame + 1}/{len(seq)})"
 
     def set_volume(self, vol: Volume, path: str | None = None) -> None:
         """Show a loaded volume: crosshair at its centre, window from the header."""

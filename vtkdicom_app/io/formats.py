@@ -20,7 +20,7 @@ from vtkdicom_app.atomic import atomic_path
 from vtkdicom_app.errors import VtkDicomError
 from vtkdicom_app.volume import Volume, VolumeSequence
 
-__all__ = ["VolumeFormat", "read_volume", "write_volume", "write_sequence_nifti", "read_sequence_nifti"]
+__all__ = ["VolumeFormat", "read_volume", "write_volume", "write_sequence_nifti", "read_sequence_nifti", "write_bval_bvec", "fsl_bvecs"]
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 _MET_TYPES = {
@@ -286,7 +286,9 @@ def read_volume(path: str | os.PathLike[str]) -> Volume:
 def write_sequence_nifti(seq: VolumeSequence, path: str | os.PathLike[str]) -> Path:
     """Write a 4D NIfTI: data ``(i, j, k, t)``, the frames' shared affine (RAS), frame order kept.
 
-    The fourth pixdim is the mean step of the frame values (ms for time and echo).
+    The fourth pixdim is the mean step of the frame values (ms for time and echo). A
+    diffusion sequence also gets ``.bval`` and ``.bvec`` files beside it (FSL's convention,
+    see :func:`write_bval_bvec`).
     """
     import nibabel as nib
 
@@ -308,7 +310,76 @@ def write_sequence_nifti(seq: VolumeSequence, path: str | os.PathLike[str]) -> P
     target = Path(path)
     with atomic_path(target, suffix=fmt.value) as tmp:
         nib.save(img, tmp)
+    if seq.bvalues is not None and seq.gradients is not None:
+        write_bval_bvec(seq, target, affine=affine)
     return target
+
+
+def fsl_bvecs(seq: VolumeSequence, affine_ras: np.ndarray) -> np.ndarray:
+    """Gradient directions as FSL reads them beside a NIfTI with this affine: ``(3, t)``.
+
+    FSL's ``.bvec`` holds directions in the image's voxel frame (the NIfTI's i, j, k axes),
+    with the i component negated when the affine's determinant is positive (FSL works in a
+    radiological voxel order): the convention of dcm2niix and the usual converters.
+
+    Parameters
+    ----------
+    seq : VolumeSequence
+        A diffusion sequence (``seq.gradients`` in LPS).
+    affine_ras : numpy.ndarray
+        The 4x4 affine of the NIfTI the bvecs go with.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(3, t)``; zero columns for b = 0.
+    """
+    voxel = seq.bvecs_voxel()  # (t, 3) in the volume's (i, j, k) frame
+    if np.linalg.det(np.asarray(affine_ras)[:3, :3]) > 0:
+        voxel[:, 0] = -voxel[:, 0]
+    return voxel.T + 0.0
+
+
+def write_bval_bvec(seq: VolumeSequence, nifti_path: str | os.PathLike[str], *, affine: np.ndarray | None = None) -> tuple[Path, Path]:
+    """Write ``NAME.bval`` and ``NAME.bvec`` beside ``NAME.nii[.gz]`` for a diffusion sequence.
+
+    Parameters
+    ----------
+    seq : VolumeSequence
+        Diffusion volumes in the order of the NIfTI's fourth axis.
+    nifti_path : path
+        The NIfTI they go with; the files share its name without ``.nii``/``.nii.gz``.
+    affine : numpy.ndarray, optional
+        The NIfTI's RAS affine (default: the one :func:`write_sequence_nifti` writes).
+
+    Returns
+    -------
+    tuple of Path
+        The ``.bval`` and ``.bvec`` files (written atomically).
+
+    Raises
+    ------
+    VtkDicomError
+        The sequence has no b-values.
+    """
+    if seq.bvalues is None or seq.gradients is None:
+        raise VtkDicomError(f"a {seq.axis} sequence has no b-values: .bval/.bvec are for diffusion series")
+    base = str(nifti_path)
+    for ext in (".nii.gz", ".nii"):
+        if base.endswith(ext):
+            base = base[: -len(ext)]
+            break
+    if affine is None:
+        first = seq[0]
+        affine = np.eye(4)
+        affine[:3, :3] = _LPS_TO_RAS @ first.affine[:3, :3]
+    bvecs = fsl_bvecs(seq, affine)
+    bval_path, bvec_path = Path(base + ".bval"), Path(base + ".bvec")
+    with atomic_path(bval_path, suffix=".bval") as tmp:
+        Path(tmp).write_text(" ".join(f"{b:g}" for b in seq.bvalues) + "\n", encoding="ascii")
+    with atomic_path(bvec_path, suffix=".bvec") as tmp:
+        Path(tmp).write_text("\n".join(" ".join(f"{v:.6f}" for v in row) for row in bvecs) + "\n", encoding="ascii")
+    return bval_path, bvec_path
 
 
 def read_sequence_nifti(path: str | os.PathLike[str]) -> VolumeSequence:

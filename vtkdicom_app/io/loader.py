@@ -551,6 +551,23 @@ def _metadata(stack: Stack) -> dict[str, Any]:
             continue
         meta[key] = value
     meta["TransferSyntaxUID"] = stack.records[0].file.transfer_syntax
+    from vtkdicom_app.io.vendor import philips_scale
+
+    scale = philips_scale(tags)
+    if scale is not None:
+        # values stay display values (RescaleSlope/Intercept, as pydicom gives them); Philips'
+        # floating-point value is (stored - PhilipsScaleIntercept) / PhilipsScaleSlope
+        meta["PhilipsScaleSlope"], meta["PhilipsScaleIntercept"] = scale
+    mosaic = tags.get("_MosaicSlices")
+    if mosaic:
+        meta["MosaicSlices"] = int(mosaic)
+    if stack.sequence_axis is not None:
+        meta["fourth_axis"] = stack.sequence_axis
+        meta["frame_label"] = stack.sequence_label
+        if stack.bvalue is not None:
+            meta["DiffusionBValue"] = stack.bvalue
+        if stack.gradient is not None:
+            meta["DiffusionGradientOrientation"] = tuple(stack.gradient)
     meta["PhotometricInterpretation"] = str(tags.get("PhotometricInterpretation") or "MONOCHROME2")
     meta["invert_display"] = meta["PhotometricInterpretation"] == "MONOCHROME1"
     pad = tags.get("PixelPaddingValue")

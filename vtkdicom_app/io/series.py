@@ -746,12 +746,11 @@ def compute_geometry(records: list[FrameRecord]) -> tuple[list[FrameRecord], Geo
     notes: list[str] = []
     first = records[0]
     have_geometry = all(r.ipp is not None and r.iop is not None for r in records)
+    spacing_note = None
     if have_geometry:
         row_sp, col_sp = _pixel_spacing(first)
     else:
         row_sp, col_sp, spacing_note = _projection_spacing(first)
-        if spacing_note:
-            notes.append(spacing_note)
     if have_geometry:
         ipps = np.array([r.ipp for r in records], dtype=np.float64)
         if not np.all(np.isfinite(ipps)):
@@ -771,6 +770,8 @@ def compute_geometry(records: list[FrameRecord]) -> tuple[list[FrameRecord], Geo
         if first.ipp is not None and first.iop is not None and len(records) == 1:
             r, c, n = _check_orientation(first.iop, first.file.path)
             geo = Geometry(origin=np.asarray(first.ipp), spacing=(col_sp, row_sp, step), direction=np.column_stack([r, c, n]))
+        if spacing_note:
+            geo.warnings.insert(0, spacing_note)
         return ordered, geo, notes
 
     r, c, n = _check_orientation(first.iop, first.file.path)  # type: ignore[arg-type]

@@ -217,8 +217,9 @@ def label_type(tags: dict[str, Any]) -> str | None:
 def philips_scale(tags: dict[str, Any]) -> tuple[float, float] | None:
     """Philips private (scale slope, scale intercept) from (2005,xx0E) and (2005,xx0D), or None.
 
-    Floating-point value = (stored x RescaleSlope + RescaleIntercept) / (RescaleSlope x scale slope)
-    (with the intercept term as Philips documents it); the loader keeps display values.
+    Philips documents the floating-point value as ``(stored - scale intercept) / scale slope``
+    while display values are ``stored x RescaleSlope + RescaleIntercept``; the loader keeps
+    display values (as pydicom and the other viewers do) and reports these two in metadata.
     """
     slope = _first_number(private_value(tags, 0x2005, "Philips MR Imaging DD 001", 0x0E, "FL"))
     if slope is None or slope == 0:
@@ -263,7 +264,11 @@ def csa_info(tags: dict[str, Any]) -> CsaInfo | None:
     raw = private_value(tags, 0x0029, "SIEMENS CSA HEADER", 0x10, "OB")
     if not isinstance(raw, (bytes, bytearray)) or not raw:
         return None
-    from nibabel.nicom import csareader
+    import warnings
+
+    with warnings.catch_warnings():  # nibabel warns that its DICOM *wrappers* are experimental
+        warnings.simplefilter("ignore", UserWarning)
+        from nibabel.nicom import csareader
 
     try:
         header = csareader.read(bytes(raw))

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from vtkdicom_app.mpr import Slice, apply_window
+from vtkdicom_app.mpr import Slice, to_display
 from vtkdicom_app.rendering.volume_render import ensure_offscreen_backend, grab_render_window, write_png
 
 __all__ = ["SliceView", "render_slice", "contact_sheet"]
@@ -103,8 +103,8 @@ class SliceView:
         from vtkmodules.vtkCommonDataModel import vtkImageData
 
         self.slice = s
-        grey = apply_window(s.array, window, level, invert=invert)
-        rgb = np.repeat(grey[:, :, None], 3, axis=2)
+        shown = to_display(s.array, window, level, invert=invert)
+        rgb = shown.copy() if shown.ndim == 3 else np.repeat(shown[:, :, None], 3, axis=2)
         if crosshair is not None:
             row, col, _dist = s.patient_to_pixel(crosshair)
             r, c = int(round(float(row))), int(round(float(col)))
@@ -115,7 +115,7 @@ class SliceView:
                 rgb[:, c, :] = colour
         self.rgb = rgb
         image = vtkImageData()
-        rows, cols = grey.shape
+        rows, cols = shown.shape[:2]
         image.SetDimensions(cols, rows, 1)
         image.SetSpacing(s.pixel_size[0], s.pixel_size[1], 1.0)
         flat = np.ascontiguousarray(rgb).reshape(-1, 3)
