@@ -13,6 +13,7 @@ No pydicom import happens here: ``vtkdicom-app info`` on a plain series never im
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import io
 import os
@@ -130,8 +131,12 @@ PRIVATE_OFFSETS: dict[int, frozenset[int]] = {
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+@functools.lru_cache(maxsize=4096)
 def private_key(group: int, element: int) -> str:
-    """Key under which a private element's value is kept in a file's tags (``_pGGGGEEEE``)."""
+    """Key under which a private element's value is kept in a file's tags (``_pGGGGEEEE``).
+
+    The groups that hold any captured private element are listed under ``_pgroups``.
+    """
     return f"_p{group:04X}{element:04X}"
 
 
@@ -423,6 +428,11 @@ def _walk(
                     raise _NeedMore
                 pvr = "LO" if elem <= 0xFF else (vr_b.decode("ascii") if vr_b and vr_b != b"UN" else "UN")
                 raw_out[private_key(group, elem)] = (buf[vpos : vpos + length], pvr, "latin_1")
+                groups = dict.get(out, "_pgroups")  # type: ignore[arg-type]
+                if groups is None:
+                    dict.__setitem__(out, "_pgroups", {group})  # type: ignore[arg-type]
+                else:
+                    groups.add(group)
         if raw_out is not None and tag in special:
             assert info is not None
             if special[tag] == 1:

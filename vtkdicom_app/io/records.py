@@ -411,6 +411,7 @@ def _records_from_pydicom(path: str, *, force: bool = False) -> list[FrameRecord
             try:
                 value = elem.value
                 tags[private_key(group, element)] = value if isinstance(value, (bytes, bytearray)) else _plain(value)
+                tags.setdefault("_pgroups", set()).add(group)
             except Exception:  # an undecodable private value: leave it out
                 continue
     meta = getattr(ds, "file_meta", None)

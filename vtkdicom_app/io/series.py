@@ -227,13 +227,6 @@ def _attr(rec: FrameRecord, key: str) -> Any:
     return value
 
 
-def _partition(records: list[FrameRecord], keys: list[str]) -> dict[tuple[Any, ...], list[FrameRecord]]:
-    out: dict[tuple[Any, ...], list[FrameRecord]] = defaultdict(list)
-    for rec in records:
-        out[tuple(_attr(rec, k) for k in keys)].append(rec)
-    return out
-
-
 def _repeats(records: list[FrameRecord]) -> bool:
     keys = [_pos_key(r) for r in records]
     known = [k for k in keys if k is not None]
@@ -273,21 +266,39 @@ def _choose_keys(records: list[FrameRecord]) -> tuple[list[str], dict[tuple[Any,
     least half a volume (it does not change from slice to slice within a volume, as a
     per-slice trigger or acquisition time would).
     """
-    n_positions = len({_pos_key(r) for r in records})
+    positions = [_pos_key(r) for r in records]
+    n_positions = len(set(positions))
     keys: list[str] = []
-    parts: dict[tuple[Any, ...], list[FrameRecord]] = {(): records}
+    current: list[tuple[Any, ...]] = [()] * len(records)
+    n_parts = 1
     for key in _REPEAT_KEYS:
-        trial = _partition(records, keys + [key])
-        if len(trial) <= len(parts):
+        column = [_attr(r, key) for r in records]
+        if len(set(column)) == 1:
             continue
-        sizes = sorted(len(v) for v in trial.values())
+        trial = [c + (v,) for c, v in zip(current, column)]
+        counts: dict[tuple[Any, ...], int] = defaultdict(int)
+        for t in trial:
+            counts[t] += 1
+        if len(counts) <= n_parts:
+            continue
+        sizes = sorted(counts.values())
         if sizes[len(sizes) // 2] < max(1, n_positions // 2):
             continue
         keys.append(key)
-        parts = trial
-        if not any(_repeats(p) for p in parts.values()):
+        current, n_parts = trial, len(counts)
+        seen: set[tuple[Any, ...]] = set()
+        repeated = False
+        for t, p in zip(current, positions):
+            if (t, p) in seen:
+                repeated = True
+                break
+            seen.add((t, p))
+        if not repeated:
             break
-    return keys, parts
+    parts: dict[tuple[Any, ...], list[FrameRecord]] = defaultdict(list)
+    for t, rec in zip(current, records):
+        parts[t].append(rec)
+    return keys, dict(parts)
 
 
 def _rank_split(records: list[FrameRecord]) -> tuple[list[list[FrameRecord]], list[tuple[FrameRecord, FrameRecord]]]:

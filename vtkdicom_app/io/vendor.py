@@ -83,6 +83,9 @@ def private_value(tags: dict[str, Any], group: int, creator: str, offset: int, v
     object or None
         None when no block of that creator holds the element.
     """
+    groups = tags.get("_pgroups")
+    if not groups or group not in groups:
+        return None
     want = creator.upper()
     for block in range(0x10, 0x20):
         owner = tags.get(private_key(group, block))
