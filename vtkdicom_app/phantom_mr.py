@@ -190,7 +190,7 @@ def write_mosaic(
     corner = first - c * pixel_spacing[0] * (big_rows - rows) / 2 - r * pixel_spacing[1] * (big_cols - columns) / 2
     corner = np.round(corner, 6)
     first = corner + c * pixel_spacing[0] * (big_rows - rows) / 2 + r * pixel_spacing[1] * (big_cols - columns) / 2
-    study_uid, series_uid, frame_uid = _uid(seed, "mstudy"), _uid(seed, "mseries"), _uid(seed, "mfor")
+    study_uid, series_uid, frame_uid = str(_uid(seed, "mstudy")), str(_uid(seed, "mseries")), str(_uid(seed, "mfor"))
     names = random.Random(seed)
     files: list[Path] = []
     arrays: list[np.ndarray] = []
@@ -213,7 +213,7 @@ def write_mosaic(
         ds = Dataset()
         ds.file_meta = FileMetaDataset()
         ds.file_meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
-        sop = _uid(seed, "msop", v)
+        sop = str(_uid(seed, "msop", v))
         ds.file_meta.MediaStorageSOPInstanceUID = sop
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds.SpecificCharacterSet = "ISO_IR 100"
@@ -353,10 +353,11 @@ class Classic4DResult:
 
 def _volume_plan(style: Classic4DStyle, n_volumes: int) -> tuple[list[dict[str, Any]], list[int], str]:
     """Per-volume attributes, the expected order and the axis."""
+    plan: list[dict[str, Any]]
     if style is Classic4DStyle.INSTANCE_ONLY:
         return [{} for _ in range(n_volumes)], list(range(n_volumes)), "time"
     if style in (Classic4DStyle.DTI_STANDARD, Classic4DStyle.DTI_GE, Classic4DStyle.DTI_PHILIPS, Classic4DStyle.DTI_SIEMENS):
-        plan = [{"b": b, "g": g} for b, g in _DTI_PROTOCOL]
+        plan = [{"b": b, "g": g} for b, g in _DTI_PROTOCOL]  # noqa: C416
         order = sorted(range(len(plan)), key=lambda v: (plan[v]["b"], v))
         return plan, order, "diffusion"
     if style is Classic4DStyle.MAG_PHASE_ECHOES:

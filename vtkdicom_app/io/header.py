@@ -428,9 +428,10 @@ def _walk(
                     raise _NeedMore
                 pvr = "LO" if elem <= 0xFF else (vr_b.decode("ascii") if vr_b and vr_b != b"UN" else "UN")
                 raw_out[private_key(group, elem)] = (buf[vpos : vpos + length], pvr, "latin_1")
-                groups = dict.get(out, "_pgroups")  # type: ignore[arg-type]
+                assert out is not None
+                groups = dict.get(out, "_pgroups")
                 if groups is None:
-                    dict.__setitem__(out, "_pgroups", {group})  # type: ignore[arg-type]
+                    dict.__setitem__(out, "_pgroups", {group})
                 else:
                     groups.add(group)
         if raw_out is not None and tag in special:

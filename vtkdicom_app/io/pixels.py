@@ -13,7 +13,7 @@ import enum
 import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 

@@ -362,7 +362,7 @@ class _Volume:
     def label(self, keys: list[str]) -> str:
         bits = []
         for key in keys:
-            value = self.rank + 1 if key == _RANK else self.values.get(key)
+            value: Any = self.rank + 1 if key == _RANK else self.values.get(key)
             name = _SHORT_NAMES.get(key, key)
             if key == "DiffusionGradient" and value is not None:
                 text = "(" + ", ".join(f"{v:.3g}" for v in value) + ")"
