@@ -244,3 +244,17 @@ def test_frame_slider_plays_mosaic_runs_and_classic_4d(window: MainWindow, tmp_p
     window.play_button.setChecked(True)
     qtbot.waitUntil(lambda: window.model.frame != n_frames - 1, timeout=3000)
     window.play_button.setChecked(False)
+
+
+def test_colour_series_shows_in_the_slice_views_without_volume_rendering(window: MainWindow, tmp_path: Path) -> None:
+    from tests.test_mr_series import _write_rgb_series
+
+    expected = _write_rgb_series(tmp_path / "rgb", n=5)
+    _open(window, tmp_path / "rgb")
+    assert window.model.vol is not None and window.model.vol.is_colour
+    assert window.scene is None  # volume rendering refuses colour; the 3D view stays empty
+    shown = window.panes[Plane.AXIAL].view.rgb
+    assert shown.ndim == 3 and shown.shape[2] == 3
+    # the axial pane shows the stored colours of one of the slices (crosshair pixels aside)
+    sl = window.panes[Plane.AXIAL].view.slice.array
+    assert sl.shape[-1] == 3 and any(np.array_equal(sl, expected[k]) for k in range(5))

@@ -542,6 +542,12 @@ class MainWindow(QtWidgets.QMainWindow):
             self.view3d.GetRenderWindow().RemoveRenderer(self.scene.renderer)
             if self.scene._marker_renderer is not None:
                 self.view3d.GetRenderWindow().RemoveRenderer(self.scene._marker_renderer)
+        if vol.is_colour:  # colour shows in the slice views; volume rendering needs grey values
+            self.scene = None
+            self.surface_list.clear()
+            self.refresh(render_3d=False)
+            self.statusBar().showMessage("colour (RGB) volume: shown in the slice views; no volume rendering or surfaces")
+            return
         self.scene = VolumeScene(vol, preset=self.model.volume_preset, render_window=self.view3d.GetRenderWindow())
         idx = self.vr_preset.findText(self.model.volume_preset)
         if idx >= 0:
