@@ -375,3 +375,30 @@ def test_colour_series_loads_as_rgb_volume_with_geometry(tmp_path: Path) -> None
 
     with pytest.raises(ColourVolumeError, match="colour"):
         vda.extract_surface(vol, threshold=100.0)
+
+
+def test_multi_slice_cine_with_per_slice_trigger_times(tmp_path: Path) -> None:
+    """Siemens-style cine: each slice location its own AcquisitionNumber and trigger times,
+    instance numbers running slice after slice: phases come from the InstanceNumber order."""
+    res = write_classic_4d(tmp_path, style=Classic4DStyle.INSTANCE_ONLY, volumes=5)
+    n_vol = len(res.volumes)
+    for v, volume in enumerate(res.volumes):
+        order = res.volumes[v].expected_sorted_positions()
+        for f in volume.files:
+            ds = pydicom.dcmread(f)
+            a = order.index(tuple(float(x) for x in ds.ImagePositionPatient))
+            ds.InstanceNumber = a * n_vol + v + 1
+            ds.AcquisitionNumber = a + 1
+            ds.TriggerTime = _ds_text(40.0 * v + 0.7 * a)
+            del ds.NumberOfTemporalPositions
+            ds.save_as(f)
+    info = vda.scan(tmp_path)
+    assert len(info) == 1 and info[0].fourth_axis == "time" and info[0].n_frames == n_vol
+    seq = _quiet(vda.load_sequence, tmp_path)
+    spec = res.volumes[0].spec
+    assert [f.value_at(spec.sphere_center) for f in seq] == res.sphere_hu
+    assert seq.values == pytest.approx([40.0 * v + 0.7 * 4.5 for v in range(n_vol)], abs=0.01)
+
+
+def _ds_text(value: float) -> str:
+    return f"{value:.2f}"

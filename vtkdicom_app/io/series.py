@@ -271,6 +271,7 @@ def _choose_keys(records: list[FrameRecord]) -> tuple[list[str], dict[tuple[Any,
     keys: list[str] = []
     current: list[tuple[Any, ...]] = [()] * len(records)
     n_parts = 1
+    distinct_pairs = n_positions  # distinct (key values, position): len(records) when nothing repeats
     for key in _REPEAT_KEYS:
         column = [_attr(r, key) for r in records]
         if len(set(column)) == 1:
@@ -281,19 +282,15 @@ def _choose_keys(records: list[FrameRecord]) -> tuple[list[str], dict[tuple[Any,
             counts[t] += 1
         if len(counts) <= n_parts:
             continue
+        pairs = len(set(zip(trial, positions)))
+        if pairs <= distinct_pairs:
+            continue  # constant at each position (one value per slice location): tells no repeat apart
         sizes = sorted(counts.values())
         if sizes[len(sizes) // 2] < max(1, n_positions // 2):
-            continue
+            continue  # changes within a volume (a per-slice time)
         keys.append(key)
-        current, n_parts = trial, len(counts)
-        seen: set[tuple[Any, ...]] = set()
-        repeated = False
-        for t, p in zip(current, positions):
-            if (t, p) in seen:
-                repeated = True
-                break
-            seen.add((t, p))
-        if not repeated:
+        current, n_parts, distinct_pairs = trial, len(counts), pairs
+        if pairs == len(records):
             break
     parts: dict[tuple[Any, ...], list[FrameRecord]] = defaultdict(list)
     for t, rec in zip(current, records):
@@ -384,6 +381,10 @@ def _sort_key(vol: _Volume, keys: list[str]) -> tuple[Any, ...]:
             out.append((0, vol.first_instance))
             continue
         value = vol.values.get(key)
+        if key in ("ImageType", "FrameType") and isinstance(value, tuple) and value:
+            # original images before derived ones (a trace or ADC volume in a DWI series)
+            out.append((0 if str(value[0]).upper() == "ORIGINAL" else 1, _describe(value)))
+            continue
         if value is None:
             out.append((-1, 0))
         elif isinstance(value, (int, float)):
