@@ -402,3 +402,15 @@ def test_multi_slice_cine_with_per_slice_trigger_times(tmp_path: Path) -> None:
 
 def _ds_text(value: float) -> str:
     return f"{value:.2f}"
+
+
+def test_ybr_colour_ultrasound_from_pydicom_wheel_matches_pydicom() -> None:
+    """A real YBR_FULL_422 (JPEG baseline) ultrasound cine shipped with pydicom: RGB as pydicom decodes it."""
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("examples_ybr_color.dcm")
+    assert path is not None
+    vol = _quiet(vda.load, path)
+    expected = pydicom.dcmread(path).pixel_array
+    assert vol.is_colour and vol.array.shape == expected.shape == (30, 240, 320, 3)
+    np.testing.assert_array_equal(vol.array, expected)
