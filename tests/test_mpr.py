@@ -346,3 +346,19 @@ def test_mpr_cli(phantom_factory: Any, tmp_path: Path) -> None:
         assert Image.open(out).size[0] > 50
     bad = subprocess.run([sys.executable, "-m", "vtkdicom_app", "mpr", str(ph.outdir), "-o", str(tmp_path / "x.png"), "--slab", "max:3"], capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode == 2
+
+
+def test_single_slice_shows_its_own_plane_and_refuses_the_others() -> None:
+    """A scout or projection image: its plane is shown as stored; other planes are refused."""
+    from vtkdicom_app.errors import SingleSliceError
+    from vtkdicom_app.mpr import Interpolation, reslice
+    from vtkdicom_app.volume import Volume
+
+    arr = np.arange(20 * 30, dtype=np.int16).reshape(1, 20, 30)
+    vol = Volume(arr, spacing=(1.0, 1.0, 1.0), origin=(-14.5, -9.5, 7.0))
+    s = reslice(vol, "axial", interpolation=Interpolation.NEAREST)
+    assert s.array.shape == (20, 30)
+    np.testing.assert_array_equal(s.array, arr[0])
+    for plane in ("coronal", "sagittal"):
+        with pytest.raises(SingleSliceError, match=f"no {plane} view.*own plane \\(axial\\)"):
+            reslice(vol, plane)

@@ -17,6 +17,7 @@ __all__ = [
     "MemoryLimitError",
     "PipelineError",
     "ColourVolumeError",
+    "SingleSliceError",
     "VtkDicomWarning",
     "GeometryWarning",
     "SkippedFileWarning",
@@ -65,6 +66,11 @@ class ColourVolumeError(VtkDicomError):
     Surfaces, volume rendering and value statistics need one value per voxel; colour
     volumes (``array`` of shape ``(k, j, i, 3)``, uint8) show in slice views and ``mpr`` only.
     """
+
+
+class SingleSliceError(VtkDicomError):
+    """A single-slice series (a scout, a projection image) has only its own plane: no other
+    MPR plane and no surface can be made from it."""
 
 
 class VtkDicomWarning(UserWarning):

@@ -48,7 +48,7 @@ from typing import Any, Sequence, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vtkdicom_app.errors import VtkDicomError
+from vtkdicom_app.errors import SingleSliceError, VtkDicomError
 from vtkdicom_app.pipeline import run_update
 from vtkdicom_app.volume import Volume
 
@@ -446,6 +446,11 @@ class Reslicer:
         slab_mode = _as_enum(SlabMode, slab_mode)
         axes = plane_axes(plane, normal)
         n = axes[:, 2]
+        if self.vol.shape[0] == 1 and abs(float(n @ self.vol.direction[:, 2])) < 0.999:
+            own = nearest_standard_plane(self.vol.direction[:, 2])
+            raise SingleSliceError(
+                f"a single-slice series has no {plane.value} view: only its own plane ({own.value}) can be shown"
+            )
         p = _unit_free_point(point, self._centre)
         if position is not None:
             if plane is Plane.OBLIQUE:
