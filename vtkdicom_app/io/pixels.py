@@ -450,6 +450,8 @@ def _fill(
 
     total = len(records)
     n_workers = workers or min(8, os.cpu_count() or 1)
+    if all(rec.file.path in decoded for rec in records):
+        n_workers = 1  # already decoded (mosaic tiles, compressed files): copying needs no threads
     starts = range(0, total, _CHUNK)
     done = 0
     if n_workers <= 1 or total <= _CHUNK:

@@ -273,7 +273,13 @@ def _choose_keys(records: list[FrameRecord]) -> tuple[list[str], dict[tuple[Any,
     n_parts = 1
     distinct_pairs = n_positions  # distinct (key values, position): len(records) when nothing repeats
     for key in _REPEAT_KEYS:
-        column = [_attr(r, key) for r in records]
+        cache: dict[int, Any] = {}  # the frames of one file (mosaic tiles) share their attributes
+        column = []
+        for r in records:
+            ident = id(r.split)
+            if ident not in cache:
+                cache[ident] = _attr(r, key)
+            column.append(cache[ident])
         if len(set(column)) == 1:
             continue
         trial = [c + (v,) for c, v in zip(current, column)]
