@@ -258,3 +258,30 @@ def test_colour_series_shows_in_the_slice_views_without_volume_rendering(window:
     # the axial pane shows the stored colours of one of the slices (crosshair pixels aside)
     sl = window.panes[Plane.AXIAL].view.slice.array
     assert sl.shape[-1] == 3 and any(np.array_equal(sl, expected[k]) for k in range(5))
+
+
+def test_open_reads_each_header_once_and_the_worker_leaves_the_model_alone(window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from vtkdicom_app.io import header as header_module
+    from vtkdicom_app.phantom import write_phantom
+
+    ph = write_phantom(tmp_path / "ct", rows=32, columns=32, slices=12)
+    reads: list[str] = []
+    real = header_module.read_header
+    monkeypatch.setattr("vtkdicom_app.io.loader.read_header", lambda p: (reads.append(str(p)), real(p))[1])
+    gui = threading.get_ident()
+    writes_off_gui: list[str] = []
+    real_setattr = type(window.model).__setattr__
+
+    def watch(obj: Any, name: str, value: Any) -> None:
+        if threading.get_ident() != gui:
+            writes_off_gui.append(name)
+        real_setattr(obj, name, value)
+
+    monkeypatch.setattr(type(window.model), "__setattr__", watch)
+    _open(window, ph.outdir)
+    assert window.model.vol is not None and window.model.vol.shape == (12, 32, 32)
+    assert len(reads) == len(ph.files) == len(set(reads))  # one header read per file per open
+    assert writes_off_gui == []  # the worker returned a result; the GUI thread applied it
+    assert len(window.model.series) == 1

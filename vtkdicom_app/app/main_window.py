@@ -457,12 +457,14 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_path(self, path: str, series: str | None = None) -> Worker:
         """Scan and load a path in a worker, with a progress dialog and Cancel."""
         def work(progress: Callable[[int, int, str], None]) -> Any:
-            infos = self.model.scan(path, progress=progress)
-            vol, seq = self.model.load_any(path, series=series, progress=progress)
+            # the worker only reads: one scan, then the load from it; the GUI thread applies the result
+            infos = self.model.scan_only(path, progress=progress)
+            vol, seq = self.model.load_any(infos, series=series, progress=progress, infos=infos)
             return infos, vol, seq
 
         def done(result: Any) -> None:
             infos, vol, seq = result
+            self.model.series = list(infos)
             self.model.set_volume(vol, path)
             self.model.sequence = seq
             self._setup_frames()

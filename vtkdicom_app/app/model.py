@@ -83,21 +83,39 @@ class ViewerModel:
 
     # ------------------------------------------------------------------ data
     def scan(self, path: str, progress: ProgressCallback | None = None) -> list[SeriesInfo]:
-        """Scan a folder/file/DICOMDIR for the series browser."""
+        """Scan a folder/file/DICOMDIR for the series browser (and remember the result)."""
         self.series = scan(path, progress=progress)
         return self.series
+
+    @staticmethod
+    def scan_only(path: str, progress: ProgressCallback | None = None) -> list[SeriesInfo]:
+        """Scan without touching the model (for a worker thread; the GUI thread stores it)."""
+        return scan(path, progress=progress)
 
     def load(self, path: str | Sequence[str], series: str | None = None, progress: ProgressCallback | None = None) -> Volume:
         """Load a series (in a worker thread: nothing here touches Qt)."""
         return load(path, series=series, progress=progress)
 
-    def load_any(self, path: str, series: str | None = None, progress: ProgressCallback | None = None) -> tuple[Volume, VolumeSequence | None]:
-        """Load what the user opened: a 4D series as a sequence (frame 0 shown), else a volume."""
-        four_d = [s for s in self.series if s.fourth_axis and (series is None or s.uid == series)]
-        if four_d and (series is not None or len(self.series) == 1):
+    def load_any(
+        self,
+        path: Any,
+        series: str | None = None,
+        progress: ProgressCallback | None = None,
+        *,
+        infos: Sequence[SeriesInfo] | None = None,
+    ) -> tuple[Volume, VolumeSequence | None]:
+        """Load what the user opened: a 4D series as a sequence (frame 0 shown), else a volume.
+
+        ``path`` may be what :func:`~vtkdicom_app.io.loader.scan` returned (then no header is
+        read again); ``infos`` are the scanned series (default: ``path`` when it is a scan
+        result, else the model's last scan). Nothing in the model changes: a worker may call it.
+        """
+        known = list(infos) if infos is not None else (list(path) if isinstance(path, list) else list(self.series))
+        four_d = [s for s in known if s.fourth_axis and (series is None or s.uid == series)]
+        if four_d and (series is not None or len(known) == 1):
             seq = load_sequence(path, series=four_d[0].uid, progress=progress)
             return seq[0], seq
-        return self.load(path, series=series, progress=progress), None
+        return load(path, series=series, progress=progress), None
 
     def set_frame(self, n: int) -> Volume:
         """Show frame ``n`` of the sequence; the crosshair and window stay put."""

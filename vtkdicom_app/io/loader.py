@@ -30,7 +30,7 @@ from vtkdicom_app.io.mosaic import is_mosaic
 from vtkdicom_app.io.series import Stack, group_records
 from vtkdicom_app.volume import Volume, VolumeSequence
 
-__all__ = ["Backend", "SeriesInfo", "scan", "load", "load_sequence", "scan_stacks", "ScanResult"]
+__all__ = ["Backend", "SeriesInfo", "SeriesList", "scan", "load", "load_sequence", "scan_stacks", "ScanResult"]
 
 PathInput = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 ProgressCallback = Callable[[int, int, str], None]
@@ -426,7 +426,7 @@ def _collapse_sequences(stacks: list[Stack], extra: list[str]) -> list[SeriesInf
     return out
 
 
-def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> list[SeriesInfo]:
+def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> "SeriesList":
     """Find the series (stacks) under a path without decoding pixels.
 
     Parameters
@@ -438,8 +438,10 @@ def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> list[S
 
     Returns
     -------
-    list of SeriesInfo
-        Ordered by SeriesNumber; split series appear as several entries.
+    SeriesList
+        A list of SeriesInfo ordered by SeriesNumber (split series appear as several
+        entries, a 4D series as one), with ``.skipped``, ``.ignored`` and ``.notes``;
+        ``load(entry)`` loads from this scan without reading headers again.
 
     Examples
     --------
@@ -449,7 +451,63 @@ def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> list[S
     """
     result = scan_stacks(path, progress=progress)
     extra = result.summary_warnings()
-    return _collapse_sequences(result.stacks, extra)
+    infos = _collapse_sequences(result.stacks, extra)
+    for info in infos:
+        object.__setattr__(info, "_scan", result)  # load(info) uses it: no second scan
+    return SeriesList(infos, result)
+
+
+class SeriesList(list):  # type: ignore[type-arg]
+    """What :func:`scan` returns: a list of :class:`SeriesInfo`, plus what was not used.
+
+    ``load(series_list)`` and ``load(series_list[n])`` load from this scan without reading
+    the headers again.
+
+    Attributes
+    ----------
+    result : ScanResult
+        The stacks behind the entries.
+    """
+
+    def __init__(self, infos: Iterable[SeriesInfo], result: ScanResult) -> None:
+        super().__init__(infos)
+        self.result = result
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """``(path, reason)`` of files that look like DICOM but could not be used."""
+        return list(self.result.skipped)
+
+    @property
+    def ignored(self) -> list[tuple[str, str]]:
+        """``(path, reason)`` of files that are not slices (not DICOM, SR, DICOMDIR...)."""
+        return list(self.result.ignored)
+
+    @property
+    def notes(self) -> list[str]:
+        """Remarks about the scan as a whole."""
+        return list(self.result.notes)
+
+
+ScanSource = PathInput | SeriesInfo | SeriesList | ScanResult
+
+
+def _scan_for(path: Any, series: str | int | None, progress: ProgressCallback | None) -> tuple[ScanResult, str | int | None, str]:
+    """The scan behind a path, a SeriesInfo, a SeriesList or a ScanResult (scanned only once).
+
+    Returns the scan (a copy whose notes may be appended to), the series to pick and a name
+    for messages.
+    """
+    if isinstance(path, SeriesInfo):
+        cached = getattr(path, "_scan", None)
+        result = cached if isinstance(cached, ScanResult) else scan_stacks(path.files, progress=progress)
+        name = os.path.dirname(path.files[0]) if path.files else path.uid
+        return dataclasses.replace(result, notes=list(result.notes)), series if series is not None else path.uid, name
+    if isinstance(path, SeriesList):
+        return dataclasses.replace(path.result, notes=list(path.result.notes)), series, "the scanned files"
+    if isinstance(path, ScanResult):
+        return dataclasses.replace(path, notes=list(path.notes)), series, "the scanned files"
+    return scan_stacks(path, progress=progress), series, str(path) if isinstance(path, (str, os.PathLike)) else "the given files"
 
 
 # ---------------------------------------------------------------------------- load
@@ -624,7 +682,7 @@ def _emit(messages: list[tuple[str, type[Warning]]]) -> None:
 
 
 def load(
-    path: PathInput,
+    path: ScanSource,
     series: str | int | None = None,
     progress: ProgressCallback | None = None,
     *,
@@ -636,11 +694,12 @@ def load(
 
     Parameters
     ----------
-    path : str, os.PathLike or sequence of them
-        A folder (searched recursively), a file, a list of files or folders, or a DICOMDIR.
+    path : str, os.PathLike, sequence of them, SeriesInfo, SeriesList or ScanResult
+        A folder (searched recursively), a file, a list of files or folders, a DICOMDIR, or
+        what :func:`scan` returned (an entry or the whole list: no second scan).
     series : str or int, optional
         A ``SeriesInfo.uid`` from :func:`scan`, a SeriesInstanceUID (its largest stack) or a
-        SeriesNumber. Default: the largest non-localizer stack.
+        SeriesNumber. Default: the largest non-localizer stack (or the given SeriesInfo).
     progress : callable, optional
         ``progress(done, total, stage)`` for headers then pixels; it may raise to cancel.
     backend : Backend or {"pydicom", "vtk"}
@@ -676,8 +735,8 @@ def load(
     ((64, 128, 128), (1.5, 1.5, 2.0))
     """
     backend = Backend(backend) if not isinstance(backend, Backend) else backend
-    result = scan_stacks(path, progress=progress)
-    stack = _choose(result, series, path)
+    result, series, where = _scan_for(path, series, progress)
+    stack = _choose(result, series, where)
     if stack.error:
         raise GeometryError(stack.error)
     geo = stack.geometry
@@ -721,7 +780,7 @@ def load(
 
 
 def load_sequence(
-    path: PathInput,
+    path: ScanSource,
     series: str | int | None = None,
     axis: str | None = None,
     progress: ProgressCallback | None = None,
@@ -756,7 +815,7 @@ def load_sequence(
     """
     from vtkdicom_app.io.pixels import memory_limit_bytes, read_frames
 
-    result = scan_stacks(path, progress=progress)
+    result, series, path = _scan_for(path, series, progress)
     groups: dict[str, list[Stack]] = {}
     for s in result.stacks:
         if s.sequence_axis is not None and (axis is None or s.sequence_axis == str(axis)):

@@ -1,0 +1,58 @@
+"""Scan once: what scan() returns loads without a second header pass, and says what it skipped."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import vtkdicom_app as vda
+from vtkdicom_app.io import header as header_module
+from vtkdicom_app.phantom import write_phantom
+from vtkdicom_app.phantom_mr import Classic4DStyle, write_classic_4d
+
+
+def _quiet(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+def test_load_from_a_scan_entry_reads_no_header_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_phantom(tmp_path, rows=32, columns=32, slices=8, n_series=2)
+    (tmp_path / "notes.txt").write_text("not dicom")
+    series = vda.scan(tmp_path)
+    assert len(series) == 2 and [p for p, _r in series.ignored] == [str(tmp_path / "notes.txt")]
+    reference = _quiet(vda.load, tmp_path, series=series[1].uid)
+    calls = {"n": 0}
+    real = header_module.read_header
+
+    def counting(path: Any) -> Any:
+        calls["n"] += 1
+        return real(path)
+
+    monkeypatch.setattr("vtkdicom_app.io.loader.read_header", counting)
+    vol = _quiet(vda.load, series[1])
+    assert calls["n"] == 0  # no header read a second time
+    np.testing.assert_array_equal(vol.array, reference.array)
+    assert vol.origin == reference.origin
+    whole = _quiet(vda.load, series)  # the whole list: the largest series, as load(path) would
+    assert whole.shape == (8, 32, 32) and calls["n"] == 0
+
+
+def test_load_sequence_from_a_scan_entry(tmp_path: Path) -> None:
+    res = write_classic_4d(tmp_path, style=Classic4DStyle.DTI_STANDARD)
+    series = vda.scan(tmp_path)
+    seq = _quiet(vda.load_sequence, series[0])
+    assert len(seq) == len(res.volumes) and seq.axis == "diffusion"
+
+
+def test_repeated_loads_from_one_scan_do_not_pile_up_warnings(tmp_path: Path) -> None:
+    write_phantom(tmp_path, rows=32, columns=32, slices=8, n_series=2)
+    series = vda.scan(tmp_path)
+    first = _quiet(vda.load, series)
+    second = _quiet(vda.load, series)
+    assert first.warnings == second.warnings
