@@ -676,6 +676,48 @@ def _correct_tilt(array: np.ndarray, shear: np.ndarray, direction: np.ndarray, s
     return out
 
 
+def _crop_window(
+    stack: Stack, geo: Any, roi: tuple[Sequence[float], Sequence[float]] | None, stride: int
+) -> tuple[list[FrameRecord], tuple[int, int, int, int, int], np.ndarray, tuple[float, float, float], str | None]:
+    """Records, pixel window, origin and spacing of the part of a stack inside ``roi``."""
+    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ValueError(f"stride must be a positive integer, got {stride!r}")
+    nk, nj, ni = stack.shape
+    lo = np.zeros(3, dtype=int)
+    hi = np.array([ni - 1, nj - 1, nk - 1])
+    note = None
+    if roi is not None:
+        try:
+            box = np.asarray(roi, dtype=np.float64).reshape(2, 3)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"roi must be two (x, y, z) corners in LPS mm, got {roi!r}") from exc
+        if not np.all(np.isfinite(box)):
+            raise ValueError(f"roi must be finite, got {roi!r}")
+        corners = np.array([[box[a, 0], box[b, 1], box[c, 2]] for a in (0, 1) for b in (0, 1) for c in (0, 1)])
+        scale = geo.direction * np.asarray(geo.spacing)[None, :]
+        ijk = (corners - np.asarray(geo.origin)) @ np.linalg.inv(scale).T
+        want_lo = np.floor(ijk.min(axis=0) + 1e-6).astype(int)
+        want_hi = np.ceil(ijk.max(axis=0) - 1e-6).astype(int)
+        new_lo, new_hi = np.maximum(want_lo, lo), np.minimum(want_hi, hi)
+        if np.any(new_lo > new_hi):
+            far = np.asarray(geo.origin) + scale @ hi
+            raise GeometryError(
+                f"roi {box[0].tolist()}..{box[1].tolist()} mm lies outside the volume, which spans "
+                f"{np.round(np.minimum(geo.origin, far), 1).tolist()}..{np.round(np.maximum(geo.origin, far), 1).tolist()} mm (LPS)"
+            )
+        if np.any(new_lo != want_lo) or np.any(new_hi != want_hi):
+            note = "roi reaches beyond the volume; cropped to the volume's edge"
+        lo, hi = new_lo, new_hi
+        if geo.tilt_deg:
+            note = (note + "; " if note else "") + "roi on a gantry-tilted stack is cropped in index space (slices are sheared)"
+    ks = range(int(lo[2]), int(hi[2]) + 1, stride)
+    records = [stack.records[k] for k in ks]
+    window = (int(lo[1]), int(hi[1]) + 1, int(lo[0]), int(hi[0]) + 1, int(stride))
+    origin = np.asarray(geo.origin) + geo.direction @ (np.asarray(geo.spacing) * lo)
+    spacing = tuple(float(v) * stride for v in geo.spacing)
+    return records, window, origin, spacing, note  # type: ignore[return-value]
+
+
 def _emit(messages: list[tuple[str, type[Warning]]]) -> None:
     for msg, category in messages:
         _warnings.warn(msg, category, stacklevel=3)
@@ -689,6 +731,8 @@ def load(
     backend: Backend | str = Backend.PYDICOM,
     correct_tilt: bool = False,
     workers: int | None = None,
+    roi: tuple[Sequence[float], Sequence[float]] | None = None,
+    stride: int = 1,
 ) -> Volume:
     """Load one series as a :class:`~vtkdicom_app.volume.Volume` in patient space (LPS).
 
@@ -708,6 +752,12 @@ def load(
         Resample a gantry-tilted stack onto an orthogonal grid (otherwise only warn).
     workers : int, optional
         Threads for pixel reading.
+    roi : pair of (x, y, z), optional
+        Two opposite corners of a box in patient coordinates (LPS mm): only the voxels inside
+        it are loaded (the smallest index box containing it), and only the files and rows
+        they need are read, so time and memory follow the crop.
+    stride : int
+        Keep every ``stride``-th voxel along i, j and k (spacing grows by the same factor).
 
     Returns
     -------
@@ -741,23 +791,36 @@ def load(
         raise GeometryError(stack.error)
     geo = stack.geometry
     assert geo is not None
+    records = stack.records
+    window: tuple[int, int, int, int, int] | None = None
+    origin = np.asarray(geo.origin, dtype=np.float64)
+    spacing = tuple(geo.spacing)
+    crop_note = None
+    if roi is not None or stride != 1:
+        records, window, origin, spacing, crop_note = _crop_window(stack, geo, roi, stride)
     if backend is Backend.VTK:
         from vtkdicom_app.io.vtk_backend import read_with_vtk
 
         array = read_with_vtk(stack)
+        if window is not None:
+            keep = [stack.records.index(r) for r in records]
+            j0, j1, i0, i1, st = window
+            array = np.ascontiguousarray(array[keep][:, j0:j1:st, i0:i1:st])
         decode_warnings: list[str] = []
     else:
         from vtkdicom_app.io.pixels import read_frames
 
-        array, decode_warnings = read_frames(stack.records, progress=progress, workers=workers)
+        array, decode_warnings = read_frames(records, progress=progress, workers=workers, window=window)
     tagged: list[tuple[str, type[Warning]]] = [(m, SeriesSplitWarning) for m in stack.warnings]
     tagged += [(m, GeometryWarning) for m in geo.warnings]
     tagged += [(m, SkippedFileWarning) for m in decode_warnings]
     for m in result.summary_warnings():
         category = SkippedFileWarning if "skipped" in m else SeriesSplitWarning if " stacks; loaded" in m else VtkDicomWarning
         tagged.append((m, category))
+    if crop_note:
+        tagged.append((crop_note, VtkDicomWarning))
     if geo.tilt_deg and correct_tilt:
-        array = _correct_tilt(array, geo.shear, geo.direction, geo.spacing)
+        array = _correct_tilt(array, geo.shear * stride, geo.direction, spacing)  # type: ignore[arg-type]
         tagged = [(m, c) for m, c in tagged if not m.startswith("gantry tilt of")]
         tagged.append((f"gantry tilt of {geo.tilt_deg:.2f} degrees corrected by resampling onto an orthogonal grid", GeometryWarning))
     _emit(tagged)
@@ -767,15 +830,18 @@ def load(
     if geo.tilt_deg:
         metadata["gantry_tilt_deg"] = round(geo.tilt_deg, 4)
         metadata["tilt_corrected"] = bool(correct_tilt)
+    if window is not None:
+        metadata["crop"] = {"roi": None if roi is None else [list(map(float, c)) for c in roi], "stride": int(stride)}
+    files = stack.files if window is None else list(dict.fromkeys(r.file.path for r in records))
     return Volume(
         array=array,
-        spacing=geo.spacing,
-        origin=tuple(geo.origin),  # type: ignore[arg-type]
+        spacing=spacing,  # type: ignore[arg-type]
+        origin=tuple(float(v) for v in origin),  # type: ignore[arg-type]
         direction=geo.direction,
         metadata=metadata,
         warnings=messages,
         geometry_known=geo.known,
-        files=stack.files,
+        files=files,
     )
 
 

@@ -213,6 +213,22 @@ def _read_native(rec: FrameRecord, out: np.ndarray, kind: OutputKind) -> None:
     _rescale_into(stored, rec, out, kind)
 
 
+def _read_native_window(rec: FrameRecord, out: np.ndarray, kind: OutputKind, window: tuple[int, int, int, int, int]) -> None:
+    """Read only rows ``j0..j1`` of a native frame, keep every ``stride``-th row and column."""
+    info = rec.file
+    j0, j1, i0, i1, st = window
+    dtype = _stored_dtype(info)
+    row_bytes = info.columns * dtype.itemsize
+    block = np.empty((j1 - j0, info.columns), dtype)
+    with open(info.path, "rb", buffering=0) as fh:
+        fh.seek(info.pixel_offset + rec.frame * info.frame_bytes + j0 * row_bytes)
+        got = fh.readinto(memoryview(block).cast("B"))
+    if got != block.nbytes:
+        raise DicomReadError(f"{info.path}: truncated pixel data: {got} of {block.nbytes} bytes for rows {j0}..{j1 - 1}")
+    _fix_bits(block, info)
+    _rescale_into(np.ascontiguousarray(block[::st, i0:i1:st]), rec, out, kind)
+
+
 def _read_native_frames(info: FileInfo, frames: set[int]) -> np.ndarray:
     """Stored values of whole native frames ``(n_frames, rows, cols)`` (only ``frames`` filled)."""
     dtype = _stored_dtype(info)
@@ -342,6 +358,7 @@ def read_frames(
     *,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
+    window: tuple[int, int, int, int, int] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Decode frames into a ``(k, j, i)`` array of real-world values.
 
@@ -353,6 +370,9 @@ def read_frames(
         ``progress(done, total, stage)``; it may raise to cancel.
     workers : int, optional
         Threads (default: up to 2 per CPU, at most 8).
+    window : tuple of int, optional
+        ``(j0, j1, i0, i1, stride)``: keep rows ``j0:j1:stride`` and columns
+        ``i0:i1:stride`` of every frame; native frames read only rows ``j0..j1``.
 
     Returns
     -------
@@ -369,8 +389,16 @@ def read_frames(
         The array would exceed the memory limit.
     """
     if _is_colour(records):
-        return _read_colour(records, progress)
-    shape = (len(records), records[0].rows, records[0].columns)
+        array, notes = _read_colour(records, progress)
+        if window is not None:
+            j0, j1, i0, i1, st = window
+            array = np.ascontiguousarray(array[:, j0:j1:st, i0:i1:st])
+        return array, notes
+    if window is not None:
+        j0, j1, i0, i1, st = window
+        shape = (len(records), len(range(j0, j1, st)), len(range(i0, i1, st)))
+    else:
+        shape = (len(records), records[0].rows, records[0].columns)
     needs_pydicom = [r for r in records if not r.file.fast_native]
     kind = choose_output(records)
     check_memory(shape, 2 if kind is not OutputKind.FLOAT32 else 4, "the volume")
@@ -399,7 +427,7 @@ def read_frames(
     while True:
         try:
             out = np.empty(shape, np.float32 if kind is OutputKind.FLOAT32 else np.int16)
-            _fill(records, out, kind, decoded, failed, progress, workers, warnings)
+            _fill(records, out, kind, decoded, failed, progress, workers, warnings, window)
             return out, warnings
         except _Overflow:
             kind = OutputKind.FLOAT32
@@ -416,6 +444,7 @@ def _fill(
     progress: ProgressCallback | None,
     workers: int | None,
     warnings: list[str],
+    window: tuple[int, int, int, int, int] | None = None,
 ) -> None:
     failures: dict[int, str] = {}
 
@@ -432,9 +461,14 @@ def _fill(
                 if rec.tile is not None:
                     r0, c0, h, w = rec.tile
                     frame = frame[r0 : r0 + h, c0 : c0 + w]
+                if window is not None:
+                    j0, j1, i0, i1, st = window
+                    frame = frame[j0:j1:st, i0:i1:st]
                 if frame.shape != out.shape[1:]:
                     raise DicomReadError(f"{rec.file.path}: frame shape {frame.shape} differs from Rows x Columns {out.shape[1:]}")
                 _rescale_into(np.ascontiguousarray(frame), rec, out[k], kind)
+            elif window is not None:
+                _read_native_window(rec, out[k], kind, window)
             else:
                 _read_native(rec, out[k], kind)
         except (DicomReadError, OSError, ValueError) as exc:
