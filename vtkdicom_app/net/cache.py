@@ -1,0 +1,89 @@
+"""The local study cache: ``ROOT/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm``.
+
+Every file is written under a hidden temporary name in its series folder and renamed when
+complete, so a file under its final name is always whole (``vtkdicom_app.scan`` skips
+hidden files, and leftovers of a killed process are removed by the next retrieval). What
+is already there is not fetched again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from pathlib import Path
+
+from vtkdicom_app.atomic import atomic_path
+from vtkdicom_app.net.query import check_uid
+
+__all__ = ["StudyCache", "SUFFIX"]
+
+SUFFIX = ".dcm"
+_STALE_SECONDS = 600.0
+
+
+class StudyCache:
+    """A folder of retrieved studies.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        Created on first write.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"StudyCache({str(self.root)!r})"
+
+    def study_folder(self, study_uid: str) -> Path:
+        """``ROOT/<study>`` (the UID is checked: it names a folder)."""
+        return self.root / check_uid(study_uid, "StudyInstanceUID")
+
+    def series_folder(self, study_uid: str, series_uid: str) -> Path:
+        """``ROOT/<study>/<series>``."""
+        return self.study_folder(study_uid) / check_uid(series_uid, "SeriesInstanceUID")
+
+    def instance_path(self, study_uid: str, series_uid: str, sop_uid: str) -> Path:
+        """``ROOT/<study>/<series>/<sop>.dcm``."""
+        return self.series_folder(study_uid, series_uid) / (check_uid(sop_uid, "SOPInstanceUID") + SUFFIX)
+
+    def present(self, study_uid: str, series_uid: str) -> set[str]:
+        """SOPInstanceUIDs of the whole files already in a series folder."""
+        folder = self.series_folder(study_uid, series_uid)
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return set()
+        return {n[: -len(SUFFIX)] for n in names if n.endswith(SUFFIX) and not n.startswith(".")}
+
+    def has(self, study_uid: str, series_uid: str, sop_uid: str) -> bool:
+        """Whether that instance is cached."""
+        return self.instance_path(study_uid, series_uid, sop_uid).is_file()
+
+    def write(self, study_uid: str, series_uid: str, sop_uid: str, data: bytes | memoryview) -> Path:
+        """Write one instance atomically (temporary name, then rename); returns its path."""
+        target = self.instance_path(study_uid, series_uid, sop_uid)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+        return target
+
+    def remove_stale_parts(self, study_uid: str, series_uid: str | None = None, max_age_s: float = _STALE_SECONDS) -> int:
+        """Delete temporary files older than ``max_age_s`` left by a killed process."""
+        folder = self.series_folder(study_uid, series_uid) if series_uid else self.study_folder(study_uid)
+        removed = 0
+        now = time.time()
+        for dirpath, _dirs, files in os.walk(folder):
+            for name in files:
+                if name.startswith(".") and ".part" in name:
+                    p = os.path.join(dirpath, name)
+                    with contextlib.suppress(OSError):
+                        if now - os.stat(p).st_mtime > max_age_s:
+                            os.unlink(p)
+                            removed += 1
+        return removed

@@ -1,0 +1,466 @@
+"""DIMSE with pynetdicom: C-ECHO, C-FIND, C-GET and C-MOVE (to a storage SCP started here).
+
+Every failure becomes a :class:`~vtkdicom_app.net.errors.PacsError` whose one-line message
+names the server and what to check. Files arrive through a :class:`Receiver` that checks
+each instance belongs to what was asked for and writes it atomically into the cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import ssl
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+
+from vtkdicom_app.net.config import ServerConfig
+from vtkdicom_app.net.errors import (
+    AssociationRejectedError,
+    IncompleteRetrieveError,
+    PacsConnectionError,
+    QueryFailedError,
+    RetrieveRefusedError,
+    ServerConfigError,
+    TransferTimeoutError,
+    UnexpectedInstanceError,
+)
+from vtkdicom_app.net.query import QueryLevel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataset import Dataset
+    from pynetdicom.association import Association
+
+    from vtkdicom_app.net.retrieve import Receiver, SeriesPlan
+
+__all__ = ["echo", "find", "get", "move"]
+
+LOG = logging.getLogger("vtkdicom_app.net")
+
+# compressed transfer syntaxes offered (one presentation context each) for C-GET, so the
+# server can send what it stores without transcoding
+_COMPRESSED = (
+    "1.2.840.10008.1.2.4.70",  # JPEG lossless SV1
+    "1.2.840.10008.1.2.4.90",  # JPEG 2000 lossless
+    "1.2.840.10008.1.2.4.91",  # JPEG 2000
+    "1.2.840.10008.1.2.4.50",  # JPEG baseline
+    "1.2.840.10008.1.2.4.51",  # JPEG extended
+    "1.2.840.10008.1.2.4.57",  # JPEG lossless
+    "1.2.840.10008.1.2.4.80",  # JPEG-LS lossless
+    "1.2.840.10008.1.2.4.81",  # JPEG-LS near lossless
+    "1.2.840.10008.1.2.5",  # RLE
+    "1.2.840.10008.1.2.1.99",  # deflated
+    "1.2.840.10008.1.2.2",  # explicit big endian
+)
+_UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
+_MAX_CONTEXTS = 127
+
+_GET_STATUS_REFUSED = {0x0122: "SOP class not supported", 0x0124: "not authorised", 0xA701: "out of resources (refused)", 0xA801: "move destination unknown"}
+
+
+# ---------------------------------------------------------------------------- association
+class _Session:
+    """Notifications of one association, for messages that say what happened."""
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.reject_reason: str | None = None
+        self.peer_aborted = False
+        self.connection_lost = False
+
+    def on_open(self, event: Any) -> None:
+        self.connected = True
+
+    def on_acse(self, event: Any) -> None:
+        from pynetdicom.pdu_primitives import A_ABORT, A_ASSOCIATE, A_P_ABORT
+
+        p = event.primitive
+        if isinstance(p, A_ASSOCIATE) and getattr(p, "result", 0) in (0x01, 0x02):
+            self.reject_reason = f"{p.reason_str} ({'permanent' if p.result == 0x01 else 'transient'}, from the {p.source_str.lower()})"
+        elif isinstance(p, A_P_ABORT):
+            self.connection_lost = True
+        elif isinstance(p, A_ABORT):
+            self.peer_aborted = True
+
+    def handlers(self) -> list[tuple[Any, Callable[..., Any]]]:
+        from pynetdicom import evt
+
+        return [(evt.EVT_CONN_OPEN, self.on_open), (evt.EVT_ACSE_RECV, self.on_acse)]
+
+
+def _make_ae(server: ServerConfig) -> Any:
+    from pynetdicom import AE
+
+    ae = AE(ae_title=server.calling_aet)
+    ae.acse_timeout = server.timeout
+    ae.dimse_timeout = server.timeout
+    ae.network_timeout = server.timeout
+    ae.connection_timeout = min(server.timeout, 15.0)
+    ae.maximum_pdu_size = server.max_pdu
+    return ae
+
+
+def _tls_args(server: ServerConfig) -> tuple[ssl.SSLContext, str] | None:
+    if not server.tls:
+        return None
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=server.tls_ca_file)
+        if not server.tls_verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if server.tls_cert_file:
+            ctx.load_cert_chain(server.tls_cert_file, server.tls_key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ServerConfigError(f"{server.describe()}: TLS files unusable ({type(exc).__name__}: {exc}); check tls_ca_file, tls_cert_file and tls_key_file") from None
+    return ctx, str(server.host)
+
+
+def _associate(server: ServerConfig, ae: Any, *, purpose: str, ext_neg: list[Any] | None = None, evt_handlers: list[Any] | None = None) -> tuple["Association", _Session]:
+    """An established association, or the error that says why not."""
+    assert server.host is not None and server.port is not None
+    where = server.describe(web=False)
+    try:
+        socket.getaddrinfo(server.host, server.port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise PacsConnectionError(f"cannot resolve host {server.host!r} of {where}; check the host name") from None
+    session = _Session()
+    handlers = session.handlers() + list(evt_handlers or [])
+    t0 = time.monotonic()
+    assoc = ae.associate(
+        server.host,
+        int(server.port),
+        ae_title=server.called_aet,
+        ext_neg=ext_neg,
+        evt_handlers=handlers,
+        tls_args=_tls_args(server),
+    )
+    if assoc.is_established:
+        return assoc, session
+    if assoc.is_rejected or session.reject_reason:
+        reason = session.reject_reason or "no reason given"
+        if "called" in reason.lower():
+            hint = f"check the called AE title ('{server.called_aet}' is not the server's)"
+        elif "calling" in reason.lower():
+            hint = f"check that the server knows our calling AE '{server.calling_aet}'"
+        else:
+            hint = f"check the called AE title '{server.called_aet}' and that the server accepts our calling AE '{server.calling_aet}'"
+        raise AssociationRejectedError(f"{where} rejected the association for {purpose}: {reason}; {hint}")
+    if not session.connected:
+        waited = time.monotonic() - t0
+        how = "no answer" if waited >= ae.connection_timeout * 0.9 else "connection refused"
+        raise PacsConnectionError(f"cannot connect to {where}: {how}; check host, port, firewall and that the server is running")
+    if assoc.is_aborted and session.peer_aborted:
+        raise AssociationRejectedError(f"{where} aborted the association request for {purpose}; check the called AE title '{server.called_aet}' and that the server accepts our calling AE '{server.calling_aet}'")
+    if assoc.is_aborted and not assoc.accepted_contexts and not session.connection_lost:
+        raise RetrieveRefusedError(f"{where} accepted none of the services proposed for {purpose}; check that it supports them for our calling AE '{server.calling_aet}'")
+    raise PacsConnectionError(f"{where} closed the connection during the association request for {purpose}; check TLS settings and the server's log")
+
+
+def _has_context(assoc: "Association", abstract_syntax: str) -> bool:
+    return any(cx.abstract_syntax == abstract_syntax and cx.as_scu for cx in assoc.accepted_contexts)
+
+
+@contextlib.contextmanager
+def _association(server: ServerConfig, ae: Any, *, purpose: str, ext_neg: list[Any] | None = None, evt_handlers: list[Any] | None = None) -> Iterator[tuple["Association", _Session]]:
+    assoc, session = _associate(server, ae, purpose=purpose, ext_neg=ext_neg, evt_handlers=evt_handlers)
+    try:
+        yield assoc, session
+    except BaseException:
+        if assoc.is_established:
+            assoc.abort()
+        raise
+    else:
+        if assoc.is_established:
+            assoc.release()
+
+
+def _lost(server: ServerConfig, session: _Session, what: str, idle_s: float) -> Exception:
+    """The error for an empty response (pynetdicom yields an empty status when the link dies)."""
+    where = server.describe(web=False)
+    if session.connection_lost or session.peer_aborted:
+        who = "aborted the association" if session.peer_aborted else "closed the connection"
+        return PacsConnectionError(f"{where} {who} during {what}; check that the server is running and its log")
+    if idle_s >= server.timeout * 0.9:
+        return TransferTimeoutError(f"{where} sent nothing for {server.timeout:g} s during {what}; check the server's load and network, or raise timeout in servers.toml")
+    return PacsConnectionError(f"connection to {where} lost during {what}; check the network and that the server is running")
+
+
+# ---------------------------------------------------------------------------- C-ECHO
+def echo(server: ServerConfig) -> float:
+    """C-ECHO; returns the round trip in seconds (association included).
+
+    Raises
+    ------
+    PacsError
+        Unreachable, rejected, or a non-success status.
+    """
+    from pynetdicom.sop_class import Verification
+
+    ae = _make_ae(server)
+    ae.add_requested_context(Verification)
+    t0 = time.perf_counter()
+    with _association(server, ae, purpose="C-ECHO") as (assoc, session):
+        t1 = time.monotonic()
+        status = assoc.send_c_echo()
+        if not status or "Status" not in status:
+            raise _lost(server, session, "C-ECHO", time.monotonic() - t1)
+        if int(status.Status) != 0:
+            raise QueryFailedError(f"{server.describe(web=False)} answered C-ECHO with status 0x{int(status.Status):04X}; check the server's log")
+    return time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------------- C-FIND
+def _identifier(level: QueryLevel, filters: dict[str, Any], return_keys: Iterable[str]) -> "Dataset":
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.QueryRetrieveLevel = level.value
+    for key in return_keys:
+        setattr(ds, key, "")
+    for key, value in filters.items():
+        setattr(ds, key, value)
+    if "PatientName" in filters or "PatientID" in filters:
+        ds.SpecificCharacterSet = "ISO_IR 192"
+    return ds
+
+
+def find(server: ServerConfig, level: QueryLevel, filters: dict[str, Any], return_keys: Sequence[str]) -> list["Dataset"]:
+    """One C-FIND; returns the identifiers of the matches.
+
+    PATIENT level uses the Patient Root model, the others Study Root.
+
+    Raises
+    ------
+    PacsError
+    """
+    from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelFind
+
+    model = PatientRootQueryRetrieveInformationModelFind if level is QueryLevel.PATIENT else StudyRootQueryRetrieveInformationModelFind
+    ae = _make_ae(server)
+    ae.add_requested_context(model)
+    where = server.describe(web=False)
+    what = f"C-FIND at {level.value} level"
+    out: list[Dataset] = []
+    with _association(server, ae, purpose=what) as (assoc, session):
+        if not _has_context(assoc, model):
+            raise QueryFailedError(f"{where} does not accept {what} ({'Patient' if level is QueryLevel.PATIENT else 'Study'} Root); check the server's query settings")
+        t_last = time.monotonic()
+        for status, ident in assoc.send_c_find(_identifier(level, filters, return_keys), model):
+            if not status or "Status" not in status:
+                if not out and session.peer_aborted:
+                    raise QueryFailedError(f"{where} refused {what} (aborted); check that it allows our calling AE '{server.calling_aet}' to query (Orthanc: DicomModalities)")
+                raise _lost(server, session, what, time.monotonic() - t_last)
+            code = int(status.Status)
+            t_last = time.monotonic()
+            if code in (0xFF00, 0xFF01):
+                if ident is not None:
+                    out.append(ident)
+                continue
+            if code == 0x0000:
+                break
+            comment = str(status.get("ErrorComment", "")).strip()
+            raise QueryFailedError(f"{where} answered {what} with status 0x{code:04X}{': ' + comment if comment else ''}; check the query keys and the server's log")
+    return out
+
+
+# ---------------------------------------------------------------------------- C-GET / C-MOVE
+def _store_handler(receiver: "Receiver") -> Callable[[Any], int]:
+    def handle(event: Any) -> int:
+        try:
+            ds = event.dataset
+            study = str(ds.StudyInstanceUID)
+            series = str(ds.SeriesInstanceUID)
+            sop = str(ds.SOPInstanceUID)
+            data = event.encoded_dataset(include_meta=True)
+        except Exception as exc:  # a dataset we cannot parse: refuse that one
+            receiver.fail(UnexpectedInstanceError(f"{receiver.where} sent an instance that could not be read ({type(exc).__name__}); check the server's log"))
+            return 0xC210
+        return receiver.store(study, series, sop, data)
+
+    return handle
+
+
+def _get_contexts(ae: Any, sop_classes: Sequence[str]) -> list[Any]:
+    """Storage contexts (SCP role) for C-GET: every SOP class uncompressed, then compressed
+    syntaxes while the 127-context budget lasts. Returns the role items."""
+    from pynetdicom import build_role
+
+    classes = list(dict.fromkeys(sop_classes))
+    budget = _MAX_CONTEXTS - len(ae.requested_contexts)
+    classes = classes[:budget]
+    for sop in classes:
+        ae.add_requested_context(sop, list(_UNCOMPRESSED))
+    budget -= len(classes)
+    for ts in _COMPRESSED:
+        if budget < len(classes):
+            break
+        for sop in classes:
+            ae.add_requested_context(sop, [ts])
+        budget -= len(classes)
+    return [build_role(sop, scp_role=True) for sop in classes]
+
+
+def _fallback_sop_classes() -> list[str]:
+    from pynetdicom import sop_class as sc
+
+    names = (
+        "CTImageStorage", "EnhancedCTImageStorage", "MRImageStorage", "EnhancedMRImageStorage", "EnhancedMRColorImageStorage",
+        "PositronEmissionTomographyImageStorage", "EnhancedPETImageStorage", "NuclearMedicineImageStorage",
+        "UltrasoundImageStorage", "UltrasoundMultiFrameImageStorage", "SecondaryCaptureImageStorage",
+        "MultiFrameGrayscaleByteSecondaryCaptureImageStorage", "MultiFrameGrayscaleWordSecondaryCaptureImageStorage",
+        "MultiFrameTrueColorSecondaryCaptureImageStorage", "ComputedRadiographyImageStorage",
+        "DigitalXRayImageStorageForPresentation", "DigitalXRayImageStorageForProcessing",
+        "DigitalMammographyXRayImageStorageForPresentation", "XRayAngiographicImageStorage",
+        "XRayRadiofluoroscopicImageStorage", "RTImageStorage", "RTDoseStorage", "RTStructureSetStorage",
+        "RTPlanStorage", "SegmentationStorage", "GrayscaleSoftcopyPresentationStateStorage",
+        "BasicTextSRStorage", "EnhancedSRStorage", "ComprehensiveSRStorage", "KeyObjectSelectionDocumentStorage",
+        "EncapsulatedPDFStorage", "VLPhotographicImageStorage", "OphthalmicPhotography8BitImageStorage",
+    )
+    return [str(getattr(sc, n)) for n in names if hasattr(sc, n)]
+
+
+def _identifiers(plan: "SeriesPlan") -> list["Dataset"]:
+    """C-GET/C-MOVE identifiers: the whole series, or the missing instances (chunks of 500)."""
+    from pydicom.dataset import Dataset
+
+    def base(level: str) -> Dataset:
+        ds = Dataset()
+        ds.QueryRetrieveLevel = level
+        ds.StudyInstanceUID = plan.study_uid
+        ds.SeriesInstanceUID = plan.series_uid
+        return ds
+
+    if plan.fetch_all:
+        return [base("SERIES")]
+    missing = sorted(plan.missing)
+    out = []
+    for i in range(0, len(missing), 500):
+        ds = base("IMAGE")
+        chunk = missing[i : i + 500]
+        ds.SOPInstanceUID = chunk if len(chunk) > 1 else chunk[0]
+        out.append(ds)
+    return out
+
+
+def _run_retrieve(
+    server: ServerConfig,
+    assoc: "Association",
+    session: _Session,
+    receiver: "Receiver",
+    plans: Sequence["SeriesPlan"],
+    send: Callable[["Dataset"], Iterator[tuple["Dataset", Any]]],
+    op: str,
+    tick: Callable[[], None],
+) -> None:
+    """Send the C-GET/C-MOVE requests and follow their responses (progress, faults)."""
+    where = server.describe(web=False)
+    for plan in plans:
+        for ident in _identifiers(plan):
+            what = f"{op} of series {plan.series_uid}"
+            t_last = time.monotonic()
+            responses = 0
+            final: Any = None
+            for status, _ident in send(ident):
+                if not status or "Status" not in status:
+                    if responses == 0 and receiver.count == 0 and session.peer_aborted:
+                        raise _refused(server, op, "the server aborted the association")
+                    receiver.raise_if_failed()
+                    raise _lost(server, session, what, time.monotonic() - t_last)
+                responses += 1
+                t_last = time.monotonic()
+                code = int(status.Status)
+                receiver.raise_if_failed()
+                tick()
+                if code in (0xFF00, 0xFF01):
+                    continue
+                final = status
+                break
+            if final is None:
+                continue
+            code = int(final.Status)
+            receiver.raise_if_failed()
+            if code in _GET_STATUS_REFUSED:
+                if code == 0xA801:
+                    raise RetrieveRefusedError(f"{where} does not know the C-MOVE destination '{server.destination_aet}'; register it on the server with our host and port {server.move_port} (Orthanc: DicomModalities)")
+                raise _refused(server, op, f"status 0x{code:04X}, {_GET_STATUS_REFUSED[code]}")
+            failed = int(final.get("NumberOfFailedSuboperations", 0) or 0)
+            if code == 0xFE00:
+                raise IncompleteRetrieveError(f"{where} cancelled the {op} of series {plan.series_uid}; run it again to fetch the rest")
+            if code not in (0x0000, 0xB000) or failed:
+                comment = str(final.get("ErrorComment", "")).strip()
+                raise IncompleteRetrieveError(
+                    f"{where} ended the {op} of series {plan.series_uid} with status 0x{code:04X}"
+                    + (f" ({failed} sub-operation(s) failed)" if failed else "")
+                    + (f": {comment}" if comment else "")
+                    + "; check the server's log, then run get again to fetch what is missing"
+                )
+
+
+def _refused(server: ServerConfig, op: str, why: str) -> RetrieveRefusedError:
+    where = server.describe(web=False)
+    if op == "C-GET":
+        return RetrieveRefusedError(f"{where} refused C-GET ({why}); it may support only C-MOVE: try --method move (method = \"move\" with move_port), or ask for C-GET to be allowed for AE '{server.calling_aet}'")
+    return RetrieveRefusedError(f"{where} refused C-MOVE ({why}); check that it allows AE '{server.calling_aet}' to retrieve and knows the destination '{server.destination_aet}'")
+
+
+def get(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receiver", tick: Callable[[], None], sop_classes: Sequence[str]) -> None:
+    """C-GET the missing instances of each series over one association.
+
+    Raises
+    ------
+    PacsError
+        Refused, lost, timed out, unexpected data, failed sub-operations.
+    """
+    from pynetdicom import evt
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GetModel
+
+    ae = _make_ae(server)
+    ae.add_requested_context(GetModel)
+    roles = _get_contexts(ae, list(sop_classes) or _fallback_sop_classes())
+    handlers = [(evt.EVT_C_STORE, _store_handler(receiver))]
+    with _association(server, ae, purpose="C-GET", ext_neg=roles, evt_handlers=handlers) as (assoc, session):
+        if not _has_context(assoc, GetModel):
+            raise _refused(server, "C-GET", "the Study Root C-GET service was not accepted")
+        receiver.abort = assoc.abort
+        msg_id = iter(range(1, 65536))
+        _run_retrieve(server, assoc, session, receiver, plans, lambda ds: assoc.send_c_get(ds, GetModel, msg_id=next(msg_id)), "C-GET", tick)
+
+
+def move(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receiver", tick: Callable[[], None], *, port: int, listen: str) -> None:
+    """C-MOVE to a storage SCP listening on ``listen:port`` only while the transfer lasts.
+
+    The SCP answers only associations that call our destination AE title from the server's
+    AE title, and keeps only instances of the series asked for.
+
+    Raises
+    ------
+    PacsError
+    """
+    from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, AllStoragePresentationContexts, evt
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MoveModel
+
+    where = server.describe(web=False)
+    scp = AE(ae_title=server.destination_aet)
+    scp.require_called_aet = True
+    scp.require_calling_aet = [server.called_aet]
+    scp.maximum_associations = 2
+    scp.maximum_pdu_size = server.max_pdu
+    scp.acse_timeout = scp.dimse_timeout = scp.network_timeout = server.timeout
+    for cx in AllStoragePresentationContexts:
+        scp.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+    try:
+        server_thread = scp.start_server((listen, int(port)), block=False, evt_handlers=[(evt.EVT_C_STORE, _store_handler(receiver))])
+    except OSError as exc:
+        raise PacsConnectionError(f"cannot listen on {listen}:{port} for the C-MOVE from {where} ({exc.strerror or exc}); choose another move_port (the server must know it)") from None
+    try:
+        ae = _make_ae(server)
+        ae.add_requested_context(MoveModel)
+        with _association(server, ae, purpose="C-MOVE") as (assoc, session):
+            if not _has_context(assoc, MoveModel):
+                raise _refused(server, "C-MOVE", "the Study Root C-MOVE service was not accepted")
+            receiver.abort = assoc.abort
+            msg_id = iter(range(1, 65536))
+            _run_retrieve(server, assoc, session, receiver, plans, lambda ds: assoc.send_c_move(ds, server.destination_aet, MoveModel, msg_id=next(msg_id)), "C-MOVE", tick)
+    finally:
+        server_thread.shutdown()
+        scp.shutdown()
