@@ -238,11 +238,13 @@ class ServerConfig:
             web = not self.has_dimse
         if web and self.url:
             where = self.public_url
+            adhoc = f"PACS {where}"
         else:
             where = f"{self.host}:{self.port}, called AE '{self.called_aet}'"
+            adhoc = f"PACS {self.host}:{self.port} (called AE '{self.called_aet}')"
         if self.name and self.name not in (f"{self.host}:{self.port}", self.public_url):
             return f"PACS '{self.name}' ({where})"
-        return f"PACS {where}"
+        return adhoc
 
     @property
     def destination_aet(self) -> str:

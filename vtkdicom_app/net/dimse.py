@@ -55,6 +55,12 @@ _COMPRESSED = (
 _UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 _MAX_CONTEXTS = 127
 
+VERIFICATION = "1.2.840.10008.1.1"
+PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
+STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
+STUDY_ROOT_MOVE = "1.2.840.10008.5.1.4.1.2.2.2"
+STUDY_ROOT_GET = "1.2.840.10008.5.1.4.1.2.2.3"
+
 _GET_STATUS_REFUSED = {0x0122: "SOP class not supported", 0x0124: "not authorised", 0xA701: "out of resources (refused)", 0xA801: "move destination unknown"}
 
 
@@ -194,10 +200,8 @@ def echo(server: ServerConfig) -> float:
     PacsError
         Unreachable, rejected, or a non-success status.
     """
-    from pynetdicom.sop_class import Verification
-
     ae = _make_ae(server)
-    ae.add_requested_context(Verification)
+    ae.add_requested_context(VERIFICATION)
     t0 = time.perf_counter()
     with _association(server, ae, purpose="C-ECHO") as (assoc, session):
         t1 = time.monotonic()
@@ -233,9 +237,7 @@ def find(server: ServerConfig, level: QueryLevel, filters: dict[str, Any], retur
     ------
     PacsError
     """
-    from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelFind
-
-    model = PatientRootQueryRetrieveInformationModelFind if level is QueryLevel.PATIENT else StudyRootQueryRetrieveInformationModelFind
+    model = PATIENT_ROOT_FIND if level is QueryLevel.PATIENT else STUDY_ROOT_FIND
     ae = _make_ae(server)
     ae.add_requested_context(model)
     where = server.describe(web=False)
@@ -412,8 +414,8 @@ def get(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receiver
         Refused, lost, timed out, unexpected data, failed sub-operations.
     """
     from pynetdicom import evt
-    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GetModel
 
+    GetModel = STUDY_ROOT_GET
     ae = _make_ae(server)
     ae.add_requested_context(GetModel)
     roles = _get_contexts(ae, list(sop_classes) or _fallback_sop_classes())
@@ -437,8 +439,8 @@ def move(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receive
     PacsError
     """
     from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, AllStoragePresentationContexts, evt
-    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MoveModel
 
+    MoveModel = STUDY_ROOT_MOVE
     where = server.describe(web=False)
     scp = AE(ae_title=server.destination_aet)
     scp.require_called_aet = True
@@ -447,9 +449,10 @@ def move(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receive
     scp.maximum_pdu_size = server.max_pdu
     scp.acse_timeout = scp.dimse_timeout = scp.network_timeout = server.timeout
     for cx in AllStoragePresentationContexts:
-        scp.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        if cx.abstract_syntax is not None:
+            scp.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
     try:
-        server_thread = scp.start_server((listen, int(port)), block=False, evt_handlers=[(evt.EVT_C_STORE, _store_handler(receiver))])
+        server_thread: Any = scp.start_server((listen, int(port)), block=False, evt_handlers=[(evt.EVT_C_STORE, _store_handler(receiver))])
     except OSError as exc:
         raise PacsConnectionError(f"cannot listen on {listen}:{port} for the C-MOVE from {where} ({exc.strerror or exc}); choose another move_port (the server must know it)") from None
     try:
