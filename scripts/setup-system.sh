@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages vtkdicom_app needs (virtual X server and the X/GL libraries
-# that VTK and Qt load). Skips apt entirely when everything is already installed.
+# that VTK and Qt load; Orthanc with its DICOMweb plugin and dcmtk for the PACS tests and
+# benchmark). Skips apt entirely when everything is already installed.
 set -euo pipefail
 PKGS=(xvfb xauth libgl1 libglu1-mesa libegl1 libxrender1 libxt6 libxext6 libsm6 libice6
       libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
       libxcb-render-util0 libxcb-xinerama0 libxcb-xfixes0 libxcb-shape0 libxcb-cursor0
-      libfontconfig1 libdbus-1-3)
+      libfontconfig1 libdbus-1-3
+      orthanc orthanc-dicomweb dcmtk)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -34,6 +34,9 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--port", metavar="P", type=int, help="DIMSE port")
     g.add_argument("--aet", metavar="AET", help="the server's AE title (called AE)")
     g.add_argument("--url", metavar="DICOMWEB_URL", help="DICOMweb root, e.g. http://host:8042/dicom-web")
+    g.add_argument("--token-env", metavar="VAR", help="DICOMweb: environment variable holding a bearer token")
+    g.add_argument("--user-env", metavar="VAR", help="DICOMweb: environment variable holding the basic-auth user (with --password-env)")
+    g.add_argument("--password-env", metavar="VAR", help="DICOMweb: environment variable holding the basic-auth password")
     g.add_argument("--calling-aet", metavar="ME", help="our AE title (default: servers.toml's, else VTKDICOM_APP)")
     g.add_argument("--timeout", type=float, metavar="S", help="seconds without an answer before giving up (default 30)")
     g.add_argument("--config", metavar="FILE", help="servers.toml to read instead of the default one")
@@ -104,7 +107,7 @@ def _server(args: argparse.Namespace) -> ServerConfig:
         if args.timeout <= 0:
             raise _UsageError("--timeout must be positive")
         overrides["timeout"] = float(args.timeout)
-    for opt, key in (("move_port", "move_port"), ("move_aet", "move_aet"), ("move_listen", "move_listen")):
+    for opt, key in (("move_port", "move_port"), ("move_aet", "move_aet"), ("move_listen", "move_listen"), ("token_env", "token_env"), ("user_env", "username_env"), ("password_env", "password_env")):
         value = getattr(args, opt, None)
         if value is not None:
             overrides[key] = value

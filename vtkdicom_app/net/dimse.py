@@ -65,6 +65,44 @@ _GET_STATUS_REFUSED = {0x0122: "SOP class not supported", 0x0124: "not authorise
 
 
 # ---------------------------------------------------------------------------- association
+class _QuickAckSocket:
+    """A socket that re-arms TCP_QUICKACK after every read (Linux).
+
+    Servers built on DCMTK with Nagle's algorithm on (Debian's Orthanc and dcmtk) send a
+    small PDU and then wait for its ACK before sending the next one; with delayed ACKs on
+    our side each C-STORE sub-operation then stalls ~40 ms. Acknowledging at once removes
+    the stall (16 files: 0.8 s -> 0.09 s against Orthanc). Everything else is the socket's.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def recv(self, bufsize: int, *flags: int) -> bytes:
+        data = self._sock.recv(bufsize, *flags)
+        with contextlib.suppress(OSError):
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)  # type: ignore[attr-defined]
+        return data
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _tune_socket(event: Any) -> None:
+    """TCP_NODELAY (our small PDUs go out at once) and quick ACKs (see :class:`_QuickAckSocket`)."""
+    with contextlib.suppress(Exception):
+        transport = event.assoc.dul.socket
+        sock = transport.socket
+        if sock is None or isinstance(sock, _QuickAckSocket):
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if hasattr(socket, "TCP_QUICKACK") and not isinstance(sock, ssl.SSLSocket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)  # type: ignore[attr-defined]
+            transport.socket = _QuickAckSocket(sock)
+
+
 class _Session:
     """Notifications of one association, for messages that say what happened."""
 
@@ -76,6 +114,7 @@ class _Session:
 
     def on_open(self, event: Any) -> None:
         self.connected = True
+        _tune_socket(event)
 
     def on_acse(self, event: Any) -> None:
         from pynetdicom.pdu_primitives import A_ABORT, A_ASSOCIATE, A_P_ABORT
@@ -87,6 +126,12 @@ class _Session:
             self.connection_lost = True
         elif isinstance(p, A_ABORT):
             self.peer_aborted = True
+
+    def settle(self, seconds: float = 0.5) -> None:
+        """Wait a moment for the abort notification that follows an empty response."""
+        deadline = time.monotonic() + seconds
+        while not (self.peer_aborted or self.connection_lost) and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def handlers(self) -> list[tuple[Any, Callable[..., Any]]]:
         from pynetdicom import evt
@@ -183,6 +228,8 @@ def _association(server: ServerConfig, ae: Any, *, purpose: str, ext_neg: list[A
 def _lost(server: ServerConfig, session: _Session, what: str, idle_s: float) -> Exception:
     """The error for an empty response (pynetdicom yields an empty status when the link dies)."""
     where = server.describe(web=False)
+    if idle_s < server.timeout * 0.9:
+        session.settle()
     if session.connection_lost or session.peer_aborted:
         who = "aborted the association" if session.peer_aborted else "closed the connection"
         return PacsConnectionError(f"{where} {who} during {what}; check that the server is running and its log")
@@ -249,6 +296,8 @@ def find(server: ServerConfig, level: QueryLevel, filters: dict[str, Any], retur
         t_last = time.monotonic()
         for status, ident in assoc.send_c_find(_identifier(level, filters, return_keys), model):
             if not status or "Status" not in status:
+                if time.monotonic() - t_last < server.timeout * 0.9:
+                    session.settle()
                 if not out and session.peer_aborted:
                     raise QueryFailedError(f"{where} refused {what} (aborted); check that it allows our calling AE '{server.calling_aet}' to query (Orthanc: DicomModalities)")
                 raise _lost(server, session, what, time.monotonic() - t_last)
@@ -364,6 +413,8 @@ def _run_retrieve(
             final: Any = None
             for status, _ident in send(ident):
                 if not status or "Status" not in status:
+                    if time.monotonic() - t_last < server.timeout * 0.9:
+                        session.settle()
                     if responses == 0 and receiver.count == 0 and session.peer_aborted:
                         raise _refused(server, op, "the server aborted the association")
                     receiver.raise_if_failed()
@@ -452,7 +503,7 @@ def move(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receive
         if cx.abstract_syntax is not None:
             scp.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
     try:
-        server_thread: Any = scp.start_server((listen, int(port)), block=False, evt_handlers=[(evt.EVT_C_STORE, _store_handler(receiver))])
+        server_thread: Any = scp.start_server((listen, int(port)), block=False, evt_handlers=[(evt.EVT_C_STORE, _store_handler(receiver)), (evt.EVT_CONN_OPEN, _tune_socket)])
     except OSError as exc:
         raise PacsConnectionError(f"cannot listen on {listen}:{port} for the C-MOVE from {where} ({exc.strerror or exc}); choose another move_port (the server must know it)") from None
     try:
