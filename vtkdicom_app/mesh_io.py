@@ -6,6 +6,9 @@
   patient. 3MF files carry ``unit="millimeter"`` (written by trimesh).
 * Writes are atomic: the file is written next to its destination under a temporary name and
   renamed, so a failure (unwritable folder, full disk) never leaves a half-written file.
+* What is written is what the report judges: points rounded to float32 and merged by
+  position (as a slicer reads an STL back), degenerate (zero-area) and duplicate faces
+  dropped (:func:`vtkdicom_app.mesh.clean_arrays`), in every format.
 * A mesh that is not watertight is refused unless ``allow_open=True``, with the reason.
 """
 
@@ -20,7 +23,8 @@ import numpy as np
 
 from vtkdicom_app.atomic import atomic_path
 from vtkdicom_app.bridge import arrays_to_mesh, mesh_to_arrays
-from vtkdicom_app.surface import CoordinateSystem, MeshError, MeshReport, mesh_report
+from vtkdicom_app.mesh import clean_arrays
+from vtkdicom_app.surface import CoordinateSystem, MeshError, MeshReport, _field_values, _report_arrays
 
 __all__ = ["MeshFormat", "export_mesh", "read_mesh", "CoordinateSystem"]
 
@@ -44,12 +48,18 @@ class MeshFormat(enum.Enum):
         raise MeshError(f"unknown mesh format {suffix or '(no suffix)'} for {path}; use one of {', '.join(f.value for f in cls)}")
 
 
-def _to_system(mesh: Any, system: CoordinateSystem) -> Any:
-    if system is CoordinateSystem.LPS:
-        return mesh
+def _as_written(mesh: Any, system: CoordinateSystem) -> tuple[Any, MeshReport]:
+    """The mesh exactly as it will be written (in ``system``, cleaned) and its report."""
     points, faces = mesh_to_arrays(mesh)
-    points = points * np.array([-1.0, -1.0, 1.0])  # LPS -> RAS keeps the handedness: winding unchanged
-    return arrays_to_mesh(points, faces)
+    if system is CoordinateSystem.RAS:
+        points = points * np.array([-1.0, -1.0, 1.0])  # LPS -> RAS keeps the handedness: winding unchanged
+    points, faces, _stats = clean_arrays(points, faces)
+    report = _report_arrays(points, faces, coordinate_system=system, field=_field_values(mesh), cleaned=True)
+    out = arrays_to_mesh(points, faces)
+    fd = mesh.GetFieldData()
+    if fd is not None:
+        out.GetFieldData().ShallowCopy(fd)
+    return out, report
 
 
 def _stl_header(system: CoordinateSystem) -> str:
@@ -136,7 +146,8 @@ def export_mesh(
     Returns
     -------
     MeshReport
-        The report of what was written (in the written coordinate system).
+        The report of what was written (in the written coordinate system): the points as
+        float32, merged by position, without degenerate or duplicate faces.
 
     Raises
     ------
@@ -147,8 +158,7 @@ def export_mesh(
     """
     system = CoordinateSystem(coords) if not isinstance(coords, CoordinateSystem) else coords
     fmt = MeshFormat.from_path(path)
-    out = _to_system(mesh, system)
-    report = mesh_report(out, coordinate_system=system)
+    out, report = _as_written(mesh, system)
     if report.triangles == 0:
         raise MeshError("the mesh is empty: nothing to write")
     if report.problems and not allow_open:

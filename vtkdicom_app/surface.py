@@ -25,7 +25,8 @@ from typing import Any, Callable
 import numpy as np
 
 from vtkdicom_app.bridge import arrays_to_mesh, mesh_to_arrays
-from vtkdicom_app.errors import GeometryError, VtkDicomError
+from vtkdicom_app.errors import ColourVolumeError, GeometryError, SingleSliceError, VtkDicomError, VtkDicomWarning
+from vtkdicom_app.mesh import clean_arrays, edge_topology, repair_manifold, signed_volume
 from vtkdicom_app.pipeline import run_update
 from vtkdicom_app.volume import Volume
 
@@ -42,6 +43,9 @@ __all__ = [
     "arrays_to_mesh",
     "otsu_threshold",
     "decimate",
+    "inside_body_mask",
+    "ModalityWarning",
+    "DEFAULT_THRESHOLD",
 ]
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -77,6 +81,9 @@ class SurfacePreset:
     color : tuple of float
         RGB in 0..1 for display.
     description : str
+    inside_body : bool
+        Keep only what lies inside the body (lung, airways): not what is connected, in its
+        axial plane, to the border of the image through anything but the body.
     """
 
     name: str
@@ -87,6 +94,7 @@ class SurfacePreset:
     reduce: float
     color: tuple[float, float, float]
     description: str
+    inside_body: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -118,6 +126,7 @@ def load_surface_presets() -> dict[str, SurfacePreset]:
                 reduce=float(item["reduce"]),
                 color=tuple(float(c) for c in item["color"]),  # type: ignore[arg-type]
                 description=str(item["description"]),
+                inside_body=bool(item.get("inside_body", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise VtkDicomError(f"surface_presets.json: invalid preset {item!r}: {exc}") from exc
@@ -151,6 +160,9 @@ class MeshReport:
         "LPS" or "RAS".
     problems : list of str
         Why it is not printable, in words.
+    threshold, upper : float or None
+        The band the surface was extracted at: ``threshold`` is its lower limit, ``upper``
+        its upper limit (None: everything above ``threshold``).
     """
 
     triangles: int
@@ -166,10 +178,12 @@ class MeshReport:
     coordinate_system: str
     problems: list[str]
     threshold: float | None = None
+    upper: float | None = None
 
     @property
     def printable(self) -> bool:
-        """Watertight, manifold, consistently and outward wound, not empty."""
+        """Watertight, manifold, consistently and outward wound, not empty
+        (trimesh's ``is_volume`` on the written file)."""
         return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
@@ -187,18 +201,16 @@ class MeshReport:
             f"bounds x {b[0]:.1f}..{b[1]:.1f}  y {b[2]:.1f}..{b[3]:.1f}  z {b[4]:.1f}..{b[5]:.1f} mm",
             f"watertight {self.watertight}, manifold {self.manifold}, consistent winding {self.consistent_winding}, outward {self.outward}",
         ]
-        if self.threshold is not None:
-            lines.append(f"threshold {self.threshold:g}")
+        if self.threshold is not None and self.upper is not None:
+            lines.append(f"threshold band {self.threshold:g}..{self.upper:g}")
+        elif self.threshold is not None:
+            lines.append(f"threshold {self.threshold:g} and above")
         lines += [f"problem: {p}" for p in self.problems]
         return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- checks
-def _signed_volume(points: np.ndarray, faces: np.ndarray) -> float:
-    if len(faces) == 0:
-        return 0.0
-    a, b, c = points[faces[:, 0]], points[faces[:, 1]], points[faces[:, 2]]
-    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+_signed_volume = signed_volume
 
 
 def _components(n_points: int, faces: np.ndarray) -> np.ndarray:
@@ -227,7 +239,14 @@ def _components(n_points: int, faces: np.ndarray) -> np.ndarray:
 
 
 def mesh_report(mesh: Any, *, coordinate_system: CoordinateSystem | str = CoordinateSystem.LPS) -> MeshReport:
-    """Check a triangle mesh for printing.
+    """Check a triangle mesh for printing, as it will be written and read back.
+
+    The mesh is judged after :func:`vtkdicom_app.mesh.clean_arrays`: points rounded to
+    float32 (an STL's precision) and merged by position, as every slicer and trimesh merge
+    them; degenerate (zero-area) and duplicate faces dropped, as :func:`export_mesh
+    <vtkdicom_app.mesh_io.export_mesh>` drops them before writing. Watertightness and winding
+    follow trimesh's rules, so the report agrees with ``trimesh.load(path).is_watertight``,
+    ``.is_winding_consistent`` and ``.is_volume`` (= :attr:`MeshReport.printable`).
 
     Parameters
     ----------
@@ -240,24 +259,46 @@ def mesh_report(mesh: Any, *, coordinate_system: CoordinateSystem | str = Coordi
     -------
     MeshReport
     """
-    system = CoordinateSystem(coordinate_system) if not isinstance(coordinate_system, CoordinateSystem) else coordinate_system
     points, faces = mesh_to_arrays(mesh)
+    return _report_arrays(points, faces, coordinate_system=coordinate_system, field=_field_values(mesh))
+
+
+def _field_values(mesh: Any) -> dict[str, float]:
+    """The numeric field data that extract_surface records (threshold, upper)."""
+    out: dict[str, float] = {}
+    fd = mesh.GetFieldData()
+    if fd is None:
+        return out
+    for name in ("threshold", "upper"):
+        arr = fd.GetArray(name)
+        if arr is not None and arr.GetNumberOfTuples() > 0:
+            out[name] = float(arr.GetValue(0))
+    return out
+
+
+def _report_arrays(
+    points: np.ndarray,
+    faces: np.ndarray,
+    *,
+    coordinate_system: CoordinateSystem | str = CoordinateSystem.LPS,
+    field: dict[str, float] | None = None,
+    cleaned: bool = False,
+) -> MeshReport:
+    """:func:`mesh_report` on arrays (``cleaned``: they already went through clean_arrays)."""
+    system = CoordinateSystem(coordinate_system) if not isinstance(coordinate_system, CoordinateSystem) else coordinate_system
+    field = field or {}
+    threshold, upper = field.get("threshold"), field.get("upper")
+    if not cleaned:
+        points, faces, _stats = clean_arrays(points, faces)
     problems: list[str] = []
     if len(faces) == 0:
-        return MeshReport(0, len(points), False, False, False, False, 0.0, 0.0, (0.0,) * 6, 0, system.name, ["the mesh is empty"])  # type: ignore[arg-type]
-    directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    n = np.int64(max(len(points), 1))
-    undirected = np.sort(directed, axis=1)
-    # edges as single int64 keys: np.unique on 1-D keys is ~10x faster than on rows
-    _, counts = np.unique(undirected[:, 0] * n + undirected[:, 1], return_counts=True)
-    boundary = int((counts == 1).sum())
-    nonmanifold = int((counts > 2).sum())
-    _, dcounts = np.unique(directed[:, 0] * n + directed[:, 1], return_counts=True)
-    duplicated_directed = int((dcounts > 1).sum())
-    watertight = boundary == 0 and nonmanifold == 0
+        return MeshReport(0, len(points), False, False, False, False, 0.0, 0.0, (0.0,) * 6, 0, system.name, ["the mesh is empty"], threshold, upper)  # type: ignore[arg-type]
+    topo = edge_topology(faces)
+    boundary, nonmanifold = topo.boundary_edges, topo.nonmanifold_edges
+    watertight = topo.watertight
     manifold = nonmanifold == 0
-    consistent = duplicated_directed == 0 and manifold
-    volume = _signed_volume(points, faces)
+    consistent = topo.winding_consistent
+    volume = signed_volume(points, faces)
     area = float(np.linalg.norm(np.cross(points[faces[:, 1]] - points[faces[:, 0]], points[faces[:, 2]] - points[faces[:, 0]]), axis=1).sum() / 2)
     outward = volume > 0
     labels = _components(len(points), faces)
@@ -266,13 +307,11 @@ def mesh_report(mesh: Any, *, coordinate_system: CoordinateSystem | str = Coordi
         problems.append(f"not watertight: {boundary} boundary edge(s) (holes); fill holes or extract with a closed volume")
     if nonmanifold:
         problems.append(f"not manifold: {nonmanifold} edge(s) shared by more than two triangles")
-    if duplicated_directed and manifold:
-        problems.append(f"inconsistent winding: {duplicated_directed} edge(s) traversed twice in the same direction")
+    if not consistent:
+        problems.append(f"inconsistent winding: {topo.misoriented_edges} edge(s) traversed twice in the same direction")
     if watertight and consistent and not outward:
         problems.append("normals point inwards (negative volume)")
     lo, hi = points.min(axis=0), points.max(axis=0)
-    field = mesh.GetFieldData().GetArray("threshold") if mesh.GetFieldData() is not None else None
-    threshold = float(field.GetValue(0)) if field is not None else None
     return MeshReport(
         triangles=int(len(faces)),
         vertices=int(len(points)),
@@ -287,6 +326,7 @@ def mesh_report(mesh: Any, *, coordinate_system: CoordinateSystem | str = Coordi
         coordinate_system=system.name,
         problems=problems,
         threshold=threshold,
+        upper=upper,
     )
 
 
@@ -323,33 +363,68 @@ def otsu_threshold(values: np.ndarray, *, bins: int = 256, exclude: float | None
 
 
 # ----------------------------------------------------------------------------- extraction
-def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: float) -> tuple[Any, float]:
+def _push_from_zero(field: np.ndarray, delta: float) -> None:
+    """Move values within ``delta`` of 0 to +-delta, in place, keeping their sign (0 -> +delta).
+
+    Flying edges puts a vertex at ``t = f0 / (f0 - f1)`` along each grid edge the zero level
+    crosses; a grid value at (or within float32 noise of) the level puts the vertices of up to
+    six edges at the same point. Merged by position (as every slicer merges an STL's corners)
+    they give zero-area faces and edges shared by 4-24 triangles. Pushed away from the level,
+    every vertex keeps at least ``delta / |f1|`` of a voxel from the grid point, and no voxel
+    changes side.
+    """
+    d = np.float32(delta)
+    for k in range(field.shape[0]):  # slice by slice: no volume-sized temporaries
+        sl = field[k]
+        near = np.abs(sl) < d
+        if near.any():
+            sl[near & (sl >= 0)] = d
+            sl[near & (sl < 0)] = -d
+
+
+def _level_margin(vol: Volume) -> float:
+    """How far (in the volume's units) grid values are kept from the iso-level: 1e-4 of the range."""
+    span = float(vol.array.max()) - float(vol.array.min())
+    return max(span, 1e-6) * 1e-4
+
+
+def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: float, *, inside: np.ndarray | None = None) -> tuple[Any, float]:
     """An image with one voxel of padding whose level ``iso`` is the wanted surface.
 
-    A plain threshold keeps the volume's own dtype (no float copy) and contours at
-    ``lower``; a band or a PixelPaddingValue needs a float32 field contoured at 0.
-    Returns ``(vtkImageData, iso)``.
+    A plain threshold on integers keeps the volume's own dtype (no float copy) and contours at
+    ``ceil(lower) - 0.5``: the same voxels are inside (``v >= lower``) and no grid value lies
+    on the level. A band, a PixelPaddingValue, float values near the threshold, an
+    ``inside`` mask or Gaussian smoothing need a float32 field contoured at 0, whose values
+    are kept away from 0 (:func:`_push_from_zero`). Returns ``(vtkImageData, iso)``.
     """
     nk, nj, ni = vol.array.shape
     pad_value = vol.metadata.get("PixelPaddingValue")
     has_padding = isinstance(pad_value, (int, float))
     dtype = vol.array.dtype
-    if upper is None and not has_padding and dtype.kind in "iuf" and sigma_mm <= 0:
+    delta = _level_margin(vol)
+    if upper is None and not has_padding and dtype.kind in "iuf" and sigma_mm <= 0 and inside is None:
         arr = vol.array
-        faces = (arr[0], arr[-1], arr[:, 0], arr[:, -1], arr[:, :, 0], arr[:, :, -1])
-        if all(float(f.max()) < lower for f in faces):
-            # nothing reaches the border: the surface is closed as it is, no padded copy needed
-            return vol.to_vtk(), float(lower)
-        low_value = np.finfo(dtype).min if dtype.kind == "f" else np.iinfo(dtype).min
-        if low_value < lower:
-            # same dtype, no temporaries: the border sits at the dtype's minimum, below lower
-            padded = np.empty((nk + 2, nj + 2, ni + 2), dtype)
-            padded[1:-1, 1:-1, 1:-1] = vol.array
-            border = np.array(min(low_value, vol.array.min()), dtype)
-            padded[0], padded[-1] = border, border
-            padded[:, 0], padded[:, -1] = border, border
-            padded[:, :, 0], padded[:, :, -1] = border, border
-            return _image_of(vol, padded), float(lower)
+        if dtype.kind in "iu":
+            iso = float(np.ceil(lower)) - 0.5
+        else:
+            iso = float(lower)
+            if any(bool((np.abs(arr[k] - np.float32(lower)) < delta).any()) for k in range(nk)):
+                iso = float("nan")  # values on the level: the float path moves them off it
+        if iso == iso:
+            faces = (arr[0], arr[-1], arr[:, 0], arr[:, -1], arr[:, :, 0], arr[:, :, -1])
+            if all(float(f.max()) < iso for f in faces):
+                # nothing reaches the border: the surface is closed as it is, no padded copy needed
+                return vol.to_vtk(), iso
+            low_value = np.finfo(dtype).min if dtype.kind == "f" else np.iinfo(dtype).min
+            if low_value < iso:
+                # same dtype, no temporaries: the border sits at the dtype's minimum, below the level
+                padded = np.empty((nk + 2, nj + 2, ni + 2), dtype)
+                padded[1:-1, 1:-1, 1:-1] = vol.array
+                border = np.array(min(low_value, vol.array.min()), dtype)
+                padded[0], padded[-1] = border, border
+                padded[:, 0], padded[:, -1] = border, border
+                padded[:, :, 0], padded[:, :, -1] = border, border
+                return _image_of(vol, padded), iso
     # One float32 array with a voxel of padding on every side, filled in place (no temporaries
     # of the volume's size): its zero level is the surface, its border is outside.
     padded = np.empty((nk + 2, nj + 2, ni + 2), np.float32)
@@ -361,12 +436,17 @@ def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: fl
     if has_padding:
         for k in range(nk):
             inner[k][vol.array[k] == pad_value] = -1.0  # padding is outside whatever its value
+    if inside is not None:
+        for k in range(nk):
+            sl = inner[k]
+            sl[~inside[k]] = np.minimum(sl[~inside[k]], np.float32(-1.0))  # outside the mask: outside
     outside = np.float32(min(-1.0, float(inner.min())))
     padded[0], padded[-1] = outside, outside
     padded[:, 0], padded[:, -1] = outside, outside
     padded[:, :, 0], padded[:, :, -1] = outside, outside
     image = _image_of(vol, padded)
     if sigma_mm > 0:
+        from vtkmodules.util.numpy_support import vtk_to_numpy
         from vtkmodules.vtkImagingGeneral import vtkImageGaussianSmooth
 
         smooth = vtkImageGaussianSmooth()
@@ -375,6 +455,11 @@ def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: fl
         smooth.SetStandardDeviations(*(sigma_mm / s for s in vol.spacing))
         smooth.SetRadiusFactors(3.0, 3.0, 3.0)
         image = run_update(smooth, "Gaussian smoothing")
+        values = vtk_to_numpy(image.GetPointData().GetScalars()).reshape(nk + 2, nj + 2, ni + 2)
+        _push_from_zero(values, delta)
+        image.GetPointData().GetScalars().Modified()
+    else:
+        _push_from_zero(padded, delta)
     return image, 0.0
 
 
@@ -425,12 +510,17 @@ def _keep_components(mesh: Any, *, largest: bool, min_island_mm3: float) -> Any:
 
 
 def decimate(mesh: Any, reduce: float) -> Any:
-    """Remove a fraction of the triangles with fast-simplification's quadric decimator.
+    """Remove a fraction of the triangles; a closed 2-manifold stays closed.
 
     fast-simplification (a maintained binding of Sven Forstmann's quadric simplifier) took
     2.4 s where vtkQuadricDecimation took 20.5 s for 1.5 M -> 150 k triangles on this
-    machine; it keeps the shape and, in practice, the closedness of smooth surfaces (the
-    report checks it after every export).
+    machine, but it does not check the link condition: on real data (thin structures, many
+    small pieces) it leaves edges shared by three or more triangles and pinched fins. Its
+    output therefore goes through :func:`vtkdicom_app.mesh.repair_manifold`: vertices merged
+    by position, degenerate and duplicate faces dropped, the faces around every non-manifold
+    or misoriented edge removed and the small holes this opens closed by fans wound like
+    their neighbours. The enclosed volume moves by far less than the decimation itself moves
+    it (see ``benchmarks/bench_decimate.py``).
 
     Parameters
     ----------
@@ -451,10 +541,14 @@ def decimate(mesh: Any, reduce: float) -> Any:
     points, faces = mesh_to_arrays(mesh)
     if len(faces) < 100:
         return mesh
-    # aggressiveness 10 (default 7): 1.7 s instead of 3.5 s for 1.48 M -> 148 k triangles of
-    # the phantom's skin here; the enclosed volume changes by 0.11 % and the surface stays closed
-    new_points, new_faces = fast_simplification.simplify(points.astype(np.float32), faces.astype(np.int32), target_reduction=reduce, agg=10)
-    return arrays_to_mesh(np.asarray(new_points, np.float64), np.asarray(new_faces, np.int64))
+    # aggressiveness 7 (the library's default) keeps thin structures better than 10 and
+    # costs ~0.3 s more on 1.5 M triangles; see benchmarks/bench_decimate.py
+    new_points, new_faces = fast_simplification.simplify(points.astype(np.float32), faces.astype(np.int32), target_reduction=reduce, agg=_DECIMATION_AGGRESSIVENESS)
+    fixed_points, fixed_faces = repair_manifold(np.asarray(new_points, np.float64), np.asarray(new_faces, np.int64))
+    return arrays_to_mesh(fixed_points, fixed_faces)
+
+
+_DECIMATION_AGGRESSIVENESS = 7.0
 
 
 def _smooth(mesh: Any, iterations: int, *, pass_band: float) -> Any:
@@ -485,10 +579,117 @@ def _orient_outward(mesh: Any) -> Any:
     return run_update(rev, "reversing the winding")
 
 
+class ModalityWarning(VtkDicomWarning):
+    """A CT default (HU threshold or preset) was about to be used on an MR or PET volume; the
+    modality's own default (Otsu's threshold, preset ``mr-auto``) is used instead."""
+
+
+#: extract_surface's default threshold (HU). On an MR or PET volume, this value with no
+#: preset (or a CT preset) means "not given": Otsu's threshold is used, with a warning.
+DEFAULT_THRESHOLD = 300.0
+
+_NO_HU_MODALITIES = ("MR", "PT")
+
+
+def _slice_axis(vol: Volume) -> int:
+    """numpy axis (0 = k, 1 = j, 2 = i) closest to the patient's feet-head (LPS z) axis."""
+    z = np.abs(np.asarray(vol.direction)[2])  # z components of the i, j, k axes
+    return 2 - int(np.argmax(z))
+
+
+def _largest_region(mask: np.ndarray) -> np.ndarray:
+    """The largest face-connected region of a 3D boolean mask (VTK's connectivity filter)."""
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkImagingMorphological import vtkImageConnectivityFilter
+
+    image = Volume(mask.view(np.uint8)).to_vtk()
+    conn = vtkImageConnectivityFilter()
+    conn.SetInputData(image)
+    conn.SetScalarRange(1, 1)
+    conn.SetExtractionModeToLargestRegion()
+    conn.SetLabelScalarTypeToUnsignedChar()
+    conn.SetLabelModeToConstantValue()
+    conn.SetLabelConstantValue(1)
+    out = run_update(conn, "largest connected region")
+    return vtk_to_numpy(out.GetPointData().GetScalars()).reshape(mask.shape) > 0
+
+
+def _outside_in_plane(body: np.ndarray, chunk: int = 48) -> np.ndarray:
+    """Pixels reached from the border of their own plane (axis 0) without crossing ``body``.
+
+    The planes are laid out as one 2D mosaic separated by lines of "not body" joined to a
+    frame, so one seeded flood fill from the frame finds, in every plane, what is connected
+    to that plane's border: a hole filling of the body slice by slice, ``chunk`` planes at a
+    time.
+    """
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkCommonCore import vtkPoints
+    from vtkmodules.vtkCommonDataModel import vtkPolyData
+    from vtkmodules.vtkImagingMorphological import vtkImageConnectivityFilter
+
+    n, rows, cols = body.shape
+    outside = np.empty(body.shape, bool)
+    seed = vtkPolyData()
+    pts = vtkPoints()
+    pts.InsertNextPoint(0.0, 0.0, 0.0)
+    seed.SetPoints(pts)
+    for start in range(0, n, chunk):
+        block = body[start : start + chunk]
+        m = len(block)
+        mosaic = np.ones((1, m * (rows + 1) + 1, cols + 2), np.uint8)
+        tiles = mosaic[0, 1:, 1:-1].reshape(m, rows + 1, cols)[:, :rows]
+        tiles[...] = ~block
+        image = Volume(mosaic).to_vtk()
+        conn = vtkImageConnectivityFilter()
+        conn.SetInputData(image)
+        conn.SetSeedData(seed)
+        conn.SetScalarRange(1, 1)
+        conn.SetExtractionModeToSeededRegions()
+        conn.SetLabelScalarTypeToUnsignedChar()
+        conn.SetLabelModeToConstantValue()
+        conn.SetLabelConstantValue(1)
+        out = run_update(conn, "flood fill of the outside, plane by plane")
+        labels = vtk_to_numpy(out.GetPointData().GetScalars()).reshape(mosaic.shape)
+        outside[start : start + m] = labels[0, 1:, 1:-1].reshape(m, rows + 1, cols)[:, :rows] > 0
+    return outside
+
+
+def inside_body_mask(vol: Volume, *, body_above: float) -> np.ndarray:
+    """Voxels inside the body: within its outline in their own axial plane.
+
+    The body is the largest connected region above ``body_above`` (the table and clothes,
+    which do not touch it, are left out); a voxel is inside when, in its plane across the
+    patient's feet-head axis, it cannot reach the border of the image without crossing the
+    body. Air around the body (and anything touching the image's border in its plane) is
+    outside; lungs and airways are inside, also where the scan range cuts them.
+
+    Parameters
+    ----------
+    vol : Volume
+    body_above : float
+        Values above this are body tissue (for lung: the band's upper limit).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, shape ``(k, j, i)``.
+    """
+    tissue = np.empty(vol.array.shape, bool)
+    for k in range(vol.array.shape[0]):
+        np.greater(vol.array[k], body_above, out=tissue[k])
+    if not tissue.any():
+        return tissue
+    body = _largest_region(tissue)
+    axis = _slice_axis(vol)
+    planes = np.ascontiguousarray(np.moveaxis(body, axis, 0))
+    outside = _outside_in_plane(planes)
+    return np.moveaxis(~outside, 0, axis)
+
+
 def extract_surface(
     vol: Volume,
     *,
-    threshold: float | None = 300.0,
+    threshold: float | None = DEFAULT_THRESHOLD,
     upper: float | None = None,
     preset: str | None = None,
     smooth: int | None = None,
@@ -499,6 +700,7 @@ def extract_surface(
     gaussian_sigma_mm: float = 0.0,
     force: bool = False,
     progress: ProgressCallback | None = None,
+    inside_body: bool | None = None,
 ) -> Any:
     """Iso-surface of a volume, in patient space (LPS, mm), closed and outward wound.
 
@@ -508,7 +710,10 @@ def extract_surface(
     threshold : float or None, default 300.0
         Lower bound (HU for CT). None: Otsu's threshold (for MR), recorded in the mesh's
         field data ``threshold`` and in :func:`mesh_report`. With a preset, the default
-        value (300) means "the preset's threshold"; any other value overrides it.
+        value (300) means "the preset's threshold"; any other value overrides it. On a
+        volume whose Modality is MR or PT (no HU scale), the default value with no preset or
+        a CT preset means "not given": preset ``mr-auto`` (Otsu) is used, with a
+        :class:`ModalityWarning`.
     upper : float, optional
         Upper bound of a band (soft tissue, fat, lung).
     preset : str, optional
@@ -530,23 +735,49 @@ def extract_surface(
         Extract even when the volume's geometry is unknown.
     progress : callable, optional
         ``progress(done, total, stage)`` per pipeline step.
+    inside_body : bool, optional
+        Keep only what lies inside the body (:func:`inside_body_mask`, the body being above
+        ``upper``); default: the preset's setting (True for ``lung``), else False.
 
     Returns
     -------
     vtkPolyData
-        Triangles with points in LPS mm; field data ``threshold`` and ``coordinate_system``.
+        Triangles with points in LPS mm; field data ``threshold`` (and ``upper`` for a band)
+        and ``coordinate_system``. Its vertices are distinct points: merged by position (as
+        a slicer merges an STL's corners) it stays a closed 2-manifold.
 
     Raises
     ------
+    ColourVolumeError
+        The volume is RGB (``array`` of shape ``(k, j, i, 3)``).
+    SingleSliceError
+        The volume has fewer than two voxels along an axis: a surface would have no
+        thickness.
     GeometryError
         The volume's geometry is unknown and ``force`` is False.
     MeshError
         Nothing lies above the threshold, or island removal would empty the mesh.
 
+    Warns
+    -----
+    ModalityWarning
+        A CT default on an MR or PET volume was replaced by Otsu's threshold.
+
     Examples
     --------
     >>> mesh = extract_surface(vol, preset="bone", largest=True)   # doctest: +SKIP
     """
+    if vol.array.ndim == 4:
+        raise ColourVolumeError(
+            f"a colour (RGB) volume {vol.array.shape[:3]} has no single value per voxel to threshold: "
+            "surfaces need a grey-scale series"
+        )
+    if min(vol.array.shape) < 2:
+        axes = ", ".join(name for name, n in zip(("slices", "rows", "columns"), vol.array.shape) if n < 2)
+        raise SingleSliceError(
+            f"the volume {vol.array.shape} has a single voxel along its {axes}: a surface would have no "
+            "thickness and could not be printed; load a series with at least two slices"
+        )
     from vtkmodules.vtkCommonCore import vtkDoubleArray, vtkStringArray
     from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D
 
@@ -555,15 +786,28 @@ def extract_surface(
             "the volume's geometry is unknown (no ImagePositionPatient/ImageOrientationPatient): "
             "a mesh would have no true size or side; pass force=True (--force) to extract anyway"
         )
+    presets = load_surface_presets()
+    if preset is not None and preset not in presets:
+        raise VtkDicomError(f"unknown surface preset {preset!r}; choose one of {', '.join(presets)}")
+    modality = str(vol.metadata.get("Modality") or "").upper()
+    if modality in _NO_HU_MODALITIES and threshold == DEFAULT_THRESHOLD and upper is None and (preset is None or presets[preset].modality == "CT"):
+        import warnings
+
+        given = f"preset {preset!r} ({presets[preset].description})" if preset is not None else f"the default threshold {DEFAULT_THRESHOLD:g} HU"
+        warnings.warn(
+            f"the volume is {modality}, which has no Hounsfield scale: {given} would mean nothing here; "
+            "using Otsu's threshold (preset mr-auto) instead; pass --threshold/threshold= to choose one",
+            ModalityWarning,
+            stacklevel=2,
+        )
+        preset, threshold = "mr-auto", None
     if preset is not None:
-        presets = load_surface_presets()
-        if preset not in presets:
-            raise VtkDicomError(f"unknown surface preset {preset!r}; choose one of {', '.join(presets)}")
         p = presets[preset]
-        threshold = p.lower if threshold in (None, 300.0) else threshold
+        threshold = p.lower if threshold in (None, DEFAULT_THRESHOLD) else threshold
         upper = p.upper if upper is None else upper
         smooth = p.smooth if smooth is None else smooth
         reduce = p.reduce if reduce is None else reduce
+        inside_body = p.inside_body if inside_body is None else inside_body
     smooth = 15 if smooth is None else int(smooth)
     reduce = 0.0 if reduce is None else float(reduce)
     steps = 6
@@ -583,7 +827,14 @@ def extract_surface(
         rng = f"{threshold:g}..{upper:g}" if upper is not None else f">= {threshold:g}"
         raise MeshError(f"no voxel has a value {rng} (values span {vol.array.min():g}..{vol.array.max():g})")
     report("Preparing the volume")
-    image, iso = _prepared_image(vol, float(threshold), upper, gaussian_sigma_mm)
+    inside = None
+    if inside_body:
+        if upper is None:
+            raise MeshError("inside_body needs a band (threshold and upper): the body is what lies above upper")
+        inside = inside_body_mask(vol, body_above=float(upper))
+        if not inside.any():
+            raise MeshError(f"no body found: nothing above {upper:g} encloses anything in its plane")
+    image, iso = _prepared_image(vol, float(threshold), upper, gaussian_sigma_mm, inside=inside)
     report("Extracting the iso-surface")
     fe = vtkFlyingEdges3D()
     fe.SetInputData(image)
@@ -617,6 +868,11 @@ def extract_surface(
     t.SetName("threshold")
     t.InsertNextValue(float(threshold))
     out.GetFieldData().AddArray(t)
+    if upper is not None:
+        u = vtkDoubleArray()
+        u.SetName("upper")
+        u.InsertNextValue(float(upper))
+        out.GetFieldData().AddArray(u)
     cs = vtkStringArray()
     cs.SetName("coordinate_system")
     cs.InsertNextValue("LPS")
