@@ -251,11 +251,24 @@ def run(
     list of dict
         One row per series: key, job, status (ok, error, skipped), output, seconds,
         warnings, error; series complete from an earlier run have status "skipped", and
-        earlier failures keep their error row unless ``retry_failed``.
+        earlier failures keep their error row unless ``retry_failed``. Empty when no
+        DICOM series is under ``root``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``root`` does not exist.
+    NotADirectoryError
+        ``root`` is a file (load a single series with :func:`vtkdicom_app.load`).
     """
     from dask.distributed import Client, as_completed
 
     job = BatchJob(job) if not isinstance(job, BatchJob) else job
+    root_path = Path(root)
+    if not root_path.exists():
+        raise FileNotFoundError(f"batch root {root_path} does not exist")
+    if not root_path.is_dir():
+        raise NotADirectoryError(f"batch root {root_path} is a file, not a folder of studies")
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     previous = load_manifest(out)
@@ -300,10 +313,10 @@ def run(
             link = getattr(client, "dashboard_link", None)
             if link:
                 print(f"Dask dashboard: {link}", file=sys.stderr)
-            bar = tqdm(total=0, desc=f"batch {job.value}", unit="series", file=sys.stderr)
+            # counts, no rate: the total grows while the study folders are scanned
+            bar = tqdm(total=0, desc=f"batch {job.value}", unit="series", file=sys.stderr, bar_format="{desc}: {n}/{total} {unit} |{bar}| [{elapsed}]")
         # scan each study folder on the workers (the client only lists the top level)
-        root_path = Path(root)
-        entries = sorted(root_path.iterdir()) if root_path.is_dir() else [root_path]
+        entries = sorted(root_path.iterdir())
         folders = [str(e) for e in entries if e.is_dir() and not e.name.startswith(".")]
         loose = [str(e) for e in entries if e.is_file() and not e.name.startswith(".")]
         if loose:

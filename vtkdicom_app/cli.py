@@ -8,58 +8,202 @@ imported inside the commands, so ``--help`` and ``--version`` start fast.
 from __future__ import annotations
 
 import argparse
+import enum
 import json
 import os
 import sys
 import tempfile
-from typing import Any, Callable, Sequence
+from types import TracebackType
+from typing import Any, Callable, Self, Sequence
 
 from vtkdicom_app import __version__
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "UsageError", "ImageFormat"]
 
 ProgressCallback = Callable[[int, int, str], None]
 
 
+class UsageError(Exception):
+    """A command line that cannot work, found before any slow work: exit 2, one line."""
+
+
+class ImageFormat(enum.Enum):
+    """Image files the commands write, chosen by the output's suffix."""
+
+    PNG = "png"
+    JPEG = "jpeg"
+    TIFF = "tiff"
+    BMP = "bmp"
+    GIF = "gif"
+    PDF = "pdf"
+    SVG = "svg"
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        """The file suffixes that name this format (lower case, with the dot)."""
+        return {ImageFormat.JPEG: (".jpg", ".jpeg"), ImageFormat.TIFF: (".tif", ".tiff")}.get(self, ("." + self.value,))
+
+    @classmethod
+    def from_path(cls, path: str, allowed: Sequence[ImageFormat], option: str) -> ImageFormat:
+        """The format a path's suffix names, if the command can write it.
+
+        Parameters
+        ----------
+        path : str
+            The output file.
+        allowed : sequence of ImageFormat
+            What the command can write there.
+        option : str
+            The option that gave the path (for the message), e.g. ``"-o"``.
+
+        Returns
+        -------
+        ImageFormat
+
+        Raises
+        ------
+        UsageError
+            Another suffix, or none.
+        """
+        suffix = os.path.splitext(path)[1].lower()
+        for fmt in allowed:
+            if suffix in fmt.suffixes:
+                return fmt
+        names = ", ".join(x for fmt in allowed for x in fmt.suffixes)
+        raise UsageError(f"{option} {path}: {'no suffix' if not suffix else 'cannot write ' + suffix} here; use one of {names}")
+
+
+RASTER_FORMATS = (ImageFormat.PNG, ImageFormat.JPEG, ImageFormat.TIFF, ImageFormat.BMP)
+
+
+class _StageUnit(enum.Enum):
+    """What a progress stage counts (shown after ``done/total``)."""
+
+    FILES = "files"
+    SLICES = "slices"
+    STEPS = "steps"
+
+
+# the loader's and phantom writer's stage names -> what they count; other stages (the surface
+# pipeline) count steps
+_STAGE_UNITS: tuple[tuple[str, _StageUnit], ...] = (
+    ("header", _StageUnit.FILES),
+    ("colour", _StageUnit.SLICES),
+    ("decod", _StageUnit.FILES),
+    ("pixel", _StageUnit.SLICES),
+    ("phantom", _StageUnit.SLICES),
+)
+# counts, no rate: the callbacks jump (a chunk of slices at once) and tqdm's rates came out
+# as millions of slices per second
+_BAR_FORMAT = "{desc}: {n}/{total} {unit} |{bar}| {percentage:3.0f}% [{elapsed}]"
+
+
 class _TerminalProgress:
-    """tqdm progress bars on a terminal (stderr), nothing otherwise."""
+    """tqdm progress bars on a terminal (stderr), nothing otherwise.
+
+    One bar per stage, named after it, with ``done/total`` and what is counted. When a stage
+    follows, the one before is over, so its bar ends at ``total/total`` and stays on screen;
+    a pipeline's steps (same total, one step after the other) share one bar. Use as a
+    context manager: on success the last bar is completed too; after an error or a cancel
+    it shows where it stopped.
+    """
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._bar: Any = None
         self._stage = ""
+        self._done = 0
+        self._total = 0
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close(complete=kind is None)
+
+    @staticmethod
+    def _unit(stage: str) -> _StageUnit:
+        low = stage.lower()
+        return next((unit for key, unit in _STAGE_UNITS if key in low), _StageUnit.STEPS)
 
     def __call__(self, done: int, total: int, stage: str) -> None:
         if not self.enabled:
             return
         from tqdm import tqdm
 
-        if stage != self._stage or self._bar is None:
-            self.close()
-            self._stage = stage
+        total, done = max(int(total), 0), max(int(done), 0)
+        next_step = stage != self._stage and total == self._total and done == self._done + 1
+        if self._bar is None or done < self._done or (stage != self._stage and not next_step):
+            self.close(complete=True)  # a new stage: the one before is over
             size = os.get_terminal_size(sys.stderr.fileno()) if sys.stderr.isatty() else os.terminal_size((0, 0))
             self._bar = tqdm(
                 total=total,
                 desc=stage,
-                unit="file" if "header" in stage.lower() else "slice",
+                unit=self._unit(stage).value,
+                bar_format=_BAR_FORMAT,
                 file=sys.stderr,
-                leave=False,
+                leave=True,
                 # a terminal that reports no size (a bare pty) still gets a bar
                 ncols=None if size.columns > 0 else 80,
                 nrows=None if size.lines > 0 else 24,
             )
+        elif stage != self._stage:
+            self._bar.set_description_str(stage, refresh=False)
+        self._stage, self._done, self._total = stage, done, total
         self._bar.total = total
-        self._bar.n = done
+        self._bar.n = min(done, total) if total else done
         self._bar.refresh()
 
-    def close(self) -> None:
+    def close(self, complete: bool = False) -> None:
+        """End the current bar; ``complete``: its stage finished, show ``total/total``."""
         if self._bar is not None:
+            if complete and self._bar.total:
+                self._bar.n = self._bar.total
+                self._bar.refresh()
             self._bar.close()
             self._bar = None
+        self._stage, self._done, self._total = "", 0, 0
 
 
 def _progress(args: argparse.Namespace) -> _TerminalProgress:
     return _TerminalProgress(enabled=sys.stderr.isatty() and not getattr(args, "quiet", False))
+
+
+def _parse_series(text: str) -> str | int:
+    """``--series``: a SeriesNumber (digits) as an int, anything else as a uid."""
+    key = text.strip()
+    if not key:
+        raise argparse.ArgumentTypeError("--series needs a series uid or a SeriesNumber")
+    return int(key) if key.lstrip("+-").isdigit() and "." not in key else key
+
+
+def _check_output(path: str | None, option: str = "-o") -> None:
+    """Refuse (exit 1) an output whose folder is missing or not writable, before any work."""
+    if not path:
+        return
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path} is a folder; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    from vtkdicom_app.errors import VtkDicomError
+
+    if not os.path.isdir(folder):
+        what = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise VtkDicomError(f"output folder {folder} {what} (for {option} {path})")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise VtkDicomError(f"output folder {folder} is not writable (for {option} {path})")
+
+
+def _write_image(rgb: Any, path: str, fmt: ImageFormat) -> None:
+    """Write an ``(h, w, 3)`` uint8 image in ``fmt`` (Pillow), atomically."""
+    import numpy as np
+    from PIL import Image
+
+    from vtkdicom_app.atomic import atomic_path
+
+    image = Image.fromarray(np.ascontiguousarray(rgb))
+    options: dict[str, Any] = {"quality": 95} if fmt is ImageFormat.JPEG else {}
+    with atomic_path(path, suffix=fmt.suffixes[0]) as tmp:
+        image.save(tmp, format=fmt.value.upper(), **options)
 
 
 def _fmt_vec(values: Sequence[float], digits: int = 4) -> str:
@@ -69,20 +213,25 @@ def _fmt_vec(values: Sequence[float], digits: int = 4) -> str:
 def _cmd_info(args: argparse.Namespace) -> int:
     import warnings
 
-    from vtkdicom_app.io.loader import _collapse_sequences, load, scan_stacks
+    from vtkdicom_app.errors import SeriesNotFoundError
+    from vtkdicom_app.io.loader import _collapse_sequences, _match_series, load, scan_stacks
 
-    progress = _progress(args)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # warnings are printed as part of the report
-            result = scan_stacks(args.path, progress=progress)
-            extra = result.summary_warnings()
-            series = _collapse_sequences(result.stacks, extra)
-            volume = None
-            if series and not args.headers_only:
-                volume = load(args.path, series=args.series, progress=progress)
-    finally:
-        progress.close()
+    with _progress(args) as progress, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # warnings are printed as part of the report
+        result = scan_stacks(args.path, progress=progress)
+        extra = result.summary_warnings()
+        series = _collapse_sequences(result.stacks, extra)
+        volume = None
+        if series and args.series is not None and args.headers_only:
+            # no pixels to load, but the series must exist, and the report is about it
+            matched = _match_series(result.stacks, args.series)
+            if not matched:
+                known = ", ".join(f"{s.uid} ({s.description or 'no description'})" for s in series[:8])
+                raise SeriesNotFoundError(f"series {args.series} not found in {args.path}; found: {known}")
+            wanted = {s.uid for s in matched} | {s.sequence_id for s in matched if s.sequence_axis is not None}
+            series = [s for s in series if s.uid in wanted]
+        if series and not args.headers_only:
+            volume = load(args.path, series=args.series, progress=progress)
     if not series:
         reasons = "; ".join(f"{os.path.basename(p)}: {r}" for p, r in (result.skipped or result.ignored)[:3])
         print(f"error: no DICOM image series found in {args.path}" + (f" ({reasons})" if reasons else ""), file=sys.stderr)
@@ -144,7 +293,20 @@ def _cmd_info(args: argparse.Namespace) -> int:
         )
     for path, reason in result.skipped[:20]:
         print(f"skipped {path}: {reason}")
+    if result.ignored:
+        print(_ignored_line(result.ignored))
     return 0
+
+
+def _ignored_line(ignored: Sequence[tuple[str, str]], shown: int = 5) -> str:
+    """One line on the files that hold no image: count, why (grouped) and a few names."""
+    from collections import Counter
+
+    why = Counter(reason.split(" (")[0] for _path, reason in ignored)
+    reasons = ", ".join(f"{n} {reason}" for reason, n in why.most_common())
+    names = ", ".join(os.path.basename(path) for path, _reason in ignored[:shown])
+    more = f" and {len(ignored) - shown} more" if len(ignored) > shown else ""
+    return f"ignored {len(ignored)} file(s) without an image ({reasons}): {names}{more} (--json lists them all)"
 
 
 def _parse_threshold(text: str) -> tuple[float, float | None]:
@@ -158,13 +320,24 @@ def _parse_threshold(text: str) -> tuple[float, float | None]:
 def _cmd_export_mesh(args: argparse.Namespace) -> int:
     import warnings
 
+    from vtkdicom_app.errors import VtkDicomError
     from vtkdicom_app.io.loader import load
     from vtkdicom_app.mesh_io import MeshFormat, export_mesh
     from vtkdicom_app.surface import mesh_report
 
-    MeshFormat.from_path(args.output)  # fail before the slow work on an unknown suffix
-    progress = _progress(args)
     try:
+        MeshFormat.from_path(args.output)  # fail before the slow work on an unknown suffix
+    except VtkDicomError as exc:
+        raise UsageError(str(exc)) from None
+    if args.report and not args.report.lower().endswith(".json"):
+        raise UsageError(f"--report {args.report}: the mesh report is JSON; give REPORT.json")
+    if args.reduce is not None and not 0.0 <= args.reduce <= 0.99:
+        raise UsageError(f"--reduce {args.reduce:g}: give the fraction of triangles to remove, 0..0.99")
+    if args.smooth is not None and args.smooth < 0:
+        raise UsageError(f"--smooth {args.smooth}: give a number of iterations >= 0")
+    _check_output(args.output)
+    _check_output(args.report, "--report")
+    with _progress(args) as progress:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             vol = load(args.path, series=args.series, progress=progress)
@@ -187,8 +360,6 @@ def _cmd_export_mesh(args: argparse.Namespace) -> int:
             force=args.force,
             progress=progress,
         )
-    finally:
-        progress.close()
     try:
         report = export_mesh(mesh, args.output, coords=args.coords, binary=not args.ascii, allow_open=args.allow_open)
     except Exception:
@@ -223,7 +394,22 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from vtkdicom_app.rendering import VolumeScene, View, write_gif
+    if args.orbit is not None:
+        if args.orbit < 1:
+            raise UsageError(f"--orbit {args.orbit}: give a number of frames >= 1")
+        if not args.output.lower().endswith(".gif"):
+            raise UsageError(f"--orbit writes a GIF: give -o OUT.gif, not {args.output}")
+        fmt = ImageFormat.GIF
+    else:
+        fmt = ImageFormat.from_path(args.output, (*RASTER_FORMATS, ImageFormat.GIF), "-o")
+    if args.cine:
+        ImageFormat.from_path(args.cine, (ImageFormat.GIF,), "--cine")
+        if not args.fps > 0:
+            raise UsageError(f"--fps {args.fps:g}: give a positive number of frames per second")
+    _check_frame(args)
+    _check_output(args.output)
+    _check_output(args.cine, "--cine")
+    from vtkdicom_app.rendering import View, VolumeScene, write_gif
 
     vol = _load_for(args)
     scene = VolumeScene(
@@ -239,7 +425,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.cine:
         from vtkdicom_app.io.loader import load_sequence
 
-        seq = load_sequence(args.path, series=args.series, lazy=True)
+        with _progress(args) as progress:
+            seq = load_sequence(args.path, series=args.series, lazy=True, progress=progress)
         scene.set_frame(seq[0])
         images = scene.cine(seq)
         write_gif(images, args.cine, fps=args.fps)
@@ -247,15 +434,19 @@ def _cmd_render(args: argparse.Namespace) -> int:
         if not args.output:
             return 0
     if args.orbit:
-        if not args.output.lower().endswith(".gif"):
-            raise ValueError("--orbit writes a GIF: give -o OUT.gif")
         frames = scene.orbit(args.orbit)
         write_gif(frames, args.output)
         print(f"wrote {args.output} ({len(frames)} frames, {scene.mapper_kind.value} mapper)")
         return 0
-    scene.screenshot(args.output)
-    print(f"wrote {args.output} ({args.size[0]}x{args.size[1]}, {args.preset}, {args.view} view, {scene.mapper_kind.value} mapper)")
+    _write_image(scene.to_array(), args.output, fmt)
+    print(f"wrote {args.output} ({args.size[0]}x{args.size[1]} {fmt.name}, {args.preset}, {args.view} view, {scene.mapper_kind.value} mapper)")
     return 0
+
+
+def _check_frame(args: argparse.Namespace) -> None:
+    frame = getattr(args, "frame", None)
+    if frame is not None and frame < 0:
+        raise UsageError(f"--frame {frame}: frames count from 0")
 
 
 def _parse_slab(text: str) -> tuple[str, float]:
@@ -278,7 +469,56 @@ def _parse_vector(text: str) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
+def _check_mpr(args: argparse.Namespace) -> ImageFormat:
+    """Usage errors of ``mpr``, before the volume is loaded; the output's format."""
+    fmt = ImageFormat.from_path(args.output, RASTER_FORMATS, "-o")
+    if args.plane == "oblique" and args.normal is None:
+        raise UsageError("--plane oblique needs --normal x,y,z")
+    if args.normal is not None:
+        if args.plane != "oblique":
+            raise UsageError(f"--normal applies to --plane oblique, not --plane {args.plane}")
+        if sum(v * v for v in args.normal) < 1e-18:
+            raise UsageError("--normal must not be the zero vector")
+    if args.plane == "all" and args.position is not None:
+        raise UsageError("--position picks one plane's position; with --plane all give --point x,y,z")
+    if args.slab is not None and not args.slab[1] > 0:
+        raise UsageError(f"--slab {args.slab[0]}:{args.slab[1]:g}: the thickness must be > 0 mm")
+    if args.window is not None and not args.window > 0:
+        raise UsageError(f"--window {args.window:g}: the width must be > 0")
+    _check_frame(args)
+    _check_output(args.output)
+    return fmt
+
+
+def _check_inside(vol: Any, planes: Sequence[Any], point: Sequence[float], args: argparse.Namespace) -> None:
+    """Refuse a plane that misses the volume (it would render as a blank image)."""
+    import numpy as np
+
+    from vtkdicom_app.errors import VtkDicomError
+    from vtkdicom_app.mpr import Plane, plane_axes, step_along
+
+    ni, nj, nk = vol.dimensions
+    corners = vol.index_to_patient(np.array([[i, j, k] for i in (0, ni - 1) for j in (0, nj - 1) for k in (0, nk - 1)], dtype=np.float64))
+    axis_of = {Plane.SAGITTAL: 0, Plane.CORONAL: 1, Plane.AXIAL: 2}
+    for plane in planes:
+        normal = plane_axes(plane, args.normal if plane is Plane.OBLIQUE else None)[:, 2]
+        tolerance = step_along(vol, [float(v) for v in normal]) / 2  # half a voxel beyond the outer voxel centres
+        if plane is Plane.OBLIQUE:
+            along = corners @ normal
+            value, name = float(np.dot(point, normal)), "positions along --normal"
+        else:
+            axis = axis_of[plane]
+            along = corners[:, axis]
+            value, name = float(point[axis]), f"{plane.value} positions ({'xyz'[axis]}, LPS)"
+        lo, hi = float(along.min()), float(along.max())
+        if lo - tolerance <= value <= hi + tolerance:
+            continue
+        given = f"--position {args.position:g} mm" if args.position is not None else f"--point {_fmt_vec(point, 1)}"
+        raise VtkDicomError(f"{given} is outside the volume, whose {name} run from {lo:.1f} to {hi:.1f} mm")
+
+
 def _cmd_mpr(args: argparse.Namespace) -> int:
+    fmt = _check_mpr(args)
     from vtkdicom_app.mpr import Plane, Reslicer, SlabMode, auto_window_level, load_wl_presets, window_level_from_header
     from vtkdicom_app.rendering.slice_view import contact_sheet, render_slice
 
@@ -295,30 +535,55 @@ def _cmd_mpr(args: argparse.Namespace) -> int:
     point = args.point if args.point is not None else tuple(reslicer.centre())
     invert = bool(vol.metadata.get("invert_display"))
     common = dict(interpolation=args.interpolation, slab_mm=slab_mm, slab_mode=slab_mode)
+    point = tuple(float(v) for v in point)
     if args.plane == "all":
-        slices = [reslicer.reslice(p, point=point, **common) for p in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)]
-        contact_sheet(slices, args.output, window=window, level=level, invert=invert, crosshair=point)
-        print(f"wrote {args.output} (axial, coronal, sagittal through {tuple(round(v, 1) for v in point)} mm LPS)")
+        planes = (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)
+        _check_inside(vol, planes, point, args)
+        slices = [reslicer.reslice(p, point=point, **common) for p in planes]
+        rgb = contact_sheet(slices, None, window=window, level=level, invert=invert, crosshair=point)
+        _write_image(rgb, args.output, fmt)
+        print(f"wrote {args.output} (axial, coronal, sagittal through {_fmt_vec(point, 1)} mm LPS, W {window:g} L {level:g})")
         return 0
     plane = Plane(args.plane)
-    if plane is Plane.OBLIQUE and args.normal is None:
-        raise ValueError("--plane oblique needs --normal x,y,z")
+    on_plane = list(point)
+    if args.position is not None:  # where the plane goes: the point moved along the normal
+        if plane is Plane.OBLIQUE:
+            import numpy as np
+
+            n = np.asarray(args.normal, dtype=np.float64) / float(np.linalg.norm(args.normal))
+            on_plane = list(np.asarray(point) + (args.position - float(np.dot(point, n))) * n)
+        else:
+            on_plane[{Plane.SAGITTAL: 0, Plane.CORONAL: 1, Plane.AXIAL: 2}[plane]] = args.position
+    _check_inside(vol, (plane,), on_plane, args)
     s = reslicer.reslice(plane, position=args.position, point=point, normal=args.normal, **common)
-    render_slice(s, args.output, window=window, level=level, invert=invert, crosshair=point if args.crosshair else None)
-    print(f"wrote {args.output} ({plane.value} at {s.position:.1f} mm, {s.shape[1]}x{s.shape[0]} pixels of {s.pixel_size[0]:.3g} mm, W {window:g} L {level:g})")
+    rgb = render_slice(s, None, window=window, level=level, invert=invert, crosshair=point if args.crosshair else None)
+    _write_image(rgb, args.output, fmt)
+    print(
+        f"wrote {args.output} ({plane.value} at {s.position:.1f} mm, {s.shape[1]}x{s.shape[0]} pixels of "
+        f"{s.pixel_size[0]:.3g} mm, W {window:g} L {level:g})"
+    )
     return 0
 
 
+def _has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM") is not None)
+
+
 def _cmd_view(args: argparse.Namespace) -> int:
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and os.environ.get("QT_QPA_PLATFORM") is None:
-        print("error: the viewer needs a display (run under X or Xvfb: xvfb-run vtkdicom-app view ...)", file=sys.stderr)
-        return 1
+    if args.screenshot:
+        ImageFormat.from_path(args.screenshot, (ImageFormat.PNG,), "--screenshot")
+        _check_output(args.screenshot, "--screenshot")
+    if not _has_display():
+        if not args.screenshot:
+            print("error: the viewer needs a display (run under X or Xvfb: xvfb-run vtkdicom-app view ...)", file=sys.stderr)
+            return 1
+        return _view_on_virtual_display(args)
     from vtkdicom_app.app import run_viewer
 
     return run_viewer(args.path, screenshot=args.screenshot, size=args.size, anonymize=args.anonymize)
 
 
-def _read_any(path: str, series: str | None, progress: Any) -> Any:
+def _read_any(path: str, series: str | int | None, progress: Any) -> Any:
     """A DICOM series, or a NIfTI/NRRD/MetaImage/VTI volume by its suffix."""
     import warnings
 
@@ -342,19 +607,17 @@ def _load_for(args: argparse.Namespace) -> Any:
 
     With ``--frame N`` the frame N (from 0) of a 4D series.
     """
-    progress = _progress(args)
-    try:
+    with _progress(args) as progress:
         frame = getattr(args, "frame", None)
         if frame is not None:
+            from vtkdicom_app.errors import VtkDicomError
             from vtkdicom_app.io.loader import load_sequence
 
             seq = load_sequence(args.path, series=args.series, progress=progress, lazy=True)
             if not 0 <= frame < len(seq):
-                raise ValueError(f"--frame {frame}: the series has frames 0..{len(seq) - 1}")
+                raise VtkDicomError(f"--frame {frame}: the series has frames 0..{len(seq) - 1}")
             return seq[frame]
         return _read_any(args.path, args.series, progress)
-    finally:
-        progress.close()
 
 
 def _parse_roi(text: str) -> tuple[str, list[float]]:
@@ -368,8 +631,64 @@ def _parse_roi(text: str) -> tuple[str, list[float]]:
     return kind, values
 
 
+_HISTOGRAM_FORMATS = (ImageFormat.PNG, ImageFormat.JPEG, ImageFormat.TIFF, ImageFormat.PDF, ImageFormat.SVG)
+
+
+def _region_title(args: argparse.Namespace) -> str:
+    """``--roi`` and ``--threshold`` in words, for the histogram's title."""
+    parts = []
+    if args.roi:
+        kind, v = args.roi
+        if kind == "box":
+            lo = [min(a, b) for a, b in zip(v[0:3], v[3:6])]
+            hi = [max(a, b) for a, b in zip(v[0:3], v[3:6])]
+            parts.append("box " + ", ".join(f"{axis} {a:g}..{b:g}" for axis, a, b in zip("xyz", lo, hi)) + " mm")
+        else:
+            parts.append(f"sphere r {v[3]:g} mm at ({v[0]:g}, {v[1]:g}, {v[2]:g})")
+    else:
+        parts.append("whole volume")
+    if args.threshold:
+        lo_value, hi_value = args.threshold
+        parts.append(f"values {lo_value:g}..{hi_value:g}" if hi_value is not None else f"values >= {lo_value:g}")
+    return ", ".join(parts)
+
+
+def _plot_histogram(values: Any, path: str, fmt: ImageFormat, *, title: str, xlabel: str) -> None:
+    """A histogram of exactly these values (the region's), written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from vtkdicom_app.atomic import atomic_path
+
+    lo, hi = float(values.min()), float(values.max())
+    integral = np.issubdtype(values.dtype, np.integer)
+    bins = int(min(256, hi - lo + 1)) if integral else 256
+    counts, edges = np.histogram(values, bins=max(bins, 1), range=(lo, hi) if hi > lo else (lo - 0.5, hi + 0.5))
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    try:
+        ax.stairs(counts, edges, fill=True)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("voxels")
+        ax.set_yscale("log")
+        ax.set_title(title, fontsize=10)
+        fig.tight_layout()
+        with atomic_path(path, suffix=fmt.suffixes[0]) as tmp:
+            fig.savefig(tmp, format=fmt.value)
+    finally:
+        plt.close(fig)
+
+
 def _cmd_stats(args: argparse.Namespace) -> int:
-    from vtkdicom_app.analysis import plot_histogram, region_stats
+    fmt = ImageFormat.from_path(args.histogram, _HISTOGRAM_FORMATS, "--histogram") if args.histogram else None
+    if args.roi and args.roi[0] == "sphere" and not args.roi[1][3] > 0:
+        raise UsageError(f"--roi sphere: the radius must be > 0 mm, got {args.roi[1][3]:g}")
+    if args.threshold and args.threshold[1] is not None and args.threshold[1] < args.threshold[0]:
+        raise UsageError(f"--threshold {args.threshold[0]:g}:{args.threshold[1]:g}: HI is below LO")
+    _check_output(args.histogram, "--histogram")
+    from vtkdicom_app.analysis import region_mask, region_stats
 
     vol = _load_for(args)
     kw: dict[str, Any] = {}
@@ -380,8 +699,12 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         kw["lower"], kw["upper"] = args.threshold
     stats = region_stats(vol, **kw)
     report = {"path": args.path, "roi": args.roi, "threshold": args.threshold, **stats.as_dict()}
-    if args.histogram:
-        plot_histogram(vol, args.histogram, title=os.path.basename(os.path.abspath(args.path)))
+    if args.histogram and fmt is not None:
+        values = vol.array[region_mask(vol, **kw)]  # the voxels of the statistics above
+        name = str(vol.metadata.get("SeriesDescription") or "") or os.path.basename(os.path.abspath(args.path))
+        title = f"{name}: {_region_title(args)}\n{stats.count} voxels, mean {stats.mean:.1f}, std {stats.std:.1f}"
+        xlabel = "value (HU)" if vol.metadata.get("Modality") == "CT" else "value"
+        _plot_histogram(values, args.histogram, fmt, title=title, xlabel=xlabel)
         report["histogram"] = args.histogram
     if args.json:
         print(json.dumps(report, indent=2))
@@ -394,19 +717,28 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    from vtkdicom_app.errors import VtkDicomError
     from vtkdicom_app.io.formats import VolumeFormat, write_volume
 
-    fmt = VolumeFormat.from_path(args.output)  # fail early on an unknown suffix
+    try:
+        fmt = VolumeFormat.from_path(args.output)  # fail early on an unknown suffix
+    except VtkDicomError as exc:
+        raise UsageError(str(exc)) from None
+    _check_frame(args)
+    _check_output(args.output)
     if fmt in (VolumeFormat.NIFTI, VolumeFormat.NIFTI_GZ) and getattr(args, "frame", None) is None and not os.path.isfile(args.path):
         from vtkdicom_app.io.formats import write_sequence_nifti
         from vtkdicom_app.io.loader import scan
 
-        infos = scan(args.path)
-        chosen = [i for i in infos if i.fourth_axis and (args.series is None or args.series in (i.uid, str(i.number)))]
+        with _progress(args) as progress:
+            infos = scan(args.path, progress=progress)
+        wanted = None if args.series is None else str(args.series)
+        chosen = [i for i in infos if i.fourth_axis and (wanted is None or wanted in (i.uid, i.series_instance_uid, str(i.number)))]
         if chosen:
             from vtkdicom_app.io.loader import load_sequence
 
-            seq = load_sequence(args.path, series=chosen[0].uid)
+            with _progress(args) as progress:
+                seq = load_sequence(infos, series=chosen[0].uid, progress=progress)
             write_sequence_nifti(seq, args.output)
             print(f"wrote {args.output} (4D: {len(seq)} frames along {seq.axis}, {seq.values[0]:g}..{seq.values[-1]:g} {seq.unit})")
             return 0
@@ -416,7 +748,30 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _has_files(root: str) -> bool:
+    """Whether a folder holds any (non-hidden) file, at any depth; stops at the first."""
+    for _folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if any(not f.startswith(".") for f in files):
+            return True
+    return False
+
+
 def _cmd_batch(args: argparse.Namespace) -> int:
+    if not os.path.exists(args.root):
+        raise UsageError(f"ROOT {args.root} does not exist; give the folder that holds the studies")
+    if not os.path.isdir(args.root):
+        raise UsageError(f"ROOT {args.root} is a file; batch runs over a folder of studies (for one series: vtkdicom-app {args.job} PATH)")
+    if not _has_files(args.root):
+        raise UsageError(f"ROOT {args.root} is empty: no files to process")
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise UsageError(f"-o {args.output} is a file; give the output folder")
+    if os.path.realpath(args.output) == os.path.realpath(args.root):
+        raise UsageError("-o must not be ROOT itself: the outputs would be scanned as input next time")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give at least 1")
+    if args.reduce is not None and not 0.0 <= args.reduce <= 0.99:
+        raise UsageError(f"--reduce {args.reduce:g}: give the fraction of triangles to remove, 0..0.99")
     from vtkdicom_app.batch import run
 
     options: dict[str, Any] = {}
@@ -432,20 +787,25 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         args.root, job=args.job, outdir=args.output, scheduler=args.scheduler, workers=args.workers,
         memory_limit=args.memory_limit, progress=_progress(args).enabled, retry_failed=args.retry_failed, **options,
     )
+    if not rows:
+        raise UsageError(f"no DICOM image series found under ROOT {args.root}")
     failed = [r for r in rows if r["status"] == "error"]
     done = sum(r["status"] == "ok" for r in rows)
     skipped = sum(r["status"] == "skipped" for r in rows)
     print(f"{len(rows)} series: {done} done, {skipped} already complete, {len(failed)} failed; manifest in {os.path.join(args.output, 'manifest.csv')}")
     for r in failed[:10]:
         print(f"failed {r['key']}: {r['error']}", file=sys.stderr)
-    return min(len(failed), 100)
+    if len(failed) > 10:
+        print(f"... and {len(failed) - 10} more failures (the manifest lists them)", file=sys.stderr)
+    return 1 if failed else 0  # not the count: exit statuses wrap at 256
 
 
 def _cmd_phantom(args: argparse.Namespace) -> int:
     from vtkdicom_app.phantom import PhantomOrientation, write_phantom
 
-    progress = _progress(args)
-    try:
+    if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
+        raise UsageError(f"OUTDIR {args.outdir} is a file; give a folder (created if needed)")
+    with _progress(args) as progress:
         result = write_phantom(
             args.outdir,
             rows=args.size,
@@ -460,8 +820,6 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
             n_series=args.series,
             progress=(lambda d, t: progress(d, t, "Writing phantom")) if progress.enabled else None,
         )
-    finally:
-        progress.close()
     print(f"wrote {len(result.files)} files to {args.outdir}")
     return 0
 
@@ -489,6 +847,52 @@ def _virtual_display() -> tuple[str, Any] | None:
     return None
 
 
+def _display_env(display: str) -> dict[str, str]:
+    """The environment of a child process that draws on the X display ``display``."""
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+    env.pop("WAYLAND_DISPLAY", None)
+    # set by ensure_offscreen_backend() in a process that rendered without a display: an
+    # EGL window cannot live in the viewer's Qt widgets on X (the child crashed)
+    env.pop("VTK_DEFAULT_OPENGL_WINDOW", None)
+    env.setdefault("XDG_RUNTIME_DIR", os.path.join(tempfile.gettempdir(), f"runtime-vtkdicom-app-{os.getuid()}"))
+    os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700, exist_ok=True)
+    return env
+
+
+def _stop(proc: Any) -> None:
+    """Terminate a process we started, and reap it."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _view_on_virtual_display(args: argparse.Namespace) -> int:
+    """``view --screenshot`` without a display: the viewer in a child process on Xvfb."""
+    import subprocess
+
+    started = _virtual_display()
+    if started is None:
+        print("error: --screenshot without a display needs Xvfb (apt-get install xvfb) or a display", file=sys.stderr)
+        return 1
+    display, proc = started
+    argv = [sys.executable, "-m", "vtkdicom_app", *(["--debug"] if args.debug else []), "-q", "view"]
+    argv += [*([args.path] if args.path else []), "--screenshot", args.screenshot]
+    argv += ["--size", f"{args.size[0]}x{args.size[1]}", *(["--anonymize"] if args.anonymize else [])]
+    try:
+        done = subprocess.run(argv, check=False, capture_output=True, text=True, env=_display_env(display), timeout=3600)
+    finally:
+        _stop(proc)
+    sys.stdout.write(done.stdout)
+    if done.returncode != 0:  # on success, Qt's chatter on stderr is left out
+        sys.stderr.write(done.stderr)
+    return done.returncode
+
+
 def _demo_screenshot(outdir: str, png: str) -> str:
     """The viewer's four views as PNG without a display: on Xvfb, else drawn offscreen."""
     import subprocess
@@ -497,17 +901,14 @@ def _demo_screenshot(outdir: str, png: str) -> str:
     if started is not None:
         display, proc = started
         try:
-            env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
-            env.setdefault("XDG_RUNTIME_DIR", os.path.join(tempfile.gettempdir(), "runtime-vtkdicom-app"))
-            os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700, exist_ok=True)
             done = subprocess.run(
-                [sys.executable, "-m", "vtkdicom_app", "view", outdir, "--screenshot", png],
-                capture_output=True, text=True, env=env, timeout=300,
+                [sys.executable, "-m", "vtkdicom_app", "-q", "view", outdir, "--screenshot", png],
+                check=False, capture_output=True, text=True, env=_display_env(display), timeout=300,
             )
             if done.returncode == 0:
                 return "the viewer on a virtual display (Xvfb)"
         finally:
-            proc.terminate()
+            _stop(proc)
     # no Xvfb: the same four views drawn offscreen (MPR contact sheet + volume rendering)
     import numpy as np
 
@@ -519,7 +920,7 @@ def _demo_screenshot(outdir: str, png: str) -> str:
     vol = load(outdir)
     cursor = MprCursor(vol)
     tile = 400
-    sheet = contact_sheet([cursor.slice(p) for p in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)], None, window=cursor.window, level=cursor.level, crosshair=cursor.point, tile=tile)
+    sheet = contact_sheet([cursor.slice(p) for p in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)], None, window=cursor.window, level=cursor.level, crosshair=tuple(cursor.point), tile=tile)
     render = VolumeScene(vol, size=(tile, tile)).to_array()
     canvas = np.zeros((2 * tile, 2 * tile, 3), np.uint8)
     canvas[:tile, :tile] = sheet[:, :tile]
@@ -531,19 +932,21 @@ def _demo_screenshot(outdir: str, png: str) -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    outdir = args.outdir or os.path.join(tempfile.gettempdir(), "vtkdicom_app_demo")
+    # everything goes inside the demo folder: the phantom in DIR/phantom, the screenshot and
+    # the STL beside it
+    base_dir = os.path.abspath(args.outdir or os.path.join(tempfile.gettempdir(), "vtkdicom_app_demo"))
+    if os.path.exists(base_dir) and not os.path.isdir(base_dir):
+        raise UsageError(f"--outdir {args.outdir} is a file; give a folder (created if needed)")
+    outdir = os.path.join(base_dir, "phantom")
     if not os.path.isdir(outdir) or not os.listdir(outdir):
         from vtkdicom_app.phantom import write_phantom
 
-        progress = _progress(args)
-        try:
+        with _progress(args) as progress:
             write_phantom(
                 outdir, rows=256, columns=256, slices=120, pixel_spacing=(1.0, 1.0), slice_spacing=2.0,
                 shuffle_names=True, partial_volume=True,
                 progress=(lambda d, t: progress(d, t, "Writing phantom")) if progress.enabled else None,
             )
-        finally:
-            progress.close()
         print(f"wrote the phantom (256x256x120 CT, bone sphere, marker on the patient's left) to {outdir}")
     else:
         print(f"using the phantom already in {outdir}")
@@ -555,8 +958,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         from vtkdicom_app.app import run_viewer
 
         return run_viewer(outdir)
-    base = os.path.join(os.path.dirname(os.path.abspath(outdir)), "vtkdicom_app_demo")
-    png, stl = base + "_views.png", base + "_bone.stl"
+    png, stl = os.path.join(base_dir, "vtkdicom_app_demo_views.png"), os.path.join(base_dir, "vtkdicom_app_demo_bone.stl")
     how = _demo_screenshot(outdir, png)
     print(f"\nno display: wrote the four-view screenshot {png} ({how})")
     rc = _cmd_export_mesh(
@@ -593,7 +995,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="series found, geometry, warnings")
     p.add_argument("path", help="folder (recursive), file or DICOMDIR")
     p.add_argument("--json", action="store_true", help="machine-readable report")
-    p.add_argument("--series", help="series uid (or SeriesNumber) to load; default: the largest")
+    p.add_argument("--series", type=_parse_series, help="series uid or SeriesNumber to load (with --headers-only: to report); default: the largest")
     p.add_argument("--headers-only", action="store_true", help="do not decode pixels")
     p.add_argument("--show-files", action="store_true", help="list every file of every series")
     p.add_argument("--anonymize", action="store_true", help="leave out patient name and ID")
@@ -602,7 +1004,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export-mesh", help="iso-surface to STL/OBJ/PLY/3MF/VTP for printing (mm)")
     p.add_argument("path", help="folder (recursive), file or DICOMDIR")
     p.add_argument("-o", "--output", required=True, help="OUT.stl, .obj, .ply, .3mf or .vtp")
-    p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
+    p.add_argument("--series", type=_parse_series, help="series uid or SeriesNumber; default: the largest")
     p.add_argument("--preset", choices=_preset_names("surface_presets.json"))
     p.add_argument("--threshold", type=_parse_threshold, help="LO or LO:HI (HU for CT); default 300 or the preset's")
     p.add_argument("--smooth", type=int, default=None, help="windowed-sinc iterations (default 15 or the preset's)")
@@ -620,8 +1022,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mpr", help="a resliced plane (or all three) to PNG, in patient space")
     p.add_argument("path", help="folder (recursive), file or DICOMDIR")
-    p.add_argument("-o", "--output", required=True, help="OUT.png")
-    p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
+    p.add_argument("-o", "--output", required=True, help="OUT.png (or .jpg, .tif, .bmp)")
+    p.add_argument("--series", type=_parse_series, help="series uid or SeriesNumber; default: the largest")
     p.add_argument("--plane", default="axial", choices=["axial", "coronal", "sagittal", "oblique", "all"])
     p.add_argument("--position", type=float, help="LPS mm: z for axial, y for coronal, x for sagittal (default: the centre)")
     p.add_argument("--point", type=_parse_vector, help="x,y,z LPS mm the plane(s) pass through")
@@ -644,8 +1046,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="volume rendering to PNG (or a turntable GIF)")
     p.add_argument("path", help="folder (recursive), file or DICOMDIR")
-    p.add_argument("-o", "--output", required=True, help="OUT.png, or OUT.gif with --orbit")
-    p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
+    p.add_argument("-o", "--output", required=True, help="OUT.png (or .jpg, .tif, .bmp, .gif), OUT.gif with --orbit")
+    p.add_argument("--series", type=_parse_series, help="series uid or SeriesNumber; default: the largest")
     p.add_argument("--preset", default="ct-bone", choices=_preset_names("volume_presets.json"), help="volume preset (default ct-bone)")
     p.add_argument("--view", default="anterior", choices=["anterior", "posterior", "left", "right", "superior", "inferior"])
     p.add_argument("--size", type=_parse_size, default=(512, 512), help="WxH pixels (default 512x512)")
@@ -661,23 +1063,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", help="statistics of a region (HU for CT), optional histogram PNG")
     p.add_argument("path", help="DICOM folder/file/DICOMDIR, or a .nii/.nrrd/.mha/.vti volume")
-    p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
+    p.add_argument("--series", type=_parse_series, help="series uid or SeriesNumber; default: the largest")
     p.add_argument("--roi", type=_parse_roi, help="box:x0,y0,z0,x1,y1,z1 or sphere:x,y,z,r (LPS mm)")
     p.add_argument("--threshold", type=_parse_threshold, help="only voxels in LO or LO:HI")
-    p.add_argument("--histogram", metavar="OUT.png", help="write a histogram plot")
+    p.add_argument("--histogram", metavar="OUT.png", help="plot the histogram of the same voxels (.png, .jpg, .tif, .pdf or .svg)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_stats)
 
     p = sub.add_parser("convert", help="write the volume as NIfTI, NRRD, MetaImage or VTI (geometry kept)")
     p.add_argument("path", help="DICOM folder/file/DICOMDIR, or another volume file")
     p.add_argument("-o", "--output", required=True, help="OUT.nii.gz, .nii, .nrrd, .mha, .mhd or .vti")
-    p.add_argument("--series", help="series uid (or SeriesNumber); default: the largest")
+    p.add_argument("--series", type=_parse_series, help="series uid or SeriesNumber; default: the largest")
     p.add_argument("--frame", type=int, help="write only frame N (from 0) of a 4D series")
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("batch", help="one job over every series under ROOT, on Dask")
     p.add_argument("root", help="folder searched recursively")
-    p.add_argument("-o", "--output", required=True, help="output folder (outputs and manifest)")
+    p.add_argument("-o", "--output", required=True, help="output folder (outputs and manifest; created if needed)")
     p.add_argument("--job", required=True, choices=["export-mesh", "stats", "convert", "render"])
     p.add_argument("--scheduler", help="tcp://host:port of an existing Dask scheduler (default: a LocalCluster)")
     p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per CPU)")
@@ -703,7 +1105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_phantom)
 
     p = sub.add_parser("demo", help="the main job on the built-in phantom (the viewer, or a screenshot and an STL)")
-    p.add_argument("--outdir", help="where the phantom goes (default: a folder in the temp dir)")
+    p.add_argument("--outdir", help="folder for the phantom (DIR/phantom), the screenshot and the STL; created if needed (default: a folder in the temp dir)")
     p.add_argument("--no-viewer", action="store_true", help="write the screenshot and the STL even with a display")
     p.set_defaults(func=_cmd_demo)
     return parser
@@ -720,7 +1122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 success, 1 runtime failure, 2 usage error.
+        0 success, 1 runtime failure, 2 usage error (argparse's, or a :class:`UsageError`
+        raised by a command before it loads anything).
     """
     parser = build_parser()
     try:
@@ -732,6 +1135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
+    except UsageError as exc:  # found before any slow work: no traceback, even with --debug
+        print(f"vtkdicom-app {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 1
