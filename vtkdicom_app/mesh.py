@@ -10,6 +10,8 @@ merges corners by position. Everything here therefore works on the mesh *as writ
 * :func:`edge_topology` judges the result with trimesh's own rules: watertight when every
   edge is shared by exactly two faces; winding consistent when each edge shared by two faces
   is traversed once in each direction.
+* :func:`restore_volume` moves a closed surface along its vertex normals by the one distance
+  that gives back an enclosed volume (quadric decimation cuts the corners of convex parts).
 * :func:`repair_manifold` makes a closed 2-manifold again of a mesh that a decimator has
   damaged: the faces around every edge shared by more than two faces (or twice in the same
   direction) are removed and each hole this opens is closed by a fan of triangles wound like
@@ -24,7 +26,16 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["CleanStats", "EdgeTopology", "weld_vertices", "clean_arrays", "edge_topology", "repair_manifold", "signed_volume"]
+__all__ = [
+    "CleanStats",
+    "EdgeTopology",
+    "weld_vertices",
+    "clean_arrays",
+    "edge_topology",
+    "repair_manifold",
+    "restore_volume",
+    "signed_volume",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -399,3 +410,61 @@ def _collapse_slivers(points: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray
             break
         remap = nxt
     return points, remap[faces]
+
+
+def _vertex_normals(points: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals along the winding (unit length; zero where undefined)."""
+    a = points[faces[:, 0]]
+    fn = np.cross(points[faces[:, 1]] - a, points[faces[:, 2]] - a)  # twice the area, along the winding
+    vn = np.zeros_like(points)
+    for c in range(3):
+        for col in range(3):
+            vn[:, c] += np.bincount(faces[:, col], weights=fn[:, c], minlength=len(points))
+    norm = np.linalg.norm(vn, axis=1)
+    return np.divide(vn, norm[:, None], out=np.zeros_like(vn), where=norm[:, None] > 0)
+
+
+def restore_volume(points: np.ndarray, faces: np.ndarray, target_volume: float, *, max_offset: float | None = None) -> np.ndarray:
+    """Points moved along their normals by the one distance that restores an enclosed volume.
+
+    The signed volume grows by the area times a move along the winding normals, whichever
+    way the mesh is wound, so the move is ``(target - volume) / area`` (two Newton steps).
+
+    Parameters
+    ----------
+    points : numpy.ndarray
+        ``(N, 3)`` of a closed mesh.
+    faces : numpy.ndarray
+        ``(M, 3)``.
+    target_volume : float
+        Signed volume wanted.
+    max_offset : float, optional
+        Largest move allowed (default: a tenth of the median edge length); the volume is
+        restored only as far as this allows.
+
+    Returns
+    -------
+    numpy.ndarray
+        The moved points (a new array).
+    """
+    if len(faces) == 0:
+        return points
+    if max_offset is None:
+        e = np.linalg.norm(points[faces[:, 1]] - points[faces[:, 0]], axis=1)
+        max_offset = 0.1 * float(np.median(e))
+    out = np.array(points, np.float64)
+    normals = _vertex_normals(out, faces)
+    total = 0.0
+    for _ in range(2):
+        volume = signed_volume(out, faces)
+        a = out[faces[:, 0]]
+        area = float(np.linalg.norm(np.cross(out[faces[:, 1]] - a, out[faces[:, 2]] - a), axis=1).sum() / 2)
+        if area <= 0:
+            break
+        step = (target_volume - volume) / area
+        step = float(np.clip(total + step, -max_offset, max_offset)) - total
+        if step == 0.0:
+            break
+        out += normals * step
+        total += step
+    return out

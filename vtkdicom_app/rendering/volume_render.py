@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vtkdicom_app.atomic import atomic_path
-from vtkdicom_app.errors import VtkDicomError
+from vtkdicom_app.errors import ColourVolumeError, VtkDicomError
 from vtkdicom_app.volume import Volume
 
 __all__ = [
@@ -203,6 +203,13 @@ def choose_mapper(render_window: Any, requested: MapperKind | str = MapperKind.A
     return kind
 
 
+def _refuse_colour(vol: Volume) -> None:
+    if vol.array.ndim == 4:
+        raise ColourVolumeError(
+            f"a colour (RGB) volume {vol.array.shape[:3]} cannot be volume rendered: the transfer functions need one grey value per voxel"
+        )
+
+
 def _user_matrix(vol: Volume) -> Any:
     from vtkmodules.vtkCommonMath import vtkMatrix4x4
 
@@ -300,6 +307,7 @@ class VolumeScene:
         show_outline: bool = True,
         show_orientation: bool = True,
     ) -> None:
+        _refuse_colour(vol)
         ensure_offscreen_backend()
         from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow, vtkVolume
 
@@ -335,6 +343,7 @@ class VolumeScene:
 
     def set_frame(self, vol: Volume) -> None:
         """Show the voxels of another frame of the same geometry (camera and preset stay)."""
+        _refuse_colour(vol)
         if vol.shape != self.vol.shape:
             raise VtkDicomError(f"frame shape {vol.shape} differs from {self.vol.shape}")
         self.vol = vol
