@@ -70,13 +70,17 @@ class LocalOrthanc:
         Orthanc's own AE title.
     modalities : dict
         ``{AET: port}`` of peers on 127.0.0.1 that Orthanc knows (C-MOVE destinations and
-        the AE titles allowed to query and retrieve).
+        the AE titles allowed to query and retrieve), or ``{AET: {...}}`` with Orthanc's own
+        keys (``"AllowGet": false``...) added to AET, Host and Port.
     user, password : str, optional
         HTTP basic authentication (off when ``user`` is None).
     check_called_aet : bool
         Reject associations that call another AE title.
     extra : dict, optional
         More configuration entries.
+    env : dict, optional
+        Extra environment variables of the Orthanc process (``TCP_NODELAY=1`` turns Nagle's
+        algorithm off in its DCMTK network layer).
     """
 
     def __init__(
@@ -84,11 +88,12 @@ class LocalOrthanc:
         folder: Path,
         *,
         aet: str = "ORTHANC",
-        modalities: dict[str, int] | None = None,
+        modalities: dict[str, int | dict[str, Any]] | None = None,
         user: str | None = None,
         password: str | None = None,
         check_called_aet: bool = True,
         extra: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.aet = aet
@@ -97,6 +102,7 @@ class LocalOrthanc:
         self.user = user
         self.password = password
         self.proc: subprocess.Popen[bytes] | None = None
+        self.env = dict(env or {})
         self.folder.mkdir(parents=True, exist_ok=True)
         plugin = dicomweb_plugin()
         config: dict[str, Any] = {
@@ -113,7 +119,10 @@ class LocalOrthanc:
             "RemoteAccessAllowed": False,
             "AuthenticationEnabled": user is not None,
             "RegisteredUsers": {user: password} if user is not None else {},
-            "DicomModalities": {name: [name, "127.0.0.1", port] for name, port in (modalities or {}).items()},
+            "DicomModalities": {
+                name: {"AET": name, "Host": "127.0.0.1", "Port": value} if isinstance(value, int) else {"AET": name, "Host": "127.0.0.1", "Port": 104, **value}
+                for name, value in (modalities or {}).items()
+            },
             "DicomAlwaysAllowEcho": True,
             "DicomAlwaysAllowStore": True,
             "DicomScuTimeout": 10,
@@ -139,6 +148,7 @@ class LocalOrthanc:
                 stdin=subprocess.DEVNULL,
                 cwd=self.folder,
                 start_new_session=True,
+                env={**os.environ, **self.env},
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -88,7 +88,8 @@ def credentials() -> Iterator[None]:
 
 
 def _start(folder: Path, move_port: int) -> LocalOrthanc:
-    return LocalOrthanc(folder, modalities={ME: move_port}, user=USER, password=PASSWORD).start()
+    # NOGET may query but not retrieve by C-GET (like a PACS that only offers C-MOVE)
+    return LocalOrthanc(folder, modalities={ME: move_port, "NOGET": {"AllowGet": False}}, user=USER, password=PASSWORD).start()
 
 
 @pytest.fixture(scope="module")
@@ -248,11 +249,11 @@ def test_wrong_called_ae_title_is_rejected(pacs: Pacs) -> None:
 
 @needs_orthanc
 def test_cget_refused_suggests_cmove(pacs: Pacs, tmp_path: Path) -> None:
-    s = pacs.server(calling_aet="STRANGER")  # not in Orthanc's DicomModalities
+    s = pacs.server(calling_aet="NOGET")
     with pytest.raises(net.RetrieveRefusedError) as info:
         net.retrieve(s, pacs.study_a, pacs.a.series_uids[0], method="get", cache_dir=tmp_path)
     msg = _one_line(info.value)
-    assert "refused C-GET" in msg and "--method move" in msg and "STRANGER" in msg
+    assert "refused C-GET" in msg and "--method move" in msg and "NOGET" in msg
     assert list(tmp_path.rglob("*.dcm")) == []
 
 
@@ -320,6 +321,19 @@ class FakePacs:
     def _find(self, event: Any) -> Iterator[tuple[int, Any]]:
         from pydicom.dataset import Dataset
 
+        level = event.identifier.QueryRetrieveLevel
+        first = self.listing[0]
+        if level in ("STUDY", "SERIES"):
+            ds = Dataset()
+            ds.QueryRetrieveLevel = level
+            ds.StudyInstanceUID = first.StudyInstanceUID
+            if level == "SERIES":
+                ds.SeriesInstanceUID = first.SeriesInstanceUID
+                ds.NumberOfSeriesRelatedInstances = len(self.listing)
+            else:
+                ds.SOPClassesInStudy = [first.SOPClassUID]
+            yield 0xFF00, ds
+            return
         for src in self.listing:
             ds = Dataset()
             ds.QueryRetrieveLevel = "IMAGE"

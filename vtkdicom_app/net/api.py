@@ -21,7 +21,7 @@ from vtkdicom_app.net.query import (
     record_from_json,
 )
 
-__all__ = ["echo", "find", "list_series", "list_instances", "resolve_server", "use_web"]
+__all__ = ["echo", "find", "list_series", "list_instances", "study_sop_classes", "resolve_server", "use_web"]
 
 ServerLike = ServerConfig | str | None
 
@@ -165,14 +165,38 @@ def find(server: ServerLike, query: Query | None = None, *, web: bool | None = N
     return sorted(results, key=lambda r: (r.study_date, r.study_uid, r.series_number if r.series_number is not None else 1 << 30, r.series_uid))  # type: ignore[union-attr]
 
 
-def list_series(server: ServerLike, study_uid: str, *, web: bool | None = None) -> list[SeriesRecord]:
-    """The series of one study."""
+def list_series(server: ServerLike, study_uid: str, *, series_uid: str | None = None, web: bool | None = None) -> list[SeriesRecord]:
+    """The series of one study (or the one with ``series_uid``), with their instance counts."""
     s = resolve_server(server)
-    recs = _search(s, use_web(s, web), QueryLevel.SERIES, {"StudyInstanceUID": check_uid(study_uid, "study UID")})
-    out = [r for r in recs if isinstance(r, SeriesRecord)]
-    for r in out:
-        _checked(s, r.series_uid, "SeriesInstanceUID")
-    return out
+    filters = {"StudyInstanceUID": check_uid(study_uid, "study UID")}
+    if series_uid:
+        filters["SeriesInstanceUID"] = check_uid(series_uid, "series UID")
+    recs = _search(s, use_web(s, web), QueryLevel.SERIES, filters)
+    out: dict[str, SeriesRecord] = {}
+    for r in recs:
+        if isinstance(r, SeriesRecord) and r.series_uid not in out:
+            _checked(s, r.series_uid, "SeriesInstanceUID")
+            if series_uid and r.series_uid != series_uid:
+                raise UnexpectedInstanceError(f"{s.describe(web=use_web(s, web))} listed series {r.series_uid} when asked for series {series_uid}; check the UIDs and the server's configuration")
+            out[r.series_uid] = r
+    return list(out.values())
+
+
+def study_sop_classes(server: ServerLike, study_uid: str) -> list[str]:
+    """SOPClassesInStudy from a study-level C-FIND (empty when the server does not say)."""
+    from vtkdicom_app.net import dimse
+
+    s = resolve_server(server)
+    try:
+        found = dimse.find(s, QueryLevel.STUDY, {"StudyInstanceUID": check_uid(study_uid, "study UID")}, ["SOPClassesInStudy"])
+    except QueryFailedError:
+        return []
+    classes: list[str] = []
+    for ds in found:
+        value = ds.get("SOPClassesInStudy")
+        if value:
+            classes += [str(v) for v in (value if not isinstance(value, str) else [value])]
+    return sorted({c for c in classes if c})
 
 
 def list_instances(server: ServerLike, study_uid: str, series_uid: str, *, web: bool | None = None) -> list[InstanceRecord]:

@@ -54,6 +54,7 @@ _COMPRESSED = (
 )
 _UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 _MAX_CONTEXTS = 127
+_LOOP_DELAY_S = 0.0002
 
 VERIFICATION = "1.2.840.10008.1.1"
 PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
@@ -65,42 +66,50 @@ _GET_STATUS_REFUSED = {0x0122: "SOP class not supported", 0x0124: "not authorise
 
 
 # ---------------------------------------------------------------------------- association
-class _QuickAckSocket:
-    """A socket that re-arms TCP_QUICKACK after every read (Linux).
+def _fast_recv(transport: Any) -> Callable[[int], bytearray]:
+    """A replacement for ``AssociationSocket.recv`` of one association.
 
-    Servers built on DCMTK with Nagle's algorithm on (Debian's Orthanc and dcmtk) send a
-    small PDU and then wait for its ACK before sending the next one; with delayed ACKs on
-    our side each C-STORE sub-operation then stalls ~40 ms. Acknowledging at once removes
-    the stall (16 files: 0.8 s -> 0.09 s against Orthanc). Everything else is the socket's.
+    pynetdicom reads PDUs 4 KiB per ``recv`` call in Python; this reads a whole PDU into one
+    buffer with ``recv_into`` and re-arms TCP_QUICKACK after each read (Linux). Servers built on
+    DCMTK with Nagle's algorithm on (Debian's Orthanc and dcmtk) send a small PDU and then wait
+    for its ACK; with delayed ACKs on our side every C-STORE sub-operation would stall ~40 ms.
+    Same contract as the original: the bytes read, fewer when the connection closed.
     """
+    quickack = getattr(socket, "TCP_QUICKACK", None)
 
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
+    def recv(nr_bytes: int) -> bytearray:
+        sock = transport.socket
+        buf = bytearray(nr_bytes)
+        view = memoryview(buf)
+        got = 0
+        while got < nr_bytes:
+            n = sock.recv_into(view[got:], nr_bytes - got)
+            if not n:
+                del view
+                return buf[:got]
+            got += n
+        if quickack is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+        return buf
 
-    def recv(self, bufsize: int, *flags: int) -> bytes:
-        data = self._sock.recv(bufsize, *flags)
-        with contextlib.suppress(OSError):
-            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)  # type: ignore[attr-defined]
-        return data
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
+    return recv
 
 
 def _tune_socket(event: Any) -> None:
-    """TCP_NODELAY (our small PDUs go out at once) and quick ACKs (see :class:`_QuickAckSocket`)."""
+    """TCP_NODELAY (our small PDUs go out at once), quick ACKs and whole-PDU reads."""
     with contextlib.suppress(Exception):
         transport = event.assoc.dul.socket
         sock = transport.socket
-        if sock is None or isinstance(sock, _QuickAckSocket):
+        if sock is None or "recv" in vars(transport):
             return
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if hasattr(socket, "TCP_QUICKACK") and not isinstance(sock, ssl.SSLSocket):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)  # type: ignore[attr-defined]
-            transport.socket = _QuickAckSocket(sock)
+        transport.recv = _fast_recv(transport)
+        # the reactor sleeps this long whenever it has caught up with the socket (default
+        # 1 ms, i.e. ~1 ms lost per instance while the server reads its next file)
+        event.assoc.dul._run_loop_delay = _LOOP_DELAY_S
 
 
 class _Session:
@@ -315,14 +324,24 @@ def find(server: ServerConfig, level: QueryLevel, filters: dict[str, Any], retur
 
 
 # ---------------------------------------------------------------------------- C-GET / C-MOVE
+_UID_TAGS = (0x0020000D, 0x0020000E, 0x00080018)  # Study, Series, SOP Instance UID
+
+
 def _store_handler(receiver: "Receiver") -> Callable[[Any], int]:
+    """C-STORE handler: read the three UIDs (not the pixel data), check them against what was
+    asked for and write the instance as received (no re-encoding)."""
+
     def handle(event: Any) -> int:
+        from io import BytesIO
+
+        from pydicom import dcmread
+
+        if receiver.error is not None:
+            return 0xC000
         try:
-            ds = event.dataset
-            study = str(ds.StudyInstanceUID)
-            series = str(ds.SeriesInstanceUID)
-            sop = str(ds.SOPInstanceUID)
             data = event.encoded_dataset(include_meta=True)
+            ds = dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=list(_UID_TAGS))
+            study, series, sop = (str(ds[tag].value) if tag in ds else "" for tag in _UID_TAGS)
         except Exception as exc:  # a dataset we cannot parse: refuse that one
             receiver.fail(UnexpectedInstanceError(f"{receiver.where} sent an instance that could not be read ({type(exc).__name__}); check the server's log"))
             return 0xC210

@@ -45,18 +45,19 @@ class SeriesPlan:
     ----------
     study_uid, series_uid : str
     expected : set of str or None
-        SOPInstanceUIDs the server listed (None when it does not answer IMAGE-level queries).
+        SOPInstanceUIDs the server listed; None when nothing of the series is cached (the
+        whole series is asked for without listing it) or the server refuses IMAGE-level queries.
     present : set of str
-        Already in the cache before the transfer.
-    sop_classes : set of str
-        SOP classes the server listed (the C-GET storage contexts to propose).
+        In the cache (before the transfer, then updated as instances arrive).
+    count : int or None
+        NumberOfSeriesRelatedInstances as the server gave it.
     """
 
     study_uid: str
     series_uid: str
     expected: set[str] | None
     present: set[str]
-    sop_classes: set[str] = dataclasses.field(default_factory=set)
+    count: int | None = None
 
     @property
     def missing(self) -> set[str]:
@@ -67,6 +68,11 @@ class SeriesPlan:
     def fetch_all(self) -> bool:
         """Ask for the whole series (nothing of it cached, or the server lists no instances)."""
         return self.expected is None or not (self.expected & self.present)
+
+    @property
+    def total(self) -> int | None:
+        """Instances the series has on the server, if known."""
+        return len(self.expected) if self.expected is not None else self.count
 
     @property
     def todo(self) -> bool:
@@ -192,29 +198,36 @@ def _noop(done: int, total: int, stage: str) -> None:
 
 
 def _plan(server: ServerConfig, web: bool, cache: StudyCache, study_uid: str, series_uid: str | None, progress: ProgressCallback) -> list[SeriesPlan]:
+    """One plan per series. A series with nothing cached is fetched whole without listing
+    its instances (a C-FIND of every instance costs Orthanc a file read each); one partly
+    cached is listed so that only what is missing is fetched."""
     where = server.describe(web=web)
-    if series_uid is None:
-        series = [r.series_uid for r in list_series(server, study_uid, web=web)]
-        if not series:
-            raise PacsNotFoundError(f"{where} has no study {study_uid}; check the UID (pacs find)")
-    else:
-        series = [series_uid]
+    records = list_series(server, study_uid, series_uid=series_uid, web=web)
+    if not records:
+        if series_uid:
+            raise PacsNotFoundError(f"{where} has no series {series_uid} in study {study_uid}; check the UIDs (pacs find --level series --study {study_uid})")
+        raise PacsNotFoundError(f"{where} has no study {study_uid}; check the UID (pacs find)")
     plans = []
-    for n, uid in enumerate(series):
-        progress(n, len(series), "listing instances")
+    for n, rec in enumerate(records):
+        progress(n, len(records), "listing instances")
+        uid = rec.series_uid
+        present = cache.present(study_uid, uid)
+        if not present:
+            plans.append(SeriesPlan(study_uid, uid, None, present, rec.n_instances))
+            continue
         try:
             instances = list_instances(server, study_uid, uid, web=web)
         except QueryFailedError as exc:
-            LOG.info("instance listing refused by %s (%s): fetching whole series", where, exc)
-            plans.append(SeriesPlan(study_uid, uid, None, cache.present(study_uid, uid)))
+            LOG.info("instance listing refused by %s (%s): fetching the whole series", where, exc)
+            plans.append(SeriesPlan(study_uid, uid, None, present, rec.n_instances))
             continue
         if not instances:
             raise PacsNotFoundError(f"{where} has no instances of series {uid} in study {study_uid}; check the UIDs (pacs find --level series --study {study_uid})")
         foreign = [i for i in instances if (i.study_uid and i.study_uid != study_uid) or (i.series_uid and i.series_uid != uid)]
         if foreign:
             raise UnexpectedInstanceError(f"{where} listed instances of series {foreign[0].series_uid} when asked for series {uid}; check the UIDs and the server's configuration")
-        plans.append(SeriesPlan(study_uid, uid, {i.sop_instance_uid for i in instances}, cache.present(study_uid, uid), {i.sop_class_uid for i in instances if i.sop_class_uid}))
-    progress(len(series), len(series), "listing instances")
+        plans.append(SeriesPlan(study_uid, uid, {i.sop_instance_uid for i in instances}, present, rec.n_instances))
+    progress(len(records), len(records), "listing instances")
     return plans
 
 
@@ -289,7 +302,7 @@ def retrieve(
     plans = _plan(s, web, cache, study_uid, series_uid, report)
     cache.remove_stale_parts(study_uid, series_uid)
     before = sum(len(p.present & p.expected) if p.expected is not None else len(p.present) for p in plans)
-    total = sum(len(p.expected) if p.expected is not None else 0 for p in plans)
+    total = sum(p.total or 0 for p in plans)
     stage = {RetrieveMethod.GET: "C-GET", RetrieveMethod.MOVE: "C-MOVE", RetrieveMethod.WEB: "WADO-RS"}[m]
     todo = [p for p in plans if p.todo]
     receiver = Receiver(cache, plans, where)
@@ -306,9 +319,9 @@ def retrieve(
         try:
             if m is RetrieveMethod.GET:
                 from vtkdicom_app.net import dimse
+                from vtkdicom_app.net.api import study_sop_classes
 
-                classes = sorted({c for p in todo for c in p.sop_classes}) if all(p.expected is not None for p in todo) else []
-                dimse.get(s, todo, receiver, tick, classes)
+                dimse.get(s, todo, receiver, tick, study_sop_classes(s, study_uid))
             elif m is RetrieveMethod.MOVE:
                 from vtkdicom_app.net import dimse
 
@@ -326,12 +339,15 @@ def retrieve(
     tick()
     missing = 0
     for p in plans:
+        now = cache.present(study_uid, p.series_uid)
         if p.expected is not None:
-            missing += len(p.expected - cache.present(study_uid, p.series_uid))
+            missing += len(p.expected - now)
+        elif p.count is not None and len(now) < p.count:
+            missing += p.count - len(now)
     if missing:
         raise IncompleteRetrieveError(f"{where} sent {total - missing} of {total} instances by {stage}; check the server's log, then run get again to fetch the rest")
     folder = cache.series_folder(study_uid, series_uid) if series_uid else cache.study_folder(study_uid)
-    n_now = total if total else sum(len(cache.present(study_uid, p.series_uid)) for p in plans)
+    n_now = sum(len(cache.present(study_uid, p.series_uid)) for p in plans)
     return RetrieveResult(
         folder=folder,
         study_uid=study_uid,

@@ -179,24 +179,61 @@ def _encode(ds: Any) -> bytes:
     return buf.getvalue()
 
 
+_UID_TAGS = (0x0020000D, 0x0020000E, 0x00080018)  # Study, Series, SOP Instance UID
+
+
+def _uids(part: bytes) -> tuple[str, str, str]:
+    from pydicom import dcmread
+
+    try:
+        ds = dcmread(io.BytesIO(part), stop_before_pixels=True, specific_tags=list(_UID_TAGS), force=True)
+        return tuple(str(ds[t].value) if t in ds else "" for t in _UID_TAGS)  # type: ignore[return-value]
+    except Exception:
+        return "", "", ""
+
+
+def _series_parts(c: "DICOMwebClient", server: ServerConfig, study_uid: str, series_uid: str) -> Iterator[tuple[bytes, Any]]:
+    """``(part bytes, None)`` for each instance of a series as the server stores it (no
+    transcoding, no decoding), through dicomweb-client's HTTP session and multipart reader;
+    ``(encoded, dataset)`` through its public ``iter_series`` if those are missing."""
+    get = getattr(c, "_http_get", None)
+    decode = getattr(c, "_decode_multipart_message", None)
+    if get is None or decode is None:  # another dicomweb-client: decoded datasets, re-encoded
+        for ds in c.iter_series(study_uid, series_uid):
+            yield _encode(ds), ds
+        return
+    url = f"{str(server.url).rstrip('/')}/studies/{study_uid}/series/{series_uid}"
+    response = get(url, headers={"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'}, stream=True)
+    for part in decode(response, stream=True):
+        yield bytes(part), None
+
+
 def retrieve(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receiver", tick: Callable[[], None]) -> None:
-    """WADO-RS: whole series where nothing is cached, else the missing instances one by one."""
+    """WADO-RS: whole series where nothing is cached, else the missing instances one by one.
+
+    Whole series arrive as the server stores them (``transfer-syntax=*``) and are written
+    byte for byte; only the three UIDs of each are read, to check them.
+    """
     c = client(server)
     for plan in plans:
         what = f"WADO-RS retrieve of series {plan.series_uid}"
         with _errors(server, what):
             if plan.fetch_all:
-                items: Iterator[Any] = c.iter_series(plan.study_uid, plan.series_uid)
+                items: Iterator[tuple[bytes, Any]] = _series_parts(c, server, plan.study_uid, plan.series_uid)
             else:
-                items = (c.retrieve_instance(plan.study_uid, plan.series_uid, sop) for sop in sorted(plan.missing))
+                items = ((_encode(ds), ds) for ds in (c.retrieve_instance(plan.study_uid, plan.series_uid, sop) for sop in sorted(plan.missing)))
         try:
             while True:
                 with _errors(server, what):  # the progress callback runs outside: its exceptions pass unchanged
-                    ds = next(items, None)
-                if ds is None:
+                    item = next(items, None)
+                if item is None:
                     break
-                study, series, sop = (str(getattr(ds, k, "")) for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"))
-                receiver.store(study, series, sop, _encode(ds))
+                data, ds = item
+                if ds is not None:
+                    study, series, sop = (str(getattr(ds, k, "")) for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"))
+                else:
+                    study, series, sop = _uids(data)
+                receiver.store(study, series, sop, data)
                 receiver.raise_if_failed()
                 tick()
         finally:
