@@ -40,8 +40,12 @@ def _blur(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def hard_volume(modality: str = "CT", *, seed: int = 7) -> Volume:
-    """A CT-like body (int16 HU, 176x240x256 voxels of 0.35x0.35x0.5 mm) as hard as real data."""
+def hard_volume(modality: str = "CT", *, seed: int = 7, fine: int = 2) -> Volume:
+    """A CT-like body (int16 HU, 176x240x256 voxels of 0.35x0.35x0.5 mm) as hard as real data.
+
+    ``fine`` refines the coarse layout (88x120x128 voxels of 0.7x0.7x1 mm); the plates and
+    the touching rods are drawn on the refined grid, one or two voxels thin whatever ``fine``.
+    """
     rng = np.random.default_rng(seed)
     nk, nj, ni = shape = (88, 120, 128)  # laid out on a coarse grid, then refined 2x
     k, j, i = np.ogrid[:nk, :nj, :ni]
@@ -68,7 +72,7 @@ def hard_volume(modality: str = "CT", *, seed: int = 7) -> Volume:
         kk, jj, ii = rng.integers(6, nk - 6), rng.integers(12, nj - 12), rng.integers(12, ni - 12)
         s = int(rng.integers(1, 4))
         a[kk : kk + s, jj : jj + s, ii : ii + s] = rng.uniform(600, 1500)
-    a = a.repeat(2, 0).repeat(2, 1).repeat(2, 2)
+    a = a.repeat(fine, 0).repeat(fine, 1).repeat(fine, 2)
     a[20:140, 200:216, 30:36] = BONE  # two plates one voxel apart
     a[20:140, 200:216, 37:43] = BONE
     a[14:150, 40:42, 60:62] = BONE  # two 2-voxel rods touching along an edge
@@ -78,7 +82,7 @@ def hard_volume(modality: str = "CT", *, seed: int = 7) -> Volume:
     arr = np.round(a).astype(np.int16)  # integer HU: thousands of voxels exactly on 300 or -300
     if modality in ("MR", "PT"):
         arr = np.clip((arr.astype(np.float32) + 1000.0) * 0.4, 0, None).astype(np.int16)
-    return Volume(arr, spacing=(0.35, 0.35, 0.5), origin=(-45.0, -42.0, -40.0), metadata={"Modality": modality})
+    return Volume(arr, spacing=(0.7 / fine, 0.7 / fine, 1.0 / fine), origin=(-45.0, -42.0, -40.0), metadata={"Modality": modality})
 
 
 @pytest.fixture(scope="module")

@@ -105,8 +105,14 @@ def signed_volume(points: np.ndarray, faces: np.ndarray) -> float:
     """
     if len(faces) == 0:
         return 0.0
-    a, b, c = points[faces[:, 0]], points[faces[:, 1]], points[faces[:, 2]]
-    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+    p = np.asarray(points)
+    x, y, z = (np.ascontiguousarray(p[:, c]) for c in range(3))
+    i0, i1, i2 = (np.ascontiguousarray(faces[:, c]) for c in range(3))
+    bx, by, bz, cx, cy, cz = x[i1], y[i1], z[i1], x[i2], y[i2], z[i2]
+    det = x[i0] * (by * cz - bz * cy)
+    det += y[i0] * (bz * cx - bx * cz)
+    det += z[i0] * (bx * cy - by * cx)
+    return float(det.sum(dtype=np.float64) / 6.0)
 
 
 def _group_rows(rows: np.ndarray) -> np.ndarray:
