@@ -36,7 +36,7 @@ def _blur(a: np.ndarray) -> np.ndarray:
     """[1 2 1] / 4 along each axis: the partial-volume blur of a scanner."""
     out = a.astype(np.float32)
     for ax in range(3):
-        out = (np.roll(out, 1, ax) + 2 * out + np.roll(out, -1, ax)) / 4
+        out = ((np.roll(out, 1, ax) + 2 * out + np.roll(out, -1, ax)) / 4).astype(np.float32)
     return out
 
 
@@ -127,14 +127,14 @@ def _check_reduces(vol: Volume, tmp_path: Path, **kw: Any) -> list[float]:
     r0 = export_mesh(full, tmp_path / "full.stl")
     tm0 = _agrees(r0, tmp_path / "full.stl")
     assert tm0.is_watertight and tm0.is_volume
-    errors = []
+    errors: list[float] = []
     for reduce in REDUCES:
         path = tmp_path / f"r{reduce}.stl"
         report = export_mesh(extract_surface(vol, reduce=reduce, **kw), path)
         tm = _agrees(report, path)
         assert tm.is_watertight and tm.is_volume, (reduce, report.problems)
         assert report.triangles == pytest.approx(r0.triangles * (1 - reduce), rel=0.1, abs=30)
-        errors.append(tm.volume / tm0.volume - 1.0)
+        errors.append(float(tm.volume / tm0.volume - 1.0))
         assert abs(errors[-1]) < 0.02, (reduce, errors[-1])
     return errors
 

@@ -256,7 +256,7 @@ def _directed(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     lo = np.minimum(directed[:, 0], directed[:, 1])
     hi = np.maximum(directed[:, 0], directed[:, 1])
     keys = lo * n + hi
-    uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    _uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     return directed, keys, inverse.ravel(), counts
 
 

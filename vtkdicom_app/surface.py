@@ -410,7 +410,7 @@ def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: fl
             iso = float(lower)
             if any(bool((np.abs(arr[k] - np.float32(lower)) < delta).any()) for k in range(nk)):
                 iso = float("nan")  # values on the level: the float path moves them off it
-        if iso == iso:
+        if not np.isnan(iso):
             faces = (arr[0], arr[-1], arr[:, 0], arr[:, -1], arr[:, :, 0], arr[:, :, -1])
             if all(float(f.max()) < iso for f in faces):
                 # nothing reaches the border: the surface is closed as it is, no padded copy needed
@@ -538,7 +538,6 @@ def decimate(mesh: Any, reduce: float) -> Any:
     if reduce == 0.0:
         return mesh
     import fast_simplification
-
     from vtkmodules.util.numpy_support import vtk_to_numpy
 
     if mesh.GetNumberOfPoints() == 0 or mesh.GetNumberOfPolys() < 100:
