@@ -22,6 +22,7 @@ __all__ = [
     "GeometryWarning",
     "SkippedFileWarning",
     "SeriesSplitWarning",
+    "ModalityWarning",
 ]
 
 
@@ -87,3 +88,8 @@ class SkippedFileWarning(VtkDicomWarning):
 
 class SeriesSplitWarning(VtkDicomWarning):
     """Files sharing a SeriesInstanceUID were split into several stacks, or duplicates dropped."""
+
+
+class ModalityWarning(VtkDicomWarning):
+    """A CT default (HU threshold or preset) was about to be used on an MR or PET volume; the
+    modality's own default (Otsu's threshold, preset ``mr-auto``) is used instead."""

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from vtkdicom_app.bridge import arrays_to_mesh, mesh_to_arrays
-from vtkdicom_app.errors import ColourVolumeError, GeometryError, SingleSliceError, VtkDicomError, VtkDicomWarning
+from vtkdicom_app.errors import ColourVolumeError, GeometryError, ModalityWarning, SingleSliceError, VtkDicomError
 from vtkdicom_app.mesh import clean_arrays, edge_topology, repair_manifold, restore_volume, signed_volume
 from vtkdicom_app.pipeline import run_update
 from vtkdicom_app.volume import Volume
@@ -589,11 +589,6 @@ def _orient_outward(mesh: Any) -> Any:
     rev.ReverseCellsOn()
     rev.ReverseNormalsOn()
     return run_update(rev, "reversing the winding")
-
-
-class ModalityWarning(VtkDicomWarning):
-    """A CT default (HU threshold or preset) was about to be used on an MR or PET volume; the
-    modality's own default (Otsu's threshold, preset ``mr-auto``) is used instead."""
 
 
 #: extract_surface's default threshold (HU). On an MR or PET volume, this value with no
