@@ -210,18 +210,21 @@ def test_cmove_scp_accepts_only_the_expected_association(pacs: Pacs, tmp_path: P
     s = pacs.server()
     outcome: list[bool] = []
 
+    calls: list[tuple[int, int, str]] = []
+
     def intrude(done: int, total: int, stage: str) -> None:
-        if stage == "C-MOVE" and done == 1 and not outcome:  # our storage SCP is listening now
+        calls.append((done, total, stage))
+        if stage == "C-MOVE" and done >= 1 and not outcome:  # our storage SCP is listening now
             ae = AE(ae_title="INTRUDER")
             ae.add_requested_context("1.2.840.10008.5.1.4.1.1.2")
             ae.acse_timeout = 5
             assoc = ae.associate("127.0.0.1", pacs.move_port, ae_title=ME)
-            outcome.append(assoc.is_established)
+            outcome.append(assoc.is_rejected)  # rejected (not refused: the SCP is listening)
             if assoc.is_established:
                 assoc.release()
 
     result = net.retrieve(s, pacs.study_b, method="move", cache_dir=tmp_path, progress=intrude)
-    assert outcome == [False]
+    assert outcome == [True], calls
     assert result.n_transferred == 4
     _assert_same_volume(result, pacs.b.outdir)
 
