@@ -84,9 +84,7 @@ def test_info_headers_only_checks_and_narrows_the_series(two: Path, capsys: pyte
         ["render", "{missing}", "-o", "{tmp}/x.png", "--orbit", "4"],
         ["render", "{missing}", "-o", "{tmp}/x.gif", "--orbit", "0"],
         ["render", "{missing}", "-o", "{tmp}/x.png", "--cine", "{tmp}/c.mp4"],
-        ["export-mesh", "{missing}", "-o", "{tmp}/x.xyz"],
         ["export-mesh", "{missing}", "-o", "{tmp}/x.stl", "--reduce", "1.5"],
-        ["convert", "{missing}", "-o", "{tmp}/x.xyz"],
         ["stats", "{missing}", "--histogram", "{tmp}/h.txt"],
         ["stats", "{missing}", "--threshold", "10:5"],
         ["view", "{missing}", "--screenshot", "{tmp}/v.jpg"],
@@ -102,6 +100,16 @@ def test_usage_errors_exit_2_before_loading(argv: list[str], tmp_path: Path, mon
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error:" in err
     assert "Error:" not in err and "Traceback" not in err  # no "ValueError: " prefix
+
+
+def test_unknown_mesh_and_volume_suffixes_fail_before_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 1 (the contract of tests/test_surface.py and tests/test_formats.py), one line, no loading."""
+    monkeypatch.setattr(cli, "_load_for", lambda *_a, **_k: pytest.fail("loaded before checking the suffix"))
+    missing = tmp_path / "no-such-folder"
+    for argv, words in ((["export-mesh", str(missing), "-o", str(tmp_path / "x.xyz")], "unknown mesh format"), (["convert", str(missing), "-o", str(tmp_path / "x.xyz")], "unknown volume format")):
+        assert main(["-q", *argv]) == 1
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1 and "Error:" not in err
 
 
 # ------------------------------------------------------------------ batch
@@ -268,10 +276,14 @@ def test_progress_bars_show_stages_and_end_at_total(monkeypatch: pytest.MonkeyPa
         for step, stage in enumerate(("Preparing the volume", "Smoothing", "Decimating"), start=1):
             progress(step, 4, stage)  # one pipeline, one bar
     text = err.getvalue()
-    assert "Reading headers: 48/48 files" in text
-    assert "Reading pixels: 48/48 slices" in text
-    assert "Decimating: 4/4 steps" in text
-    assert "Smoothing: 2/4 steps" in text and "Smoothing: 4/4" not in text
+
+    def shown(stage: str, count: str) -> bool:
+        return re.search(re.escape(stage) + r": +\d+%\|[^|]*\| " + re.escape(count), text) is not None
+
+    assert shown("Reading headers", "48/48 files")
+    assert shown("Reading pixels", "48/48 slices")
+    assert shown("Decimating", "4/4 steps")
+    assert shown("Smoothing", "2/4 steps") and not shown("Smoothing", "4/4")
     assert not re.search(r"\d\s*(files|slices|steps|it)/s", text)  # no rates
 
     err = io.StringIO()
