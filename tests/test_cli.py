@@ -94,8 +94,8 @@ def test_demo_writes_the_phantom_screenshot_and_stl(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "loaded:" in proc.stdout
-    assert len(list((tmp_path / "demo").iterdir())) > 10
-    png, stl = tmp_path / "vtkdicom_app_demo_views.png", tmp_path / "vtkdicom_app_demo_bone.stl"
+    assert len(list((tmp_path / "demo" / "phantom").iterdir())) > 10
+    png, stl = tmp_path / "demo" / "vtkdicom_app_demo_views.png", tmp_path / "demo" / "vtkdicom_app_demo_bone.stl"
     assert png.exists() and stl.exists()
     assert str(png) in proc.stdout and str(stl) in proc.stdout
     import trimesh

@@ -414,3 +414,16 @@ def test_ybr_colour_ultrasound_from_pydicom_wheel_matches_pydicom() -> None:
     expected = pydicom.dcmread(path).pixel_array
     assert vol.is_colour and vol.array.shape == expected.shape == (30, 240, 320, 3)
     np.testing.assert_array_equal(vol.array, expected)
+
+
+def test_cli_mpr_of_a_single_slice_shows_it_and_refuses_other_planes(tmp_path: Path) -> None:
+    from vtkdicom_app.cli import main
+
+    ph = write_phantom(tmp_path / "scout", rows=40, columns=40, slices=1)
+    assert main(["mpr", str(ph.outdir), "-o", str(tmp_path / "own.png")]) == 0
+    assert main(["mpr", str(ph.outdir), "-o", str(tmp_path / "all.png"), "--plane", "all"]) == 0
+    from PIL import Image
+
+    assert Image.open(tmp_path / "own.png").size[1] > 100  # not a 1-pixel-high strip
+    assert main(["mpr", str(ph.outdir), "-o", str(tmp_path / "cor.png"), "--plane", "coronal"]) == 1
+    assert not (tmp_path / "cor.png").exists()

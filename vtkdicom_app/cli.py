@@ -214,13 +214,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
     import warnings
 
     from vtkdicom_app.errors import SeriesNotFoundError
-    from vtkdicom_app.io.loader import _collapse_sequences, _match_series, load, scan_stacks
+    from vtkdicom_app.io.loader import _match_series, load, scan
 
     with _progress(args) as progress, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # warnings are printed as part of the report
-        result = scan_stacks(args.path, progress=progress)
-        extra = result.summary_warnings()
-        series = _collapse_sequences(result.stacks, extra)
+        scanned = scan(args.path, progress=progress)  # read once: the load below reuses it
+        result = scanned.result
+        series = list(scanned)
         volume = None
         if series and args.series is not None and args.headers_only:
             # no pixels to load, but the series must exist, and the report is about it
@@ -231,7 +231,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
             wanted = {s.uid for s in matched} | {s.sequence_id for s in matched if s.sequence_axis is not None}
             series = [s for s in series if s.uid in wanted]
         if series and not args.headers_only:
-            volume = load(args.path, series=args.series, progress=progress)
+            volume = load(scanned, series=args.series, progress=progress)
     if not series:
         reasons = "; ".join(f"{os.path.basename(p)}: {r}" for p, r in (result.skipped or result.ignored)[:3])
         print(f"error: no DICOM image series found in {args.path}" + (f" ({reasons})" if reasons else ""), file=sys.stderr)
@@ -534,12 +534,17 @@ def _cmd_mpr(args: argparse.Namespace) -> int:
     common = dict(interpolation=args.interpolation, slab_mm=slab_mm, slab_mode=slab_mode)
     point = tuple(float(v) for v in point)
     if args.plane == "all":
-        planes = (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)
+        planes: tuple[Any, ...] = (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)
+        if vol.shape[0] == 1:  # a scout or projection image has only its own plane
+            from vtkdicom_app.mpr import nearest_standard_plane
+
+            planes = (nearest_standard_plane(vol.direction[:, 2]),)
+            print(f"note: a single-slice series has only its own plane ({planes[0].value}); the other planes are left out", file=sys.stderr)
         _check_inside(vol, planes, point, args)
         slices = [reslicer.reslice(p, point=point, **common) for p in planes]
         rgb = contact_sheet(slices, None, window=window, level=level, invert=invert, crosshair=point)
         _write_image(rgb, args.output, fmt)
-        print(f"wrote {args.output} (axial, coronal, sagittal through {_fmt_vec(point, 1)} mm LPS, W {window:g} L {level:g})")
+        print(f"wrote {args.output} ({', '.join(p.value for p in planes)} through {_fmt_vec(point, 1)} mm LPS, W {window:g} L {level:g})")
         return 0
     plane = Plane(args.plane)
     on_plane = list(point)
@@ -1102,6 +1107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", help="folder for the phantom (DIR/phantom), the screenshot and the STL; created if needed (default: a folder in the temp dir)")
     p.add_argument("--no-viewer", action="store_true", help="write the screenshot and the STL even with a display")
     p.set_defaults(func=_cmd_demo)
+
+    from vtkdicom_app.net.cli import add_pacs_parser  # light: the network libraries load on use
+
+    add_pacs_parser(sub)
     return parser
 
 

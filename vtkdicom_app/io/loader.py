@@ -454,7 +454,7 @@ def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> "Serie
     infos = _collapse_sequences(result.stacks, extra)
     for info in infos:
         object.__setattr__(info, "_scan", result)  # load(info) uses it: no second scan
-    return SeriesList(infos, result)
+    return SeriesList(infos, result, source=path)
 
 
 class SeriesList(list):  # type: ignore[type-arg]
@@ -469,9 +469,10 @@ class SeriesList(list):  # type: ignore[type-arg]
         The stacks behind the entries.
     """
 
-    def __init__(self, infos: Iterable[SeriesInfo], result: ScanResult) -> None:
+    def __init__(self, infos: Iterable[SeriesInfo], result: ScanResult, *, source: Any = None) -> None:
         super().__init__(infos)
         self.result = result
+        self.source = source
 
     @property
     def skipped(self) -> list[tuple[str, str]]:
@@ -504,7 +505,8 @@ def _scan_for(path: Any, series: str | int | None, progress: ProgressCallback | 
         name = os.path.dirname(path.files[0]) if path.files else path.uid
         return dataclasses.replace(result, notes=list(result.notes)), series if series is not None else path.uid, name
     if isinstance(path, SeriesList):
-        return dataclasses.replace(path.result, notes=list(path.result.notes)), series, "the scanned files"
+        name = str(path.source) if isinstance(path.source, (str, os.PathLike)) else "the scanned files"
+        return dataclasses.replace(path.result, notes=list(path.result.notes)), series, name
     if isinstance(path, ScanResult):
         return dataclasses.replace(path, notes=list(path.notes)), series, "the scanned files"
     return scan_stacks(path, progress=progress), series, str(path) if isinstance(path, (str, os.PathLike)) else "the given files"
