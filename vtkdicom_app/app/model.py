@@ -92,8 +92,8 @@ class ViewerModel:
         """Scan without touching the model (for a worker thread; the GUI thread stores it)."""
         return scan(path, progress=progress)
 
-    def load(self, path: str | Sequence[str], series: str | None = None, progress: ProgressCallback | None = None) -> Volume:
-        """Load a series (in a worker thread: nothing here touches Qt)."""
+    def load(self, path: Any, series: str | None = None, progress: ProgressCallback | None = None) -> Volume:
+        """Load a series (in a worker thread: nothing here touches Qt); ``path`` may be a scan result."""
         return load(path, series=series, progress=progress)
 
     def load_any(
@@ -115,7 +115,7 @@ class ViewerModel:
         if four_d and (series is not None or len(known) == 1):
             seq = load_sequence(path, series=four_d[0].uid, progress=progress)
             return seq[0], seq
-        return load(path, series=series, progress=progress), None
+        return self.load(path, series=series, progress=progress), None
 
     def set_frame(self, n: int) -> Volume:
         """Show frame ``n`` of the sequence; the crosshair and window stay put."""

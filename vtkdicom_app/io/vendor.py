@@ -22,6 +22,7 @@ import struct
 from typing import Any
 
 from vtkdicom_app.io.header import private_key
+from vtkdicom_app.io.records import _floats as record_floats
 
 __all__ = [
     "private_value",
@@ -102,17 +103,11 @@ def private_value(tags: dict[str, Any], group: int, creator: str, offset: int, v
 
 
 def _floats(value: Any, count: int) -> tuple[float, ...] | None:
-    if value is None or isinstance(value, (bytes, str)):
+    """``count`` finite numbers, or None (text and raw bytes are not numbers here)."""
+    if isinstance(value, (bytes, str)):
         return None
-    if isinstance(value, (int, float)):
-        value = (value,)
-    try:
-        vals = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    if len(vals) != count or not all(math.isfinite(v) for v in vals):
-        return None
-    return vals
+    vals = record_floats(value, count)
+    return vals if vals is not None and all(math.isfinite(v) for v in vals) else None
 
 
 def _first_number(value: Any) -> float | None:
