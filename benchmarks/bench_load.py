@@ -25,6 +25,9 @@ What it measures
    ``vtkdicom-app info FOLDER --json`` (``os.wait4`` rusage of exactly that child, started
    from a small wrapper interpreter so that this big process's memory is not counted).
 
+4. A Siemens mosaic row: ``vda.load`` of one mosaic file (64 tiles of 128x128) against the
+   same number of voxels as 64 plain slices (target: the mosaic costs at most 1.10x).
+
 Targets: ``vda.load`` at least 3x faster than SimpleITK, at least 1.5x faster than
 vtkDICOMImageReader, within 4x of the raw read (median against median); ``info`` peak RSS at
 most 1.2 x the volume's bytes (300*512*512*2) + 100 MiB. Each is printed as PASS or MISS.
@@ -110,6 +113,20 @@ def _phantom_kwargs(write_phantom: Callable[..., Any]) -> dict[str, Any]:
             print(f"  note: write_phantom calls {key!r} {name!r}", flush=True)
         kwargs[name] = value
     return kwargs
+
+
+def ensure_mosaic_pair(root: Path) -> tuple[Path, Path]:
+    """A one-file Siemens mosaic (64 tiles of 128x128) and 64 plain 128x128 slices, written once."""
+    mosaic, plain = root / "mosaic64x128", root / "plain64x128"
+    if not mosaic.is_dir() or len(list(mosaic.iterdir())) != 1:
+        from vtkdicom_app.phantom_mr import write_mosaic
+
+        write_mosaic(mosaic, rows=128, columns=128, slices=64, pixel_spacing=(2.0, 2.0), slice_spacing=2.0)
+    if not plain.is_dir() or len(list(plain.iterdir())) != 64:
+        from vtkdicom_app.phantom import write_phantom
+
+        write_phantom(plain, rows=128, columns=128, slices=64, pixel_spacing=(2.0, 2.0), slice_spacing=2.0, shuffle_names=True)
+    return mosaic, plain
 
 
 def _list_files(folder: Path) -> list[str]:
@@ -357,6 +374,11 @@ def main(argv: list[str] | None = None) -> int:
     fns = {"vda": run_vda, "vda_vtk": run_vda_vtk, "sitk": run_sitk, "vtk": run_vtk, "raw": run_raw}
     rows = {key: time_contender(names[key], fns[key], args.repeat) for key in names}
 
+    # a Siemens mosaic row: one file of 64 tiles of 128x128 against the same voxels as 64 plain slices
+    mosaic_dir, plain_dir = ensure_mosaic_pair(folder.parent)
+    mosaic_row = time_contender("vda.load(mosaic: 64 tiles of 128x128 in one file)", lambda: vda_load(mosaic_dir), args.repeat)
+    plain_row = time_contender("vda.load(the same voxels as 64 plain slices)", lambda: vda_load(plain_dir), args.repeat)
+
     print("import time and `info` process ...", flush=True)
     imp, imp_err = import_time()
     info = info_process(folder)
@@ -397,6 +419,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             lines.append(f"| {row.name} | n/a | n/a | n/a: {row.error.replace('|', '/')} |")
 
+    mosaic_ratio = mosaic_row.median / plain_row.median if (mosaic_row.ok and plain_row.ok) else None  # type: ignore[operator]
+    for row in (mosaic_row, plain_row):
+        if row.ok:
+            lines.append(f"| {row.name} | {row.median:.4f} | {row.best:.4f} | mosaic / plain = {fmt(mosaic_ratio, '.2f', 'x')} |")
+        else:
+            lines.append(f"| {row.name} | n/a | n/a | n/a: {row.error.replace('|', '/')} |")
     sitk_r, vtk_r = peer_ratio("sitk"), peer_ratio("vtk")
     rss_ok = info["rss"] <= RSS_LIMIT_BYTES if not info["error"] else None
     lines += [
@@ -404,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- SimpleITK / vda = {fmt(sitk_r, '.1f', 'x')} (target >= 3x): {_verdict(None if sitk_r is None else sitk_r >= 3)}",
         f"- vtkDICOMImageReader / vda = {fmt(vtk_r, '.1f', 'x')} (target >= 1.5x): {_verdict(None if vtk_r is None else vtk_r >= 1.5)}",
         f"- vda / raw read = {fmt(raw_ratio, '.1f', 'x')} (target <= 4x): {_verdict(None if raw_ratio is None else raw_ratio <= 4)}",
+        f"- mosaic / plain slices = {fmt(mosaic_ratio, '.2f', 'x')} (target <= 1.10x): {_verdict(None if mosaic_ratio is None else mosaic_ratio <= 1.10)}",
     ]
     if info["error"]:
         lines.append(f"- `{info['cmd']}` FAILED (exit code {info['rc']}, {info['wall']:.2f} s): "
