@@ -427,3 +427,12 @@ def test_cli_mpr_of_a_single_slice_shows_it_and_refuses_other_planes(tmp_path: P
     assert Image.open(tmp_path / "own.png").size[1] > 100  # not a 1-pixel-high strip
     assert main(["mpr", str(ph.outdir), "-o", str(tmp_path / "cor.png"), "--plane", "coronal"]) == 1
     assert not (tmp_path / "cor.png").exists()
+
+
+def test_render_of_an_mr_series_picks_an_mr_preset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vtkdicom_app.cli import main
+
+    write_mosaic(tmp_path / "mr", slices=9, rows=24, columns=24)
+    assert main(["render", str(tmp_path / "mr"), "-o", str(tmp_path / "mr.png"), "--size", "96x96"]) == 0
+    captured = capsys.readouterr()
+    assert "mr-default" in captured.err and "mr-default" in captured.out

@@ -409,6 +409,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from vtkdicom_app.rendering import View, VolumeScene, write_gif
 
     vol = _load_for(args)
+    modality = str(vol.metadata.get("Modality") or "").upper()
+    if args.preset is None:  # the modality's default: CT presets are in HU
+        args.preset = "ct-bone" if modality in ("CT", "") else "mr-default"
+        if modality not in ("CT", ""):
+            print(f"note: {modality} volume: volume preset mr-default (the CT presets are in HU); --preset picks another", file=sys.stderr)
+    elif args.preset.startswith("ct-") and modality in ("MR", "PT", "NM"):
+        print(f"warning: --preset {args.preset} is a CT preset (HU) but the volume is {modality}: expect an empty or noisy picture", file=sys.stderr)
     scene = VolumeScene(
         vol,
         preset=args.preset,
@@ -1047,7 +1054,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="folder (recursive), file or DICOMDIR")
     p.add_argument("-o", "--output", required=True, help="OUT.png (or .jpg, .tif, .bmp, .gif), OUT.gif with --orbit")
     p.add_argument("--series", type=_parse_series, help="series uid or SeriesNumber; default: the largest")
-    p.add_argument("--preset", default="ct-bone", choices=_preset_names("volume_presets.json"), help="volume preset (default ct-bone)")
+    p.add_argument("--preset", default=None, choices=_preset_names("volume_presets.json"), help="volume preset (default: ct-bone for CT, mr-default otherwise)")
     p.add_argument("--view", default="anterior", choices=["anterior", "posterior", "left", "right", "superior", "inferior"])
     p.add_argument("--size", type=_parse_size, default=(512, 512), help="WxH pixels (default 512x512)")
     p.add_argument("--blend", choices=["composite", "mip", "minip"], help="override the preset's blend mode")
