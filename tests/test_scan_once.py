@@ -56,3 +56,49 @@ def test_repeated_loads_from_one_scan_do_not_pile_up_warnings(tmp_path: Path) ->
     first = _quiet(vda.load, series)
     second = _quiet(vda.load, series)
     assert first.warnings == second.warnings
+
+
+def test_read_without_meta_note_belongs_to_its_series_only(tmp_path: Path) -> None:
+    ph = write_phantom(tmp_path, rows=32, columns=32, slices=8, n_series=2)
+    victim = ph.series_files[1][2]
+    data = victim.read_bytes()
+    victim.write_bytes(data[132:])  # no preamble: read with a note
+    series = vda.scan(tmp_path)
+    with_note = [s for s in series if any("read without" in w for w in s.warnings)]
+    assert len(with_note) == 1 and str(victim) in with_note[0].files
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1MB", 1 << 20), ("500K", 500 << 10), ("1.5 GiB", int(1.5 * (1 << 30))), ("2g", 2 << 30), ("1048576", 1048576)],
+)
+def test_memory_limit_accepts_sizes_with_units(monkeypatch: pytest.MonkeyPatch, text: str, expected: int) -> None:
+    from vtkdicom_app.io.pixels import memory_limit_bytes
+
+    monkeypatch.setenv("VTKDICOM_APP_MEMORY_LIMIT", text)
+    assert memory_limit_bytes() == expected
+
+
+def test_memory_limit_rejects_nonsense_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vtkdicom_app.io.pixels import memory_limit_bytes
+
+    monkeypatch.setenv("VTKDICOM_APP_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValueError, match="VTKDICOM_APP_MEMORY_LIMIT = 'lots' is not a size"):
+        memory_limit_bytes()
+
+
+def test_decode_error_keeps_every_plugin_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydicom lists each plugin's failure on its own line; the message keeps them all."""
+    import pydicom
+
+    from vtkdicom_app.errors import DicomReadError
+    from vtkdicom_app.phantom import TransferSyntax
+
+    write_phantom(tmp_path, rows=16, columns=16, slices=2, transfer_syntax=TransferSyntax.RLE)
+
+    def broken(self: Any) -> Any:
+        raise RuntimeError("Unable to decode the pixel data:\n  pylibjpeg: reason one\n  gdcm: reason two")
+
+    monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array", property(broken))
+    with pytest.raises(DicomReadError, match="pylibjpeg: reason one gdcm: reason two"):
+        _quiet(vda.load, tmp_path)
