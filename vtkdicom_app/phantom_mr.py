@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import ExplicitVRLittleEndian
 
 from vtkdicom_app.phantom import (
@@ -295,6 +296,7 @@ class Classic4DStyle(enum.Enum):
 
     INSTANCE_ONLY = "instance-only"  # GE fMRI: only InstanceNumber differs; NumberOfTemporalPositions
     DTI_STANDARD = "dti-standard"  # (0018,9087) b-value + (0018,9089) direction (Canon, Toshiba, Philips)
+    DTI_NESTED = "dti-nested"  # (0018,9087) top level, direction inside MRDiffusionSequence (Canon/Toshiba classic)
     DTI_GE = "dti-ge"  # GE private (0043,xx39) b-value + (0019,xxBB-BD) direction
     DTI_PHILIPS = "dti-philips"  # Philips private (2001,xx03) b-value + (2005,xxB0-B2) direction
     DTI_SIEMENS = "dti-siemens"  # Siemens private (0019,xx0C/xx0E); each volume its own AcquisitionNumber
@@ -356,7 +358,7 @@ def _volume_plan(style: Classic4DStyle, n_volumes: int) -> tuple[list[dict[str, 
     plan: list[dict[str, Any]]
     if style is Classic4DStyle.INSTANCE_ONLY:
         return [{} for _ in range(n_volumes)], list(range(n_volumes)), "time"
-    if style in (Classic4DStyle.DTI_STANDARD, Classic4DStyle.DTI_GE, Classic4DStyle.DTI_PHILIPS, Classic4DStyle.DTI_SIEMENS):
+    if style in (Classic4DStyle.DTI_STANDARD, Classic4DStyle.DTI_NESTED, Classic4DStyle.DTI_GE, Classic4DStyle.DTI_PHILIPS, Classic4DStyle.DTI_SIEMENS):
         plan = [{"b": b, "g": g} for b, g in _DTI_PROTOCOL]  # noqa: C416
         order = sorted(range(len(plan)), key=lambda v: (plan[v]["b"], v))
         return plan, order, "diffusion"
@@ -434,6 +436,16 @@ def write_classic_4d(
                 ds.Manufacturer = "CANON_MEC"
                 ds.DiffusionBValue = attrs["b"]
                 ds.DiffusionGradientOrientation = list(attrs["g"] or (0.0, 0.0, 0.0))
+            elif style is Classic4DStyle.DTI_NESTED:
+                ds.Manufacturer = "TOSHIBA"
+                ds.DiffusionBValue = attrs["b"]
+                item = Dataset()
+                item.DiffusionBValue = attrs["b"]
+                if attrs["g"] is not None:
+                    direction = Dataset()
+                    direction.DiffusionGradientOrientation = list(attrs["g"])
+                    item.DiffusionGradientDirectionSequence = DicomSequence([direction])
+                ds.MRDiffusionSequence = DicomSequence([item])
             elif style is Classic4DStyle.DTI_GE:
                 ds.Manufacturer = "GE MEDICAL SYSTEMS"
                 parm = ds.private_block(0x0043, "GEMS_PARM_01", create=True)

@@ -374,6 +374,18 @@ def write_bval_bvec(seq: VolumeSequence, nifti_path: str | os.PathLike[str], *, 
         affine = np.eye(4)
         affine[:3, :3] = _LPS_TO_RAS @ first.affine[:3, :3]
     bvecs = fsl_bvecs(seq, affine)
+    unknown = [n for n, (b, g) in enumerate(zip(seq.bvalues, seq.gradients)) if b > 0 and g is None]
+    if unknown:
+        import warnings
+
+        from vtkdicom_app.errors import VtkDicomWarning
+
+        warnings.warn(
+            f"volume(s) {', '.join(map(str, unknown[:10]))} have b > 0 but no gradient direction in their headers "
+            "(a trace/ADC image, or a vendor tag this loader does not read): their .bvec columns are 0 0 0",
+            VtkDicomWarning,
+            stacklevel=2,
+        )
     bval_path, bvec_path = Path(base + ".bval"), Path(base + ".bvec")
     with atomic_path(bval_path, suffix=".bval") as tmp:
         Path(tmp).write_text(" ".join(f"{b:g}" for b in seq.bvalues) + "\n", encoding="ascii")

@@ -236,6 +236,10 @@ class _SplitKeys(dict):  # type: ignore[type-arg]
                 self._info.warnings.append(f"{os.path.basename(self._info.path)}: {diff.problem}")
             bvalue = diff.bvalue if diff is not None else None
             gradient = diff.gradient if diff is not None else None
+            if bvalue and gradient is None and self._info is not None:
+                # classic files (Canon, Toshiba) may keep the direction in MRDiffusionSequence,
+                # which the fast header reader skips: read it with pydicom, for these files only
+                gradient = _nested_gradient(self._info.path)
             dict.__setitem__(self, "DiffusionBValue", bvalue)
             dict.__setitem__(self, "DiffusionGradient", None if gradient is None else tuple(round(v, 4) + 0.0 for v in gradient))
             return dict.__getitem__(self, key)
@@ -257,6 +261,23 @@ class _SplitKeys(dict):  # type: ignore[type-arg]
         if key not in _SPLIT_KEYS and not dict.__contains__(self, key):
             raise KeyError(key)
         return self.get(key)
+
+
+def _nested_gradient(path: str) -> tuple[float, float, float] | None:
+    """DiffusionGradientOrientation from MRDiffusionSequence > DiffusionGradientDirectionSequence."""
+    import pydicom
+
+    try:
+        with open_dicom(path) as fh:
+            ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True, specific_tags=["MRDiffusionSequence"])
+        item = _seq_item(_seq_item(ds, "MRDiffusionSequence"), "DiffusionGradientDirectionSequence")
+        g = _floats(_plain(item.DiffusionGradientOrientation), 3) if item is not None and "DiffusionGradientOrientation" in item else None
+    except Exception:  # a damaged sequence: the direction stays unknown
+        return None
+    if g is None:
+        return None
+    norm = sum(v * v for v in g) ** 0.5
+    return (g[0] / norm, g[1] / norm, g[2] / norm) if norm > 1e-6 else None
 
 
 def _split_keys(tags: dict[str, Any], info: FileInfo | None = None) -> dict[str, Any]:
