@@ -1,4 +1,4 @@
-"""The dependency rules of DESIGN.md, enforced with import-linter, and cheap start-up."""
+"""The dependency rules of docs/ARCHITECTURE.md, enforced with import-linter, and cheap start-up."""
 
 from __future__ import annotations
 

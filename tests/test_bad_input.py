@@ -1,4 +1,4 @@
-"""Every loading row of the bad-input table in DESIGN.md, built from valid phantoms.
+"""Every loading row of the bad-input table (tests/BAD_INPUT.md), built from valid phantoms.
 
 | input | expected |
 |---|---|

@@ -21,7 +21,7 @@ A :class:`Slice` holds a numpy array ``array[row, col]`` with row 0 at the top, 
 in mm (square by default: no aspect ratio to compute), the LPS position of every pixel and a
 vtkImageData for rendering. Reslicing is ``vtkImageReslice`` on :meth:`Volume.to_vtk`, which
 carries the direction matrix; the output direction is set to identity so that the output
-pixels lie on the plane's own grid (DESIGN.md, geometry rules).
+pixels lie on the plane's own grid (docs/ARCHITECTURE.md, "Geometry rules").
 
 VTK and the direction matrix
 ----------------------------
@@ -409,7 +409,7 @@ class Reslicer:
         self._reslice = vtkImageReslice()
         self._reslice.SetInputData(self._image)
         self._reslice.SetOutputDimensionality(2)
-        # without this the output inherits the input's direction (DESIGN.md) and its pixels
+        # without this the output inherits the input's direction (docs/ARCHITECTURE.md) and its pixels
         # would not lie on the plane's grid
         self._reslice.SetOutputDirection(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
         self.background = float(np.min(vol.array)) if vol.array.size else 0.0

@@ -1,6 +1,6 @@
 """Group frame records into stacks and compute each stack's patient geometry.
 
-Rules (DESIGN.md, "Geometry rules"):
+Rules (docs/ARCHITECTURE.md, "Geometry rules" and "From files to a volume"):
 
 * group by SeriesInstanceUID, then split by localizer flag, orientation, size and pixel
   spacing; when positions repeat, split by the attribute that explains the repetition
