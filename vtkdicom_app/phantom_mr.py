@@ -36,6 +36,7 @@ from vtkdicom_app.phantom import (
     PhantomResult,
     PhantomSpec,
     _directions,
+    _base_dataset,
     _ds,
     _slice_values,
     _uid,
@@ -211,29 +212,30 @@ def write_mosaic(
             tiles.append(hu.astype(np.int16))
         ordered = tiles[::-1] if descending else tiles
         arrays.append(np.stack(ordered))
-        ds = Dataset()
+        diffusion = v < len(bvals)
+        ds = _base_dataset(
+            modality="MR",
+            patient_name="Phantom^Mosaic",
+            patient_id="PHANTOMMR",
+            study_uid=study_uid,
+            series_uid=series_uid,
+            series_number=5,
+            description="ep2d_diff_mosaic" if bvals else "ep2d_bold_mosaic",
+            frame_of_reference=frame_uid,
+            feet_first=False,
+        )
+        for ct_only in ("KVP", "WindowCenter", "WindowWidth", "RescaleType"):
+            delattr(ds, ct_only)
+        sop = str(_uid(seed, "msop", v))
         ds.file_meta = FileMetaDataset()
         ds.file_meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
-        sop = str(_uid(seed, "msop", v))
         ds.file_meta.MediaStorageSOPInstanceUID = sop
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.SpecificCharacterSet = "ISO_IR 100"
-        diffusion = v < len(bvals)
         ds.ImageType = ["ORIGINAL", "PRIMARY", "DIFFUSION" if diffusion else "M", "NONE", "ND", "MOSAIC"]
         ds.SOPClassUID = MR_IMAGE_STORAGE
         ds.SOPInstanceUID = sop
-        ds.StudyDate = ds.SeriesDate = "20260101"
-        ds.StudyTime = "120000"
-        ds.Modality = "MR"
         ds.Manufacturer = "SIEMENS"
         ds.StudyDescription = "Phantom MR"
-        ds.SeriesDescription = "ep2d_diff_mosaic" if bvals else "ep2d_bold_mosaic"
-        ds.PatientName = "Phantom^Mosaic"
-        ds.PatientID = "PHANTOMMR"
-        ds.StudyInstanceUID = study_uid
-        ds.SeriesInstanceUID = series_uid
-        ds.FrameOfReferenceUID = frame_uid
-        ds.SeriesNumber = 5
         ds.AcquisitionNumber = v + 1
         ds.InstanceNumber = v + 1
         ds.RepetitionTime = "2000"

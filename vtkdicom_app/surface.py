@@ -604,21 +604,30 @@ def _slice_axis(vol: Volume) -> int:
     return 2 - int(np.argmax(z))
 
 
-def _largest_region(mask: np.ndarray) -> np.ndarray:
-    """The largest face-connected region of a 3D boolean mask (VTK's connectivity filter)."""
+def _connected_to(array: np.ndarray, *, seed: Any = None, what: str) -> np.ndarray:
+    """Voxels of value 1 in a uint8 array connected (faces) to ``seed`` points (vtkPolyData),
+    or, without seeds, the largest such region; VTK's connectivity filter, as a bool array."""
     from vtkmodules.util.numpy_support import vtk_to_numpy
     from vtkmodules.vtkImagingMorphological import vtkImageConnectivityFilter
 
-    image = Volume(mask.view(np.uint8)).to_vtk()
     conn = vtkImageConnectivityFilter()
-    conn.SetInputData(image)
+    conn.SetInputData(Volume(array).to_vtk())
     conn.SetScalarRange(1, 1)
-    conn.SetExtractionModeToLargestRegion()
+    if seed is None:
+        conn.SetExtractionModeToLargestRegion()
+    else:
+        conn.SetSeedData(seed)
+        conn.SetExtractionModeToSeededRegions()
     conn.SetLabelScalarTypeToUnsignedChar()
     conn.SetLabelModeToConstantValue()
     conn.SetLabelConstantValue(1)
-    out = run_update(conn, "largest connected region")
-    return vtk_to_numpy(out.GetPointData().GetScalars()).reshape(mask.shape) > 0
+    out = run_update(conn, what)
+    return vtk_to_numpy(out.GetPointData().GetScalars()).reshape(array.shape) > 0
+
+
+def _largest_region(mask: np.ndarray) -> np.ndarray:
+    """The largest face-connected region of a 3D boolean mask (VTK's connectivity filter)."""
+    return _connected_to(mask.view(np.uint8), what="largest connected region")
 
 
 def _outside_in_plane(body: np.ndarray, chunk: int = 48) -> np.ndarray:
@@ -629,10 +638,8 @@ def _outside_in_plane(body: np.ndarray, chunk: int = 48) -> np.ndarray:
     to that plane's border: a hole filling of the body slice by slice, ``chunk`` planes at a
     time.
     """
-    from vtkmodules.util.numpy_support import vtk_to_numpy
     from vtkmodules.vtkCommonCore import vtkPoints
     from vtkmodules.vtkCommonDataModel import vtkPolyData
-    from vtkmodules.vtkImagingMorphological import vtkImageConnectivityFilter
 
     n, rows, cols = body.shape
     outside = np.empty(body.shape, bool)
@@ -646,18 +653,8 @@ def _outside_in_plane(body: np.ndarray, chunk: int = 48) -> np.ndarray:
         mosaic = np.ones((1, m * (rows + 1) + 1, cols + 2), np.uint8)
         tiles = mosaic[0, 1:, 1:-1].reshape(m, rows + 1, cols)[:, :rows]
         tiles[...] = ~block
-        image = Volume(mosaic).to_vtk()
-        conn = vtkImageConnectivityFilter()
-        conn.SetInputData(image)
-        conn.SetSeedData(seed)
-        conn.SetScalarRange(1, 1)
-        conn.SetExtractionModeToSeededRegions()
-        conn.SetLabelScalarTypeToUnsignedChar()
-        conn.SetLabelModeToConstantValue()
-        conn.SetLabelConstantValue(1)
-        out = run_update(conn, "flood fill of the outside, plane by plane")
-        labels = vtk_to_numpy(out.GetPointData().GetScalars()).reshape(mosaic.shape)
-        outside[start : start + m] = labels[0, 1:, 1:-1].reshape(m, rows + 1, cols)[:, :rows] > 0
+        labels = _connected_to(mosaic, seed=seed, what="flood fill of the outside, plane by plane")
+        outside[start : start + m] = labels[0, 1:, 1:-1].reshape(m, rows + 1, cols)[:, :rows]
     return outside
 
 

@@ -618,9 +618,9 @@ def _metadata(stack: Stack) -> dict[str, Any]:
         # values stay display values (RescaleSlope/Intercept, as pydicom gives them); Philips'
         # floating-point value is (stored - PhilipsScaleIntercept) / PhilipsScaleSlope
         meta["PhilipsScaleSlope"], meta["PhilipsScaleIntercept"] = scale
-    mosaic = tags.get("_MosaicSlices")
-    if mosaic:
-        meta["MosaicSlices"] = int(mosaic)
+    first = stack.records[0]
+    if first.tile is not None:  # the tiles one stored mosaic image holds
+        meta["MosaicSlices"] = sum(1 for r in stack.records if r.file is first.file and r.frame == first.frame)
     if stack.sequence_axis is not None:
         meta["fourth_axis"] = stack.sequence_axis
         meta["frame_label"] = stack.sequence_label

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from vtkdicom_app.io.records import FrameRecord
+from vtkdicom_app.io.records import FrameRecord, declared_slice_step
 from vtkdicom_app.io.vendor import csa_info, private_value
 
 __all__ = ["is_mosaic", "unpack_mosaic", "MosaicError"]
@@ -37,20 +37,6 @@ def is_mosaic(rec: FrameRecord) -> bool:
     if isinstance(image_type, str):
         image_type = (image_type,)
     return any(str(t).strip().upper() == "MOSAIC" for t in image_type)
-
-
-def _slice_step(rec: FrameRecord) -> tuple[float | None, str]:
-    for key in ("SpacingBetweenSlices", "SliceThickness"):
-        value = rec.file.tags.get(key)
-        if isinstance(value, (tuple, list)):
-            value = value[0] if value else None
-        try:
-            v = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(v) and 0 < v < 1000:
-            return v, key
-    return None, ""
 
 
 def unpack_mosaic(rec: FrameRecord) -> tuple[list[FrameRecord], list[str]]:
@@ -135,7 +121,7 @@ def unpack_mosaic(rec: FrameRecord) -> tuple[list[FrameRecord], list[str]]:
             sign = -1.0
     elif csa is None or csa.slice_normal is None:
         notes.append(f"{name}: no SliceNormalVector in the CSA header; mosaic tiles assumed stacked along row x column")
-    step, _tag = _slice_step(rec)
+    step = declared_slice_step(rec)
     if step is None:
         step = 1.0
         notes.append(f"{name}: mosaic without SpacingBetweenSlices or SliceThickness; slice step set to 1 mm")
@@ -159,5 +145,4 @@ def unpack_mosaic(rec: FrameRecord) -> tuple[list[FrameRecord], list[str]]:
                 tile,
             )
         )
-    info.tags.setdefault("_MosaicSlices", n)
     return out, notes

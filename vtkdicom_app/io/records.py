@@ -9,6 +9,7 @@ frame the same way, whatever file it came from.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Any
 
@@ -192,6 +193,37 @@ def _number(value: Any, default: float) -> float:
         return default
 
 
+def first_number(value: Any) -> float | None:
+    """The first value of an attribute as a finite float; None when missing, text or raw bytes."""
+    if isinstance(value, (tuple, list)):
+        value = value[0] if value else None
+    if value is None or isinstance(value, (bytes, bytearray)):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def unit_vector(values: Any) -> tuple[float, float, float] | None:
+    """Three finite numbers scaled to unit length; None when missing, not three, or zero."""
+    g = _floats(values, 3) if not isinstance(values, (bytes, str)) else None
+    if g is None or not all(math.isfinite(v) for v in g):
+        return None
+    norm = math.sqrt(sum(v * v for v in g))
+    return (g[0] / norm, g[1] / norm, g[2] / norm) if norm > 1e-6 else None
+
+
+def declared_slice_step(rec: FrameRecord) -> float | None:
+    """SpacingBetweenSlices, else SliceThickness, when positive: the header's slice step."""
+    for key in ("SpacingBetweenSlices", "SliceThickness"):
+        v = first_number(rec.file.tags.get(key))
+        if v is not None and v > 0:
+            return v
+    return None
+
+
 _SPLIT_KEYS = (
     "AcquisitionNumber",
     "EchoNumbers",
@@ -271,13 +303,11 @@ def _nested_gradient(path: str) -> tuple[float, float, float] | None:
         with open_dicom(path) as fh:
             ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True, specific_tags=["MRDiffusionSequence"])
         item = _seq_item(_seq_item(ds, "MRDiffusionSequence"), "DiffusionGradientDirectionSequence")
-        g = _floats(_plain(item.DiffusionGradientOrientation), 3) if item is not None and "DiffusionGradientOrientation" in item else None
+        if item is None or "DiffusionGradientOrientation" not in item:
+            return None
+        return unit_vector(_plain(item.DiffusionGradientOrientation))
     except Exception:  # a damaged sequence: the direction stays unknown
         return None
-    if g is None:
-        return None
-    norm = sum(v * v for v in g) ** 0.5
-    return (g[0] / norm, g[1] / norm, g[2] / norm) if norm > 1e-6 else None
 
 
 def _split_keys(tags: dict[str, Any], info: FileInfo | None = None) -> dict[str, Any]:
@@ -484,9 +514,8 @@ def _enhanced_records(ds: Any, info: FileInfo) -> list[FrameRecord]:
         diffusion = _seq_item(fg, "MRDiffusionSequence") or _seq_item(shared, "MRDiffusionSequence")
         direction_item = _seq_item(diffusion, "DiffusionGradientDirectionSequence")
         if direction_item is not None and "DiffusionGradientOrientation" in direction_item:
-            g = _floats(_plain(direction_item.DiffusionGradientOrientation), 3)
-            norm = sum(v * v for v in g) ** 0.5 if g is not None else 0.0
-            gradient = tuple(round(v / norm, 4) + 0.0 for v in g) if g is not None and norm > 1e-6 else None
+            unit = unit_vector(_plain(direction_item.DiffusionGradientOrientation))
+            gradient = None if unit is None else tuple(round(v, 4) + 0.0 for v in unit)
         split = {
             "FrameType": tuple(frame_type) if isinstance(frame_type, tuple) else frame_type,
             "EffectiveEchoTime": echo,

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vtkdicom_app.errors import GeometryError
-from vtkdicom_app.io.records import FrameRecord
+from vtkdicom_app.io.records import FrameRecord, declared_slice_step, first_number
 
 __all__ = ["Stack", "Geometry", "group_records", "compute_geometry"]
 
@@ -107,8 +107,21 @@ class Stack:
     sequence_value: float | None = None
     sequence_id: str = ""
     sequence_label: str = ""
-    bvalue: float | None = None
-    gradient: tuple[float, float, float] | None = None
+
+    @property
+    def bvalue(self) -> float | None:
+        """Diffusion b-value of this volume (s/mm2), None outside a diffusion series."""
+        if self.sequence_axis != "diffusion":
+            return None
+        return first_number(_attr(self.records[0], "DiffusionBValue"))
+
+    @property
+    def gradient(self) -> tuple[float, float, float] | None:
+        """Diffusion gradient direction (LPS) of this volume, None for b = 0 or unknown."""
+        if self.sequence_axis != "diffusion":
+            return None
+        g = _attr(self.records[0], "DiffusionGradient")
+        return (float(g[0]), float(g[1]), float(g[2])) if isinstance(g, tuple) and len(g) == 3 else None
 
     @property
     def tags(self) -> dict[str, Any]:
@@ -412,36 +425,26 @@ def _axis_of(keys: list[str]) -> str:
     return "index"
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, (tuple, list)):
-        value = value[0] if value else None
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _axis_values(axis: str, volumes: list[_Volume]) -> list[float]:
     """Each volume's value on the fourth axis (ms, ms, s/mm2; the index where nothing tells)."""
     n = len(volumes)
     if axis == "diffusion":
-        return [float(_number(_attr(v.records[0], "DiffusionBValue")) or 0.0) for v in volumes]
+        return [float(first_number(_attr(v.records[0], "DiffusionBValue")) or 0.0) for v in volumes]
     if axis == "echo":
         for key in ("EchoTime", "EffectiveEchoTime", "EchoNumbers"):
-            vals = [_number(_attr(v.records[0], key)) for v in volumes]
+            vals = [first_number(_attr(v.records[0], key)) for v in volumes]
             if all(x is not None for x in vals) and len(set(vals)) == n:
                 return [float(x) for x in vals]  # type: ignore[arg-type]
         return [float(t) for t in range(n)]
     if axis == "time":
         trig = []
         for v in volumes:
-            ts = [_number(_attr(r, "TriggerTime")) for r in v.records]
+            ts = [first_number(_attr(r, "TriggerTime")) for r in v.records]
             known = [t for t in ts if t is not None]
             trig.append(float(np.median(known)) if len(known) == len(ts) and known else None)
         if all(t is not None for t in trig) and len({round(t, 3) for t in trig}) == n:  # type: ignore[arg-type]
             return [float(t) for t in trig]  # type: ignore[arg-type]
-        tr = _number(volumes[0].records[0].file.tags.get("RepetitionTime"))
+        tr = first_number(volumes[0].records[0].file.tags.get("RepetitionTime"))
         if tr is not None and tr > 0:
             return [round(t * tr, 6) for t in range(n)]
     return [float(t) for t in range(n)]
@@ -521,12 +524,16 @@ class _Part:
 def _parts_of_group(recs: list[FrameRecord]) -> tuple[list[_Part], list[str]]:
     """Split one series group into 3D parts; mark those forming a 4D sequence."""
     group_notes: list[str] = []
-    recs, dup_notes = _drop_true_duplicates(recs)
-    group_notes.extend(dup_notes)
     parts, static_tag = _static_split(recs)
     out: list[_Part] = []
     for label, part in parts:
         if any(r.ipp is None for r in part) or not _repeats(part):
+            out.append(_Part(label, part, static_tag if label else None))
+            continue
+        # a copy of an image repeats its position too: only then are SOPInstanceUIDs compared
+        part, dup_notes = _drop_true_duplicates(part)
+        group_notes.extend(dup_notes)
+        if not _repeats(part):
             out.append(_Part(label, part, static_tag if label else None))
             continue
         volumes, keys, notes = _split_repeats(part)
@@ -549,7 +556,7 @@ def _parts_of_group(recs: list[FrameRecord]) -> tuple[list[_Part], list[str]]:
         values = _axis_values(axis, members)
         seq_notes: list[str] = []
         if _RANK in keys:
-            declared = _number(members[0].records[0].file.tags.get("NumberOfTemporalPositions"))
+            declared = first_number(members[0].records[0].file.tags.get("NumberOfTemporalPositions"))
             if declared is not None and int(declared) != len(members):
                 seq_notes.append(
                     f"volumes told apart by InstanceNumber only: {len(members)} found, but NumberOfTemporalPositions "
@@ -642,10 +649,6 @@ def group_records(records: list[FrameRecord]) -> list[Stack]:
                 stack.sequence_value = part.value
                 stack.sequence_id = sequence_id
                 stack.sequence_label = part.seq_label
-                if part.axis == "diffusion":
-                    stack.bvalue = _number(_attr(part.records[0], "DiffusionBValue"))
-                    g = _attr(part.records[0], "DiffusionGradient")
-                    stack.gradient = tuple(float(x) for x in g) if isinstance(g, tuple) and len(g) == 3 else None  # type: ignore[assignment]
             elif len(parts) > 1:
                 stack.warnings.append(
                     f"series {series_uid} split into {len(parts)} stacks by {part.tag or 'attributes'}; "
@@ -729,15 +732,7 @@ def _projection_spacing(rec: FrameRecord) -> tuple[float, float, str | None]:
 
 
 def _fallback_slice_step(rec: FrameRecord) -> float:
-    for key in ("SpacingBetweenSlices", "SliceThickness"):
-        value = rec.file.tags.get(key)
-        try:
-            v = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(v) and v > 0:
-            return v
-    return 1.0
+    return declared_slice_step(rec) or 1.0
 
 
 def compute_geometry(records: list[FrameRecord]) -> tuple[list[FrameRecord], Geometry, list[str]]:

@@ -17,12 +17,11 @@ checks the creator before it trusts a value. The values the loader needs:
 from __future__ import annotations
 
 import dataclasses
-import math
 import struct
 from typing import Any
 
 from vtkdicom_app.io.header import private_key
-from vtkdicom_app.io.records import _floats as record_floats
+from vtkdicom_app.io.records import first_number, unit_vector
 
 __all__ = [
     "private_value",
@@ -102,26 +101,6 @@ def private_value(tags: dict[str, Any], group: int, creator: str, offset: int, v
     return None
 
 
-def _floats(value: Any, count: int) -> tuple[float, ...] | None:
-    """``count`` finite numbers, or None (text and raw bytes are not numbers here)."""
-    if isinstance(value, (bytes, str)):
-        return None
-    vals = record_floats(value, count)
-    return vals if vals is not None and all(math.isfinite(v) for v in vals) else None
-
-
-def _first_number(value: Any) -> float | None:
-    if isinstance(value, (tuple, list)):
-        value = value[0] if value else None
-    if value is None or isinstance(value, bytes):
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 @dataclasses.dataclass(frozen=True)
 class DiffusionInfo:
     """Diffusion encoding of one image.
@@ -144,15 +123,6 @@ class DiffusionInfo:
     problem: str | None = None
 
 
-def _unit(g: tuple[float, ...] | None) -> tuple[float, float, float] | None:
-    if g is None:
-        return None
-    norm = math.sqrt(sum(v * v for v in g))
-    if norm < 1e-6:
-        return None
-    return (g[0] / norm, g[1] / norm, g[2] / norm)
-
-
 def diffusion_info(tags: dict[str, Any], csa: "CsaInfo | None" = None) -> DiffusionInfo | None:
     """b-value and gradient direction of an image, from the standard tags or the vendor's.
 
@@ -169,38 +139,34 @@ def diffusion_info(tags: dict[str, Any], csa: "CsaInfo | None" = None) -> Diffus
         None when the image carries no diffusion attribute.
     """
     problem = None
-    b = _first_number(tags.get("DiffusionBValue"))
-    g = _floats(tags.get("DiffusionGradientOrientation"), 3)
+    b = first_number(tags.get("DiffusionBValue"))
+    g = tags.get("DiffusionGradientOrientation")
     source = "standard"
     if b is None and csa is not None and csa.bvalue is not None:
         b, g, source = csa.bvalue, csa.gradient, "CSA"
     if b is None:
-        sb = _first_number(private_value(tags, 0x0019, "SIEMENS MR HEADER", 0x0C, "IS"))
+        sb = first_number(private_value(tags, 0x0019, "SIEMENS MR HEADER", 0x0C, "IS"))
         if sb is not None:
             b, source = sb, "Siemens"
-            g = _floats(private_value(tags, 0x0019, "SIEMENS MR HEADER", 0x0E, "FD"), 3)
+            g = private_value(tags, 0x0019, "SIEMENS MR HEADER", 0x0E, "FD")
     if b is None:
         ge = private_value(tags, 0x0043, "GEMS_PARM_01", 0x39, "IS")
-        gb = _first_number(ge)
+        gb = first_number(ge)
         if gb is not None:
             # GE adds 1e9 (and multiples) as flags to the b-value in slop_int_6
             b, source = float(int(gb) % 1_000_000_000), "GE"
-            g = _floats(
-                tuple(_first_number(private_value(tags, 0x0019, "GEMS_ACQU_01", off, "DS")) for off in (0xBB, 0xBC, 0xBD)),
-                3,
-            )
+            g = tuple(first_number(private_value(tags, 0x0019, "GEMS_ACQU_01", off, "DS")) for off in (0xBB, 0xBC, 0xBD))
     if b is None:
-        pb = _first_number(private_value(tags, 0x2001, "Philips Imaging DD 001", 0x03, "FL"))
+        pb = first_number(private_value(tags, 0x2001, "Philips Imaging DD 001", 0x03, "FL"))
         if pb is not None:
             b, source = pb, "Philips"
-            comps = tuple(_first_number(private_value(tags, 0x2005, "Philips MR Imaging DD 001", off, "FL")) for off in (0xB0, 0xB1, 0xB2))
-            g = _floats(comps, 3)
+            g = tuple(first_number(private_value(tags, 0x2005, "Philips MR Imaging DD 001", off, "FL")) for off in (0xB0, 0xB1, 0xB2))
     if b is None:
         return None
     if not (0.0 <= b <= 100_000.0):
         problem = f"diffusion b-value {b:g} ({source} tags) is not plausible; ignored"
         return DiffusionInfo(None, None, source, problem)
-    return DiffusionInfo(round(b, 3), _unit(g) if b > 0 else None, source, problem)
+    return DiffusionInfo(round(b, 3), unit_vector(g) if b > 0 else None, source, problem)
 
 
 def label_type(tags: dict[str, Any]) -> str | None:
@@ -219,10 +185,10 @@ def philips_scale(tags: dict[str, Any]) -> tuple[float, float] | None:
     while display values are ``stored x RescaleSlope + RescaleIntercept``; the loader keeps
     display values (as pydicom and the other viewers do) and reports these two in metadata.
     """
-    slope = _first_number(private_value(tags, 0x2005, "Philips MR Imaging DD 001", 0x0E, "FL"))
+    slope = first_number(private_value(tags, 0x2005, "Philips MR Imaging DD 001", 0x0E, "FL"))
     if slope is None or slope == 0:
         return None
-    intercept = _first_number(private_value(tags, 0x2005, "Philips MR Imaging DD 001", 0x0D, "FL")) or 0.0
+    intercept = first_number(private_value(tags, 0x2005, "Philips MR Imaging DD 001", 0x0D, "FL")) or 0.0
     return (slope, intercept)
 
 
@@ -284,7 +250,7 @@ def csa_info(tags: dict[str, Any]) -> CsaInfo | None:
             n_int = None
     return CsaInfo(
         n_int,
-        _unit(_floats(None if normal is None else list(normal), 3)),
-        _first_number(bvalue),
-        _unit(_floats(None if gradient is None else list(gradient), 3)),
+        unit_vector(None if normal is None else list(normal)),
+        first_number(bvalue),
+        unit_vector(None if gradient is None else list(gradient)),
     )
