@@ -17,18 +17,18 @@ import numpy as np
 from vtkdicom_app.errors import (
     DicomReadError,
     GeometryError,
-    GeometryWarning,
     NotDicomError,
     SeriesNotFoundError,
-    SeriesSplitWarning,
-    SkippedFileWarning,
-    VtkDicomWarning,
 )
 from vtkdicom_app.io.header import NeedsPydicom, NotDicom, read_header
 from vtkdicom_app.io.records import NON_IMAGE_SOP_CLASSES, FrameRecord, _int, is_image_sop_class, records_from_header, records_from_pydicom
 from vtkdicom_app.io.mosaic import is_mosaic
 from vtkdicom_app.io.series import Stack, group_records
+from vtkdicom_app.notices import Notice, NoticeCode, as_notice, notice
 from vtkdicom_app.volume import Volume, VolumeSequence
+
+#: notes about a 4D series' structure, repeated once by load_sequence
+_SEQUENCE_NOTES = frozenset({NoticeCode.VOLUME_LEFT_OUT, NoticeCode.VOLUME_COUNT_MISMATCH, NoticeCode.SEPARATE_STACK})
 
 __all__ = ["Backend", "SeriesInfo", "SeriesList", "scan", "load", "load_sequence", "scan_stacks", "ScanResult"]
 
@@ -141,7 +141,7 @@ class ScanResult:
         if self.skipped:
             examples = "; ".join(f"{os.path.basename(p)}: {r}" for p, r in self.skipped[:3])
             more = f" (+{len(self.skipped) - 3} more)" if len(self.skipped) > 3 else ""
-            out.append(f"{len(self.skipped)} file(s) skipped, the rest loaded: {examples}{more}")
+            out.append(notice(f"{len(self.skipped)} file(s) skipped, the rest loaded: {examples}{more}", NoticeCode.FILES_SKIPPED))
         return out
 
 
@@ -247,12 +247,15 @@ def _file_records(path: str) -> tuple[list[FrameRecord], str | None, str | None,
             return [], None, "no image frames", None
         info = records[0].file
         if not info.tags.get("MediaStorageSOPClassUID") and header is None:
-            note = f"{os.path.basename(path)} read without file meta information (no preamble/meta group)"
+            note = notice(
+                f"{os.path.basename(path)} read without file meta information (no preamble/meta group)",
+                NoticeCode.NO_FILE_META,
+            )
     else:
         info_tags = header.tags
         if info_tags.get("_NoMeta") or info_tags.get("_NoPreamble"):
             what = "file meta information" if info_tags.get("_NoMeta") else "the 128-byte preamble"
-            note = f"{os.path.basename(path)} read without {what}"
+            note = notice(f"{os.path.basename(path)} read without {what}", NoticeCode.NO_FILE_META)
         if header.pixel_offset < 0:
             sop = str(info_tags.get("SOPClassUID") or info_tags.get("MediaStorageSOPClassUID") or "")
             if is_image_sop_class(sop):
@@ -356,12 +359,13 @@ def _attach_file_warnings(stack: Stack) -> None:
     if not seen:
         return
     found = list(seen)
-    no_meta = [w for w in found if " read without " in w]
-    other = [w for w in found if " read without " not in w]
+    no_meta = [w for w in found if as_notice(w, NoticeCode.FILE_NOTE).code is NoticeCode.NO_FILE_META]
+    other = [as_notice(w, NoticeCode.FILE_NOTE) for w in found if w not in no_meta]
     if len(no_meta) > 2:
-        no_meta = no_meta[:2] + [f"... and {len(no_meta) - 2} more files read without preamble or file meta"]
+        more = notice(f"... and {len(no_meta) - 2} more files read without preamble or file meta", NoticeCode.NO_FILE_META)
+        no_meta = no_meta[:2] + [more]
     if len(other) > 3:
-        other = other[:3] + [f"... and {len(other) - 3} more notes about single files"]
+        other = other[:3] + [notice(f"... and {len(other) - 3} more notes about single files", NoticeCode.FILE_NOTE)]
     stack.warnings.extend(no_meta + other)
 
 
@@ -561,17 +565,23 @@ def _choose(result: ScanResult, series: str | int | None, path: PathInput) -> St
         chosen = frames[0]  # the first volume along the fourth axis
         unit = {"time": " ms", "echo": " ms", "diffusion": " s/mm2"}.get(chosen.sequence_axis or "", "")
         result.notes.append(
+            notice(
             f"series {chosen.sequence_id} is a 4D series of {len(frames)} volumes along {chosen.sequence_axis} "
             f"({frames[0].sequence_value:g}..{frames[-1].sequence_value:g}{unit}); loaded volume 0 "
-            f"({chosen.sequence_label}): vda.load_sequence(path) loads them all, --frame N picks one (0..{len(frames) - 1})"
+            f"({chosen.sequence_label}): vda.load_sequence(path) loads them all, --frame N picks one (0..{len(frames) - 1})",
+            NoticeCode.SEQUENCE_VOLUME_LOADED,
+            )
         )
     others = [s for s in stacks if s is not chosen and not s.is_localizer and s.series_uid != chosen.series_uid]
     if series is None and others:
         listed = ", ".join(f"{s.uid} ({s.tags.get('SeriesDescription') or 'no description'}, {s.shape[0]} images)" for s in others[:4])
         result.notes.append(
+            notice(
             f"{path} holds {len(others) + 1} stacks; loaded the largest, {chosen.uid} "
             f"({chosen.tags.get('SeriesDescription') or 'no description'}); others: {listed}; "
-            "pass series=uid to choose"
+            "pass series=uid to choose",
+            NoticeCode.SERIES_SPLIT,
+            )
         )
     return chosen
 
@@ -708,7 +718,7 @@ def _crop_window(
                 f"{np.round(np.minimum(geo.origin, far), 1).tolist()}..{np.round(np.maximum(geo.origin, far), 1).tolist()} mm (LPS)"
             )
         if np.any(new_lo != want_lo) or np.any(new_hi != want_hi):
-            note = "roi reaches beyond the volume; cropped to the volume's edge"
+            note = "roi reaches beyond the volume; cropped to the volume's edge"  # a Notice below
         lo, hi = new_lo, new_hi
         if geo.tilt_deg:
             note = (note + "; " if note else "") + "roi on a gantry-tilted stack is cropped in index space (slices are sheared)"
@@ -720,9 +730,9 @@ def _crop_window(
     return records, window, origin, spacing, note  # type: ignore[return-value]
 
 
-def _emit(messages: list[tuple[str, type[Warning]]]) -> None:
-    for msg, category in messages:
-        _warnings.warn(msg, category, stacklevel=3)
+def _emit(messages: list[Notice]) -> None:
+    for msg in messages:
+        _warnings.warn(str(msg), msg.category, stacklevel=3)
 
 
 def load(
@@ -813,20 +823,25 @@ def load(
         from vtkdicom_app.io.pixels import read_frames
 
         array, decode_warnings = read_frames(records, progress=progress, workers=workers, window=window)
-    tagged: list[tuple[str, type[Warning]]] = [(m, SeriesSplitWarning) for m in stack.warnings]
-    tagged += [(m, GeometryWarning) for m in geo.warnings]
-    tagged += [(m, SkippedFileWarning) for m in decode_warnings]
-    for m in result.summary_warnings():
-        category = SkippedFileWarning if "skipped" in m else SeriesSplitWarning if " stacks; loaded" in m else VtkDicomWarning
-        tagged.append((m, category))
+    # each message keeps its own code and category (a Notice); plain strings get the
+    # category of where they come from
+    tagged: list[Notice] = [as_notice(m, NoticeCode.SERIES_SPLIT) for m in stack.warnings]
+    tagged += [as_notice(m, NoticeCode.IRREGULAR_SPACING) for m in geo.warnings]
+    tagged += [as_notice(m, NoticeCode.DECODE_FAILED) for m in decode_warnings]
+    tagged += [as_notice(m) for m in result.summary_warnings()]
     if crop_note:
-        tagged.append((crop_note, VtkDicomWarning))
+        tagged.append(notice(crop_note, NoticeCode.ROI_ADJUSTED))
     if geo.tilt_deg and correct_tilt:
         array = _correct_tilt(array, geo.shear * stride, geo.direction, spacing)  # type: ignore[arg-type]
-        tagged = [(m, c) for m, c in tagged if not m.startswith("gantry tilt of")]
-        tagged.append((f"gantry tilt of {geo.tilt_deg:.2f} degrees corrected by resampling onto an orthogonal grid", GeometryWarning))
+        tagged = [m for m in tagged if m.code is not NoticeCode.GANTRY_TILT]
+        tagged.append(
+            notice(
+                f"gantry tilt of {geo.tilt_deg:.2f} degrees corrected by resampling onto an orthogonal grid",
+                NoticeCode.TILT_CORRECTED,
+            )
+        )
     _emit(tagged)
-    messages = [m for m, _c in tagged]
+    messages: list[str] = list(tagged)
     metadata = _metadata(stack)
     metadata["n_frames"] = len(stack.records)
     if geo.tilt_deg:
@@ -935,10 +950,10 @@ def load_sequence(
     notes: dict[str, None] = {}
     for s in frames:
         for w in s.warnings:
-            if "left out of the 4D series" in w or "NumberOfTemporalPositions" in w or "separate stack" in w:
+            if as_notice(w).code in _SEQUENCE_NOTES:
                 notes.setdefault(w, None)
     for m in notes:
-        _warnings.warn(m, SeriesSplitWarning, stacklevel=2)
+        _warnings.warn(str(m), as_notice(m).category, stacklevel=2)
     seq = VolumeSequence(
         [loader(s) for s in frames],
         [float(s.sequence_value or 0.0) for s in frames],

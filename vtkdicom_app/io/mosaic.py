@@ -23,6 +23,7 @@ import numpy as np
 
 from vtkdicom_app.io.records import FrameRecord, declared_slice_step
 from vtkdicom_app.io.vendor import csa_info, private_value
+from vtkdicom_app.notices import NoticeCode, notice
 
 __all__ = ["is_mosaic", "unpack_mosaic", "MosaicError"]
 
@@ -145,4 +146,4 @@ def unpack_mosaic(rec: FrameRecord) -> tuple[list[FrameRecord], list[str]]:
                 tile,
             )
         )
-    return out, notes
+    return out, [notice(n, NoticeCode.FILE_NOTE) for n in notes]

@@ -19,6 +19,7 @@ import numpy as np
 
 from vtkdicom_app.errors import DecoderMissingError, DicomReadError, MemoryLimitError
 from vtkdicom_app.io.records import FileInfo, FrameRecord
+from vtkdicom_app.notices import NoticeCode, notice
 
 __all__ = ["read_frames", "OutputKind", "memory_limit_bytes", "parse_size", "DECODER_PACKAGES"]
 
@@ -331,7 +332,7 @@ def _read_colour(records: list[FrameRecord], progress: ProgressCallback | None) 
         except DicomReadError as exc:
             failures.append(k)
             if len(failures) == 1:
-                warnings.append(str(exc))
+                warnings.append(notice(str(exc), NoticeCode.DECODE_FAILED))
         if progress is not None:
             progress(k + 1, len(records), "Decoding colour")
     if failures and len(failures) == len(records):
@@ -516,4 +517,9 @@ def _fill(
         for k, reason in failures.items():
             by_reason[reason].append(k)
         for reason, ks in by_reason.items():
-            warnings.append(f"slice(s) {', '.join(map(str, ks[:10]))} could not be read and were filled with {fill}: {reason}")
+            warnings.append(
+                notice(
+                    f"slice(s) {', '.join(map(str, ks[:10]))} could not be read and were filled with {fill}: {reason}",
+                    NoticeCode.DECODE_FAILED,
+                )
+            )

@@ -15,6 +15,7 @@ from typing import Any
 
 from vtkdicom_app.errors import DicomReadError
 from vtkdicom_app.io.header import NATIVE_LE_SYNTAXES, PRIVATE_OFFSETS, WANTED, FileHeader, open_dicom, private_key
+from vtkdicom_app.notices import NoticeCode, notice
 
 __all__ = ["FileInfo", "FrameRecord", "records_from_header", "records_from_pydicom", "NON_IMAGE_SOP_CLASSES", "is_image_sop_class"]
 
@@ -265,7 +266,7 @@ class _SplitKeys(dict):  # type: ignore[type-arg]
 
             diff = diffusion_info(self._tags, getattr(self._info, "csa", None))
             if diff is not None and diff.problem and self._info is not None and diff.problem not in self._info.warnings:
-                self._info.warnings.append(f"{os.path.basename(self._info.path)}: {diff.problem}")
+                self._info.warnings.append(notice(f"{os.path.basename(self._info.path)}: {diff.problem}", NoticeCode.FILE_NOTE))
             bvalue = diff.bvalue if diff is not None else None
             gradient = diff.gradient if diff is not None else None
             if bvalue and gradient is None and self._info is not None:
@@ -363,8 +364,11 @@ def _records(info: FileInfo) -> list[FrameRecord]:
             positions[f] = (ipp[0] + d * normal[0], ipp[1] + d * normal[1], ipp[2] + d * normal[2])
     elif n_frames > 1:
         info.warnings.append(
-            f"{os.path.basename(info.path)}: {n_frames} frames without per-frame positions; "
-            "frames are stacked in file order and their spacing is unknown"
+            notice(
+                f"{os.path.basename(info.path)}: {n_frames} frames without per-frame positions; "
+                "frames are stacked in file order and their spacing is unknown",
+                NoticeCode.FILE_NOTE,
+            )
         )
         iop = iop if ipp is not None else None
     return [

@@ -23,6 +23,7 @@ import numpy as np
 
 from vtkdicom_app.errors import GeometryError
 from vtkdicom_app.io.records import FrameRecord, declared_slice_step, first_number
+from vtkdicom_app.notices import NoticeCode, notice
 
 __all__ = ["Stack", "Geometry", "group_records", "compute_geometry"]
 
@@ -266,8 +267,11 @@ def _drop_true_duplicates(records: list[FrameRecord]) -> tuple[list[FrameRecord]
     if dropped:
         first, gone = dropped[0]
         notes.append(
-            f"{len(dropped)} image(s) at duplicate positions dropped (same SOPInstanceUID), e.g. "
-            f"{os.path.basename(gone.file.path)} repeats {os.path.basename(first.file.path)}"
+            notice(
+                f"{len(dropped)} image(s) at duplicate positions dropped (same SOPInstanceUID), e.g. "
+                f"{os.path.basename(gone.file.path)} repeats {os.path.basename(first.file.path)}",
+                NoticeCode.DUPLICATES_DROPPED,
+            )
         )
     return kept, notes
 
@@ -475,8 +479,11 @@ def _split_repeats(
     if all_dups:
         kept, gone = all_dups[0]
         notes.append(
-            f"{len(all_dups)} image(s) at duplicate positions dropped (same position and InstanceNumber, nothing "
-            f"else tells them apart), e.g. {os.path.basename(gone.file.path)} repeats {os.path.basename(kept.file.path)}"
+            notice(
+                f"{len(all_dups)} image(s) at duplicate positions dropped (same position and InstanceNumber, nothing "
+                f"else tells them apart), e.g. {os.path.basename(gone.file.path)} repeats {os.path.basename(kept.file.path)}",
+                NoticeCode.DUPLICATES_DROPPED,
+            )
         )
     volumes.sort(key=lambda v: _sort_key(v, keys))
     return volumes, keys, notes
@@ -559,8 +566,11 @@ def _parts_of_group(recs: list[FrameRecord]) -> tuple[list[_Part], list[str]]:
             declared = first_number(members[0].records[0].file.tags.get("NumberOfTemporalPositions"))
             if declared is not None and int(declared) != len(members):
                 seq_notes.append(
-                    f"volumes told apart by InstanceNumber only: {len(members)} found, but NumberOfTemporalPositions "
-                    f"(0020,0105) says {int(declared)}; check the series for missing or extra images"
+                    notice(
+                        f"volumes told apart by InstanceNumber only: {len(members)} found, but NumberOfTemporalPositions "
+                        f"(0020,0105) says {int(declared)}; check the series for missing or extra images",
+                        NoticeCode.VOLUME_COUNT_MISMATCH,
+                    )
                 )
         for n, v in enumerate(volumes):
             sub = v.label(keys)
@@ -569,12 +579,16 @@ def _parts_of_group(recs: list[FrameRecord]) -> tuple[list[_Part], list[str]]:
                 continue
             if v.positions < reference:
                 what = _missing_positions(v, reference, v.records[0])
-                msg = (
+                msg = notice(
                     f"volume '{sub}' ({n + 1} of {len(volumes)}) lacks {what}; it is left out of the 4D series, "
-                    f"which keeps the {len(members)} complete volumes"
+                    f"which keeps the {len(members)} complete volumes",
+                    NoticeCode.VOLUME_LEFT_OUT,
                 )
             else:
-                msg = f"volume '{sub}' covers other positions than the rest of the 4D series; loaded as a separate stack"
+                msg = notice(
+                    f"volume '{sub}' covers other positions than the rest of the 4D series; loaded as a separate stack",
+                    NoticeCode.SEPARATE_STACK,
+                )
             seq_notes.append(msg)
             out.append(_Part(full, v.records, tag, notes=[msg]))
         for n, v in enumerate(members):
@@ -651,15 +665,18 @@ def group_records(records: list[FrameRecord]) -> list[Stack]:
                 stack.sequence_label = part.seq_label
             elif len(parts) > 1:
                 stack.warnings.append(
-                    f"series {series_uid} split into {len(parts)} stacks by {part.tag or 'attributes'}; "
-                    f"this one ({part.label or 'main'}) has {len(part.records)} images"
+                    notice(
+                        f"series {series_uid} split into {len(parts)} stacks by {part.tag or 'attributes'}; "
+                        f"this one ({part.label or 'main'}) has {len(part.records)} images",
+                        NoticeCode.SERIES_SPLIT,
+                    )
                 )
             try:
                 stack.records, stack.geometry, geo_notes = compute_geometry(part.records)
                 stack.warnings.extend(geo_notes)
             except GeometryError as exc:
                 stack.error = str(exc)
-                stack.warnings.append(str(exc))
+                stack.warnings.append(notice(str(exc), NoticeCode.GEOMETRY_INVALID))
             stacks.append(stack)
 
     def order(s: Stack) -> tuple[Any, ...]:
@@ -722,12 +739,17 @@ def _projection_spacing(rec: FrameRecord) -> tuple[float, float, str | None]:
             if math.isfinite(a) and math.isfinite(b) and a > 0 and b > 0:
                 note = None
                 if key != "PixelSpacing" and rec.pixel_spacing is not None:
-                    note = f"PixelSpacing (0028,0030) in {os.path.basename(rec.file.path)} is {_describe(tuple(rec.pixel_spacing))}; using ImagerPixelSpacing {a:g}\\{b:g}"
+                    note = notice(
+                        f"PixelSpacing (0028,0030) in {os.path.basename(rec.file.path)} is "
+                        f"{_describe(tuple(rec.pixel_spacing))}; using ImagerPixelSpacing {a:g}\\{b:g}",
+                        NoticeCode.SPACING_FALLBACK,
+                    )
                 return a, b, note
     given = _describe(tuple(rec.pixel_spacing)) if rec.pixel_spacing is not None else "missing"
-    return 1.0, 1.0, (
+    return 1.0, 1.0, notice(
         f"PixelSpacing (0028,0030) in {os.path.basename(rec.file.path)} is {given} and there is no ImagerPixelSpacing: "
-        "pixels are shown 1 mm square and distances are not in mm"
+        "pixels are shown 1 mm square and distances are not in mm",
+        NoticeCode.SPACING_FALLBACK,
     )
 
 
@@ -776,9 +798,12 @@ def compute_geometry(records: list[FrameRecord]) -> tuple[list[FrameRecord], Geo
         geo = Geometry(origin=np.zeros(3), spacing=(col_sp, row_sp, step), direction=np.eye(3), known=False)
         if len(records) > 1 or first.ipp is None:
             geo.warnings.append(
-                f"{missing} of {len(records)} images lack ImagePositionPatient/ImageOrientationPatient: "
-                "geometry unknown (slices ordered by InstanceNumber, identity orientation); "
-                "mesh export refuses this volume without --force"
+                notice(
+                    f"{missing} of {len(records)} images lack ImagePositionPatient/ImageOrientationPatient: "
+                    "geometry unknown (slices ordered by InstanceNumber, identity orientation); "
+                    "mesh export refuses this volume without --force",
+                    NoticeCode.GEOMETRY_UNKNOWN,
+                )
             )
         if first.ipp is not None and first.iop is not None and len(records) == 1:
             r, c, n = _check_orientation(first.iop, first.file.path)
@@ -804,9 +829,12 @@ def compute_geometry(records: list[FrameRecord]) -> tuple[list[FrameRecord], Geo
     if dropped:
         kept, gone = dropped[0]
         notes.append(
-            f"{len(dropped)} image(s) at duplicate positions dropped, e.g. {os.path.basename(gone.file.path)} "
-            f"repeats the position of {os.path.basename(kept.file.path)} "
-            f"({_describe(tuple(round(v, 3) for v in gone.ipp))})"  # type: ignore[union-attr]
+            notice(
+                f"{len(dropped)} image(s) at duplicate positions dropped, e.g. {os.path.basename(gone.file.path)} "
+                f"repeats the position of {os.path.basename(kept.file.path)} "
+                f"({_describe(tuple(round(v, 3) for v in gone.ipp))})",  # type: ignore[union-attr]
+                NoticeCode.DUPLICATES_DROPPED,
+            )
         )
         sorted_recs = [sorted_recs[m] for m in keep]
         proj = proj[keep]
@@ -836,8 +864,11 @@ def compute_geometry(records: list[FrameRecord]) -> tuple[list[FrameRecord], Geo
                 )
             more = f" and {odd.size - 5} more" if odd.size > 5 else ""
             geo_warnings.append(
-                "irregular slice spacing: " + "; ".join(details) + more + f". The volume uses a uniform step of {step:.3f} mm, "
-                "so positions past the gap are off; check the series for missing files"
+                notice(
+                    "irregular slice spacing: " + "; ".join(details) + more + f". The volume uses a uniform step of "
+                    f"{step:.3f} mm, so positions past the gap are off; check the series for missing files",
+                    NoticeCode.IRREGULAR_SPACING,
+                )
             )
         total = ipps[-1] - ipps[0]
         in_plane = total - (total @ n) * n
@@ -846,9 +877,12 @@ def compute_geometry(records: list[FrameRecord]) -> tuple[list[FrameRecord], Geo
             tilt = math.degrees(math.atan2(float(np.linalg.norm(shear)), step))
             declared = sorted_recs[0].file.tags.get("GantryDetectorTilt")
             geo_warnings.append(
-                f"gantry tilt of {tilt:.2f} degrees detected from ImagePositionPatient"
-                + (f" (GantryDetectorTilt = {declared})" if declared is not None else "")
-                + "; slices are sheared: load(..., correct_tilt=True) resamples onto an orthogonal grid"
+                notice(
+                    f"gantry tilt of {tilt:.2f} degrees detected from ImagePositionPatient"
+                    + (f" (GantryDetectorTilt = {declared})" if declared is not None else "")
+                    + "; slices are sheared: load(..., correct_tilt=True) resamples onto an orthogonal grid",
+                    NoticeCode.GANTRY_TILT,
+                )
             )
     geo = Geometry(
         origin=ipps[0].copy(),
