@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from vtkdicom_app import geometry
+
 if TYPE_CHECKING:  # pragma: no cover
     from vtkmodules.vtkCommonDataModel import vtkImageData
 
@@ -68,7 +70,8 @@ class Volume:
         3x3 matrix whose columns are the unit vectors of the i, j and k axes in LPS.
     metadata : dict
         Plain values of selected DICOM attributes (PatientID, Modality, SeriesDescription,
-        WindowCenter, WindowWidth, ...).
+        WindowCenter, WindowWidth, ...) as the files hold them. What the library computes
+        with lives in the typed fields below.
     warnings : list of str
         Human-readable warnings raised while loading (also emitted with :mod:`warnings`).
     geometry_known : bool
@@ -77,6 +80,20 @@ class Volume:
     files : list of str
         The files the slices came from, in slice order (one entry per slice, or one
         multi-frame file).
+    modality : str
+        DICOM Modality in upper case (``"CT"``, ``"MR"``, ``"PT"``...); empty when unknown.
+        Defaults to ``metadata["Modality"]``.
+    padding_value : float, optional
+        The value of voxels outside the scanned field (PixelPaddingValue), in the same
+        real-world units as ``array`` (the stored value with the rescale applied); None
+        when the series declares none.
+    invert_display : bool
+        Show low values white (MONOCHROME1 radiographs).
+    gantry_tilt_deg : float
+        Gantry tilt detected from the slice positions (0 for an orthogonal stack).
+    tilt_corrected : bool
+        The tilted stack was resampled onto an orthogonal grid
+        (``load(..., correct_tilt=True)``).
 
     Examples
     --------
@@ -94,6 +111,11 @@ class Volume:
     warnings: list[str] = dataclasses.field(default_factory=list)
     geometry_known: bool = True
     files: list[str] = dataclasses.field(default_factory=list)
+    modality: str = ""
+    padding_value: float | None = None
+    invert_display: bool = False
+    gantry_tilt_deg: float = 0.0
+    tilt_corrected: bool = False
 
     def __post_init__(self) -> None:
         colour = self.array.ndim == 4 and self.array.shape[3] == 3
@@ -104,6 +126,12 @@ class Volume:
         self.direction = np.array(self.direction, dtype=np.float64).reshape(3, 3)
         if min(self.spacing) <= 0 or not np.all(np.isfinite(self.spacing)):
             raise ValueError(f"spacing must be positive and finite, got {self.spacing}")
+        self.modality = str(self.modality or self.metadata.get("Modality") or "").strip().upper()
+        if self.padding_value is not None:
+            self.padding_value = float(self.padding_value)
+        self.invert_display = bool(self.invert_display)
+        self.gantry_tilt_deg = float(self.gantry_tilt_deg)
+        self.tilt_corrected = bool(self.tilt_corrected)
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -130,10 +158,17 @@ class Volume:
     @property
     def affine(self) -> np.ndarray:
         """4x4 matrix mapping homogeneous ``(i, j, k, 1)`` to LPS mm."""
-        m = np.eye(4)
-        m[:3, :3] = self.direction * np.asarray(self.spacing)[None, :]
-        m[:3, 3] = self.origin
-        return m
+        return geometry.affine(self.origin, self.spacing, self.direction)
+
+    @property
+    def corners(self) -> np.ndarray:
+        """The eight corner voxel centres in LPS mm, shape ``(8, 3)``."""
+        return geometry.grid_corners(self.dimensions, self.affine)
+
+    def with_array(self, array: np.ndarray, **changes: Any) -> Volume:
+        """A copy on another array of the same grid (or with ``changes`` to other fields),
+        keeping the geometry, metadata and typed fields."""
+        return dataclasses.replace(self, array=array, **changes)
 
     def index_to_patient(self, ijk: npt.ArrayLike) -> np.ndarray:
         """Map voxel indices ``(i, j, k)`` (may be fractional) to LPS points in mm.

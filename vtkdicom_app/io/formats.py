@@ -18,11 +18,11 @@ import numpy as np
 
 from vtkdicom_app.atomic import atomic_path
 from vtkdicom_app.errors import VtkDicomError
+from vtkdicom_app.geometry import LPS_TO_RAS, lps_to_ras_affine, ras_to_lps_affine
 from vtkdicom_app.volume import Volume, VolumeSequence
 
 __all__ = ["VolumeFormat", "read_volume", "write_volume", "write_sequence_nifti", "read_sequence_nifti", "write_bval_bvec", "fsl_bvecs"]
 
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 _MET_TYPES = {
     "MET_CHAR": np.int8,
     "MET_UCHAR": np.uint8,
@@ -63,7 +63,7 @@ def _positive(vol: Volume) -> Volume:
     last = vol.index_to_patient((vol.dimensions[0] - 1, 0, 0))
     direction = vol.direction.copy()
     direction[:, 0] *= -1
-    return Volume(vol.array[:, :, ::-1].copy(), spacing=vol.spacing, origin=tuple(last), direction=direction, metadata=vol.metadata)
+    return vol.with_array(vol.array[:, :, ::-1].copy(), origin=tuple(last), direction=direction)
 
 
 def _from_affine(array_kji: np.ndarray, affine_lps: np.ndarray) -> Volume:
@@ -77,9 +77,7 @@ def _from_affine(array_kji: np.ndarray, affine_lps: np.ndarray) -> Volume:
 def _write_nifti(vol: Volume, tmp: str) -> None:
     import nibabel as nib
 
-    affine = np.eye(4)
-    affine[:3, :3] = _LPS_TO_RAS @ vol.affine[:3, :3]
-    affine[:3, 3] = _LPS_TO_RAS @ np.asarray(vol.origin)
+    affine = lps_to_ras_affine(vol.affine)
     img = nib.Nifti1Image(np.ascontiguousarray(vol.array.transpose(2, 1, 0)), affine)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
@@ -97,9 +95,7 @@ def _read_nifti(path: str) -> Volume:
     if data.ndim != 3:
         raise VtkDicomError(f"{path}: {data.ndim}D NIfTI; only 3D volumes are read here")
     affine = np.asarray(img.affine, float)
-    lps = np.eye(4)
-    lps[:3, :3] = _LPS_TO_RAS @ affine[:3, :3]
-    lps[:3, 3] = _LPS_TO_RAS @ affine[:3, 3]
+    lps = ras_to_lps_affine(affine)
     return _from_affine(np.ascontiguousarray(data.transpose(2, 1, 0)), lps)
 
 
@@ -127,8 +123,8 @@ def _read_nrrd(path: str) -> Volume:
     origin = np.asarray(header.get("space origin", np.zeros(3)), float)
     space = str(header.get("space", "left-posterior-superior")).lower()
     if space in ("right-anterior-superior", "ras"):
-        rows = rows @ _LPS_TO_RAS
-        origin = _LPS_TO_RAS @ origin
+        rows = rows @ LPS_TO_RAS
+        origin = LPS_TO_RAS @ origin
     elif space not in ("left-posterior-superior", "lps"):
         raise VtkDicomError(f"{path}: NRRD space {space!r} is not supported")
     affine = np.eye(4)
@@ -296,9 +292,7 @@ def write_sequence_nifti(seq: VolumeSequence, path: str | os.PathLike[str]) -> P
     if fmt not in (VolumeFormat.NIFTI, VolumeFormat.NIFTI_GZ):
         raise VtkDicomError(f"4D sequences are written as NIfTI (.nii or .nii.gz), not {fmt.value}")
     first = seq[0]
-    affine = np.eye(4)
-    affine[:3, :3] = _LPS_TO_RAS @ first.affine[:3, :3]
-    affine[:3, 3] = _LPS_TO_RAS @ np.asarray(first.origin)
+    affine = lps_to_ras_affine(first.affine)
     data = np.stack([seq[n].array.transpose(2, 1, 0) for n in range(len(seq))], axis=-1)
     img = nib.Nifti1Image(np.ascontiguousarray(data), affine)
     img.set_qform(affine, code=1)
@@ -371,8 +365,8 @@ def write_bval_bvec(seq: VolumeSequence, nifti_path: str | os.PathLike[str], *, 
             break
     if affine is None:
         first = seq[0]
-        affine = np.eye(4)
-        affine[:3, :3] = _LPS_TO_RAS @ first.affine[:3, :3]
+        affine = lps_to_ras_affine(first.affine)
+        affine[:3, 3] = 0.0  # only the rotation matters to the gradient directions
     bvecs = fsl_bvecs(seq, affine)
     unknown = [n for n, (b, g) in enumerate(zip(seq.bvalues, seq.gradients)) if b > 0 and g is None]
     if unknown:
@@ -403,9 +397,7 @@ def read_sequence_nifti(path: str | os.PathLike[str]) -> VolumeSequence:
     if data.ndim != 4:
         raise VtkDicomError(f"{path}: {data.ndim}D NIfTI; a sequence needs 4D")
     affine = np.asarray(img.affine, float)
-    lps = np.eye(4)
-    lps[:3, :3] = _LPS_TO_RAS @ affine[:3, :3]
-    lps[:3, 3] = _LPS_TO_RAS @ affine[:3, 3]
+    lps = ras_to_lps_affine(affine)
     step = float(img.header.get_zooms()[3]) if len(img.header.get_zooms()) > 3 else 1.0
     frames = [_from_affine(np.ascontiguousarray(data[..., t].transpose(2, 1, 0)), lps) for t in range(data.shape[3])]
     return VolumeSequence([(lambda f=f: f) for f in frames], [t * step for t in range(len(frames))], "time")

@@ -650,6 +650,16 @@ def _metadata(stack: Stack) -> dict[str, Any]:
     return meta
 
 
+def _typed_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    """Volume's typed fields from the metadata :func:`_metadata` gathered."""
+    pad = meta.get("PixelPaddingValue")
+    return {
+        "modality": str(meta.get("Modality") or ""),
+        "padding_value": float(pad) if isinstance(pad, (int, float)) else None,
+        "invert_display": bool(meta.get("invert_display")),
+    }
+
+
 def _correct_tilt(array: np.ndarray, shear: np.ndarray, direction: np.ndarray, spacing: tuple[float, float, float]) -> np.ndarray:
     """Resample a sheared (tilted) stack onto the orthogonal grid sharing its first slice.
 
@@ -859,6 +869,9 @@ def load(
         warnings=messages,
         geometry_known=geo.known,
         files=files,
+        **_typed_fields(metadata),
+        gantry_tilt_deg=round(geo.tilt_deg, 4),
+        tilt_corrected=bool(geo.tilt_deg and correct_tilt),
     )
 
 
@@ -943,7 +956,7 @@ def load_sequence(
             geo = stack.geometry
             assert geo is not None
             md = dict(meta, frame_value=stack.sequence_value, fourth_axis=stack.sequence_axis)
-            return Volume(array, spacing=geo.spacing, origin=tuple(geo.origin), direction=geo.direction, metadata=md, warnings=list(warnings_), geometry_known=geo.known, files=stack.files)  # type: ignore[arg-type]
+            return Volume(array, spacing=geo.spacing, origin=tuple(geo.origin), direction=geo.direction, metadata=md, warnings=list(warnings_), geometry_known=geo.known, files=stack.files, gantry_tilt_deg=round(geo.tilt_deg, 4), **_typed_fields(md))  # type: ignore[arg-type]
 
         return load_frame
 
