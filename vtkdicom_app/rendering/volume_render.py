@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import logging
 import os
 import time
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,6 +30,7 @@ import numpy as np
 
 from vtkdicom_app.atomic import atomic_path
 from vtkdicom_app.errors import ColourVolumeError, VtkDicomError
+from vtkdicom_app.presets import PresetKind, load_presets
 from vtkdicom_app.volume import Volume
 
 __all__ = [
@@ -117,38 +116,33 @@ class VolumePreset:
         return self.modality != "CT"
 
 
+def _volume_preset(item: dict[str, Any]) -> VolumePreset:
+    """One VolumePreset from its JSON object; ValueError when a value is out of range."""
+    opacity = tuple((float(v), float(o)) for v, o in item["opacity"])
+    color = tuple((float(v), float(r), float(g), float(b)) for v, r, g, b in item["color"])
+    preset = VolumePreset(
+        name=str(item["name"]),
+        modality=str(item["modality"]),
+        blend=BlendMode(item["blend"]),
+        shade=bool(item["shade"]),
+        opacity=opacity,
+        color=color,
+        ambient=float(item["ambient"]),
+        diffuse=float(item["diffuse"]),
+        specular=float(item["specular"]),
+        specular_power=float(item["specular_power"]),
+    )
+    if any(not 0.0 <= o <= 1.0 for _v, o in opacity) or any(not 0.0 <= c <= 1.0 for p in color for c in p[1:]):
+        raise ValueError("opacity or colour values outside 0..1")
+    if [v for v, _o in opacity] != sorted(v for v, _o in opacity):
+        raise ValueError("opacity points are not sorted by value")
+    return preset
+
+
 @lru_cache(maxsize=1)
 def load_volume_presets() -> dict[str, VolumePreset]:
     """Volume rendering presets from the package's JSON file, validated, keyed by name."""
-    text = resources.files("vtkdicom_app").joinpath("data/volume_presets.json").read_text(encoding="utf-8")
-    data = json.loads(text)
-    if data.get("schema") != "vtkdicom_app.volume_presets/1":
-        raise VtkDicomError("volume_presets.json: unknown schema")
-    out: dict[str, VolumePreset] = {}
-    for item in data["presets"]:
-        try:
-            opacity = tuple((float(v), float(o)) for v, o in item["opacity"])
-            color = tuple((float(v), float(r), float(g), float(b)) for v, r, g, b in item["color"])
-            preset = VolumePreset(
-                name=str(item["name"]),
-                modality=str(item["modality"]),
-                blend=BlendMode(item["blend"]),
-                shade=bool(item["shade"]),
-                opacity=opacity,
-                color=color,
-                ambient=float(item["ambient"]),
-                diffuse=float(item["diffuse"]),
-                specular=float(item["specular"]),
-                specular_power=float(item["specular_power"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VtkDicomError(f"volume_presets.json: invalid preset {item.get('name')!r}: {exc}") from exc
-        if any(not 0.0 <= o <= 1.0 for _v, o in opacity) or any(not 0.0 <= c <= 1.0 for p in color for c in p[1:]):
-            raise VtkDicomError(f"volume_presets.json: preset {preset.name} has values outside 0..1")
-        if [v for v, _o in opacity] != sorted(v for v, _o in opacity):
-            raise VtkDicomError(f"volume_presets.json: preset {preset.name} opacity points are not sorted")
-        out[preset.name] = preset
-    return out
+    return load_presets(PresetKind.VOLUME, _volume_preset)
 
 
 def ensure_offscreen_backend() -> None:
