@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from vtkdicom_app import uids
 from vtkdicom_app.errors import (
     DicomReadError,
     GeometryError,
@@ -35,7 +36,7 @@ __all__ = ["Backend", "SeriesInfo", "SeriesList", "scan", "load", "load_sequence
 PathInput = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 ProgressCallback = Callable[[int, int, str], None]
 
-_DICOMDIR_SOP = "1.2.840.10008.1.3.10"
+_DICOMDIR_SOP = uids.MEDIA_STORAGE_DIRECTORY
 _COLOUR_PHOTOMETRICS = frozenset({"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT"})
 
 

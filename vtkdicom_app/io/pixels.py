@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from vtkdicom_app import uids
 from vtkdicom_app.errors import DecoderMissingError, DicomReadError, MemoryLimitError
 from vtkdicom_app.io.records import FileInfo, FrameRecord
 from vtkdicom_app.notices import NoticeCode, notice
@@ -27,18 +28,18 @@ ProgressCallback = Callable[[int, int, str], None]
 
 # Transfer syntax UID -> (name, what to install to decode it).
 DECODER_PACKAGES: dict[str, tuple[str, str]] = {
-    "1.2.840.10008.1.2.4.50": ("JPEG Baseline", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
-    "1.2.840.10008.1.2.4.51": ("JPEG Extended", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
-    "1.2.840.10008.1.2.4.57": ("JPEG Lossless", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
-    "1.2.840.10008.1.2.4.70": ("JPEG Lossless SV1", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
-    "1.2.840.10008.1.2.4.80": ("JPEG-LS Lossless", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
-    "1.2.840.10008.1.2.4.81": ("JPEG-LS Near-Lossless", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
-    "1.2.840.10008.1.2.4.90": ("JPEG 2000 Lossless", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg) or python-gdcm"),
-    "1.2.840.10008.1.2.4.91": ("JPEG 2000", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg) or python-gdcm"),
-    "1.2.840.10008.1.2.4.201": ("HTJ2K Lossless", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)"),
-    "1.2.840.10008.1.2.4.202": ("HTJ2K Lossless RPCL", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)"),
-    "1.2.840.10008.1.2.4.203": ("HTJ2K", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)"),
-    "1.2.840.10008.1.2.5": ("RLE Lossless", "numpy (pydicom's own RLE decoder) or pylibjpeg-rle"),
+    uids.JPEG_BASELINE: ("JPEG Baseline", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
+    uids.JPEG_EXTENDED: ("JPEG Extended", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
+    uids.JPEG_LOSSLESS: ("JPEG Lossless", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
+    uids.JPEG_LOSSLESS_SV1: ("JPEG Lossless SV1", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
+    uids.JPEG_LS_LOSSLESS: ("JPEG-LS Lossless", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
+    uids.JPEG_LS_NEAR_LOSSLESS: ("JPEG-LS Near-Lossless", "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or python-gdcm"),
+    uids.JPEG_2000_LOSSLESS: ("JPEG 2000 Lossless", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg) or python-gdcm"),
+    uids.JPEG_2000: ("JPEG 2000", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg) or python-gdcm"),
+    uids.HTJ2K_LOSSLESS: ("HTJ2K Lossless", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)"),
+    uids.HTJ2K_LOSSLESS_RPCL: ("HTJ2K Lossless RPCL", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)"),
+    uids.HTJ2K: ("HTJ2K", "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)"),
+    uids.RLE_LOSSLESS: ("RLE Lossless", "numpy (pydicom's own RLE decoder) or pylibjpeg-rle"),
 }
 
 _INT16 = np.iinfo(np.int16)
@@ -282,7 +283,7 @@ def _decode_with_pydicom(info: FileInfo) -> np.ndarray:
         arr = arr[None]
     if arr.ndim != 3:
         raise DicomReadError(f"{info.path}: pixel data has shape {arr.shape}; only grey-scale and RGB frames make volumes")
-    if arr.dtype.kind in "iu" and not info.transfer_syntax.startswith("1.2.840.10008.1.2.4"):
+    if arr.dtype.kind in "iu" and not info.transfer_syntax.startswith(uids.JPEG_FAMILY_PREFIX):
         arr = _fix_bits(np.array(arr), info)
     return arr
 

@@ -13,6 +13,7 @@ import math
 import os
 from typing import Any
 
+from vtkdicom_app import uids
 from vtkdicom_app.errors import DicomReadError
 from vtkdicom_app.io.header import NATIVE_LE_SYNTAXES, PRIVATE_OFFSETS, WANTED, FileHeader, open_dicom, private_key
 from vtkdicom_app.notices import NoticeCode, notice
@@ -21,11 +22,11 @@ __all__ = ["FileInfo", "FrameRecord", "records_from_header", "records_from_pydic
 
 # SOP classes that hold pixel data but are not slices of a grey-scale volume.
 NON_IMAGE_SOP_CLASSES: dict[str, str] = {
-    "1.2.840.10008.5.1.4.1.1.66.4": "Segmentation (SEG)",
-    "1.2.840.10008.5.1.4.1.1.481.3": "RT Structure Set",
-    "1.2.840.10008.5.1.4.1.1.11.1": "Presentation State",
-    "1.2.840.10008.1.3.10": "Media Storage Directory (DICOMDIR)",
-    "1.2.840.10008.5.1.4.1.1.104.1": "Encapsulated PDF",
+    uids.SEGMENTATION_STORAGE: "Segmentation (SEG)",
+    uids.RT_STRUCTURE_SET_STORAGE: "RT Structure Set",
+    uids.GRAYSCALE_PRESENTATION_STATE: "Presentation State",
+    uids.MEDIA_STORAGE_DIRECTORY: "Media Storage Directory (DICOMDIR)",
+    uids.ENCAPSULATED_PDF_STORAGE: "Encapsulated PDF",
 }
 
 
@@ -57,7 +58,7 @@ _NON_IMAGE_PREFIXES = (
 
 def is_image_sop_class(uid: str) -> bool:
     """True for storage SOP classes whose instances hold an image (CT, MR, PET, RT dose...)."""
-    return uid.startswith("1.2.840.10008.5.1.4.1.1.") and not uid.startswith(_NON_IMAGE_PREFIXES)
+    return uid.startswith(uids.STORAGE_PREFIX) and not uid.startswith(_NON_IMAGE_PREFIXES)
 
 
 @dataclasses.dataclass(slots=True)
@@ -472,7 +473,11 @@ def _records_from_pydicom(path: str, *, force: bool = False) -> list[FrameRecord
     meta = getattr(ds, "file_meta", None)
     ts = str(getattr(meta, "TransferSyntaxUID", "") or "")
     if not ts:
-        ts = "1.2.840.10008.1.2" if ds.is_implicit_VR else ("1.2.840.10008.1.2.1" if ds.is_little_endian else "1.2.840.10008.1.2.2")
+        ts = (
+            uids.IMPLICIT_VR_LITTLE_ENDIAN
+            if ds.is_implicit_VR
+            else (uids.EXPLICIT_VR_LITTLE_ENDIAN if ds.is_little_endian else uids.EXPLICIT_VR_BIG_ENDIAN)
+        )
     if meta is not None and "MediaStorageSOPClassUID" in meta:
         tags["MediaStorageSOPClassUID"] = str(meta.MediaStorageSOPClassUID)
     tags["TransferSyntaxUID"] = ts

@@ -14,6 +14,7 @@ import ssl
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
+from vtkdicom_app import uids
 from vtkdicom_app.net.config import ServerConfig
 from vtkdicom_app.net.errors import (
     AssociationRejectedError,
@@ -40,27 +41,27 @@ LOG = logging.getLogger("vtkdicom_app.net")
 # compressed transfer syntaxes offered (one presentation context each) for C-GET, so the
 # server can send what it stores without transcoding
 _COMPRESSED = (
-    "1.2.840.10008.1.2.4.70",  # JPEG lossless SV1
-    "1.2.840.10008.1.2.4.90",  # JPEG 2000 lossless
-    "1.2.840.10008.1.2.4.91",  # JPEG 2000
-    "1.2.840.10008.1.2.4.50",  # JPEG baseline
-    "1.2.840.10008.1.2.4.51",  # JPEG extended
-    "1.2.840.10008.1.2.4.57",  # JPEG lossless
-    "1.2.840.10008.1.2.4.80",  # JPEG-LS lossless
-    "1.2.840.10008.1.2.4.81",  # JPEG-LS near lossless
-    "1.2.840.10008.1.2.5",  # RLE
-    "1.2.840.10008.1.2.1.99",  # deflated
-    "1.2.840.10008.1.2.2",  # explicit big endian
+    uids.JPEG_LOSSLESS_SV1,
+    uids.JPEG_2000_LOSSLESS,
+    uids.JPEG_2000,
+    uids.JPEG_BASELINE,
+    uids.JPEG_EXTENDED,
+    uids.JPEG_LOSSLESS,
+    uids.JPEG_LS_LOSSLESS,
+    uids.JPEG_LS_NEAR_LOSSLESS,
+    uids.RLE_LOSSLESS,
+    uids.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    uids.EXPLICIT_VR_BIG_ENDIAN,
 )
-_UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
+_UNCOMPRESSED = (uids.EXPLICIT_VR_LITTLE_ENDIAN, uids.IMPLICIT_VR_LITTLE_ENDIAN)
 _MAX_CONTEXTS = 127
 _LOOP_DELAY_S = 0.0002
 
-VERIFICATION = "1.2.840.10008.1.1"
-PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
-STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
-STUDY_ROOT_MOVE = "1.2.840.10008.5.1.4.1.2.2.2"
-STUDY_ROOT_GET = "1.2.840.10008.5.1.4.1.2.2.3"
+VERIFICATION = uids.VERIFICATION
+PATIENT_ROOT_FIND = uids.PATIENT_ROOT_FIND
+STUDY_ROOT_FIND = uids.STUDY_ROOT_FIND
+STUDY_ROOT_MOVE = uids.STUDY_ROOT_MOVE
+STUDY_ROOT_GET = uids.STUDY_ROOT_GET
 
 _GET_STATUS_REFUSED = {0x0122: "SOP class not supported", 0x0124: "not authorised", 0xA701: "out of resources (refused)", 0xA801: "move destination unknown"}
 
