@@ -24,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import publish  # noqa: E402
+
 N_STUDIES, GRID = 16, dict(rows=384, columns=384, slices=200, pixel_spacing=(0.8, 0.8), slice_spacing=1.25)
 
 

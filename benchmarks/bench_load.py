@@ -54,8 +54,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -259,8 +260,7 @@ def info_process(folder: Path) -> dict[str, Any]:
     """Wall time, peak RSS and outcome of a whole ``vtkdicom-app info FOLDER --json`` process."""
     cmd = _info_command(folder)
     p = subprocess.run([sys.executable, "-c", _INFO_WRAPPER, *cmd], capture_output=True, text=True, cwd=ROOT, env=_child_env())
-    result: dict[str, Any] = {"cmd": " ".join([Path(cmd[0]).name, *cmd[1:]]), "wall": float("nan"), "rss": 0,
-                              "rc": None, "error": "", "shape": None}
+    result: dict[str, Any] = {"cmd": " ".join([Path(cmd[0]).name, *cmd[1:]]), "wall": float("nan"), "rss": 0, "rc": None, "error": "", "shape": None}
     try:
         child = json.loads(p.stdout)
     except ValueError:
@@ -435,8 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- mosaic / plain slices = {fmt(mosaic_ratio, '.2f', 'x')} (target <= 1.10x): {_verdict(None if mosaic_ratio is None else mosaic_ratio <= 1.10)}",
     ]
     if info["error"]:
-        lines.append(f"- `{info['cmd']}` FAILED (exit code {info['rc']}, {info['wall']:.2f} s): "
-                     + info["error"].strip().splitlines()[-1])
+        lines.append(f"- `{info['cmd']}` FAILED (exit code {info['rc']}, {info['wall']:.2f} s): " + info["error"].strip().splitlines()[-1])
     else:
         lines.append(
             f"- `{info['cmd']}` process: {info['wall']:.2f} s wall, peak RSS {info['rss'] / MIB:.0f} MiB "

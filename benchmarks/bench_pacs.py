@@ -43,8 +43,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -117,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"uploading {len(files)} files ({source_mb:.0f} MB) to Orthanc ...", flush=True)
                     orthanc.upload(files)
                     print(f"  {time.perf_counter() - t:.1f} s", flush=True)
-                server = net.ServerConfig.adhoc(host="127.0.0.1", port=orthanc.dicom_port, called_aet="ORTHANC", calling_aet=ME,
-                                                url=orthanc.dicomweb_url, move_port=move_port, timeout=60)
+                server = net.ServerConfig.adhoc(
+                    host="127.0.0.1", port=orthanc.dicom_port, called_aet="ORTHANC", calling_aet=ME, url=orthanc.dicomweb_url, move_port=move_port, timeout=60
+                )
 
                 def ours(method: str) -> Callable[[Path], None]:
                     def run(out: Path) -> None:
@@ -128,12 +129,30 @@ def main(argv: list[str] | None = None) -> int:
                     return run
 
                 def getscu(*extra: str) -> Callable[[Path], None]:
-                    cmd = ["getscu", "-aet", ME, "-aec", "ORTHANC", "-S", *extra, "-k", "QueryRetrieveLevel=SERIES",
-                           "-k", f"StudyInstanceUID={study}", "-k", f"SeriesInstanceUID={series}"]
+                    cmd = [
+                        "getscu",
+                        "-aet",
+                        ME,
+                        "-aec",
+                        "ORTHANC",
+                        "-S",
+                        *extra,
+                        "-k",
+                        "QueryRetrieveLevel=SERIES",
+                        "-k",
+                        f"StudyInstanceUID={study}",
+                        "-k",
+                        f"SeriesInstanceUID={series}",
+                    ]
 
                     def run(out: Path) -> None:
-                        subprocess.run([*cmd, "-od", str(out), "127.0.0.1", str(orthanc.dicom_port)], check=True,
-                                       capture_output=True, env={**os.environ, **env}, timeout=600)
+                        subprocess.run(
+                            [*cmd, "-od", str(out), "127.0.0.1", str(orthanc.dicom_port)],
+                            check=True,
+                            capture_output=True,
+                            env={**os.environ, **env},
+                            timeout=600,
+                        )
 
                     return run
 

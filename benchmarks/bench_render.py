@@ -23,6 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import ensure_ct512, publish  # noqa: E402
+
 SHAPE = (300, 512, 512)
 
 
@@ -63,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         still = [scene.render() for _ in range(2)]
         label = f"{scene.mapper_kind.value}" + (" (auto)" if requested is MapperKind.AUTO else "")
         rows.append((label, first, statistics.median(moving), statistics.median(still)))
-        print(f"  {label:10s} first {first:.2f} s  moving {statistics.median(moving) * 1000:.0f} ms  still {statistics.median(still) * 1000:.0f} ms", flush=True)
+        print(
+            f"  {label:10s} first {first:.2f} s  moving {statistics.median(moving) * 1000:.0f} ms  still {statistics.median(still) * 1000:.0f} ms", flush=True
+        )
         del scene
 
     auto = rows[0]

@@ -23,6 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import publish  # noqa: E402
+
 FRAMES, SHAPE = 30, (40, 256, 256)
 
 
@@ -40,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     done = args.data / ".complete"
     if not done.exists():
         print(f"writing the {FRAMES}-frame sequence to {args.data} ...", flush=True)
-        write_sequence(args.data, kind=SequenceKind.TIME, frames=FRAMES, rows=SHAPE[1], columns=SHAPE[2], slices=SHAPE[0], pixel_spacing=(1.0, 1.0), slice_spacing=2.0)
+        write_sequence(
+            args.data, kind=SequenceKind.TIME, frames=FRAMES, rows=SHAPE[1], columns=SHAPE[2], slices=SHAPE[0], pixel_spacing=(1.0, 1.0), slice_spacing=2.0
+        )
         done.write_text("ok")
     t = time.perf_counter()
     seq = vda.load_sequence(args.data)

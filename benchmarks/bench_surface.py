@@ -35,6 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import publish  # noqa: E402
+
 ROOT = HERE.parent
 SHAPE = (300, 512, 512)
 

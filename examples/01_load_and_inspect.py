@@ -5,8 +5,9 @@ Run: ``python examples/01_load_and_inspect.py [DICOM_FOLDER|-] [OUTDIR]``
 
 import json
 
-import vtkdicom_app as vda
 from _common import study_and_outdir
+
+import vtkdicom_app as vda
 
 study, outdir = study_and_outdir()
 for s in vda.scan(study):

@@ -10,9 +10,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from _common import study_and_outdir
 
 import vtkdicom_app as vda
-from _common import study_and_outdir
 from vtkdicom_app.mpr import MprCursor, Plane, apply_window
 
 study, outdir = study_and_outdir()

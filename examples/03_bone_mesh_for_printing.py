@@ -3,8 +3,9 @@
 Run: ``python examples/03_bone_mesh_for_printing.py [DICOM_FOLDER|-] [OUTDIR]``
 """
 
-import vtkdicom_app as vda
 from _common import study_and_outdir
+
+import vtkdicom_app as vda
 
 study, outdir = study_and_outdir()
 vol = vda.load(study)

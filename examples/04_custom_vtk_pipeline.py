@@ -10,10 +10,10 @@ Run: ``python examples/04_custom_vtk_pipeline.py [DICOM_FOLDER|-] [OUTDIR]``
 import json
 
 import numpy as np
+from _common import study_and_outdir
 from vtkmodules.vtkImagingGeneral import vtkImageGaussianSmooth, vtkImageGradientMagnitude
 
 import vtkdicom_app as vda
-from _common import study_and_outdir
 from vtkdicom_app.bridge import image_to_array
 
 study, outdir = study_and_outdir()

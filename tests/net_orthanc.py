@@ -20,8 +20,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 ORTHANC = "/usr/sbin/Orthanc"
 SETUP_HINT = "Orthanc is not installed: run scripts/setup-system.sh (installs orthanc, orthanc-dicomweb and dcmtk)"
@@ -138,7 +139,7 @@ class LocalOrthanc:
         self.log_path = self.folder / "orthanc.log"
 
     # ------------------------------------------------------------------ process
-    def start(self, timeout: float = 30.0) -> "LocalOrthanc":
+    def start(self, timeout: float = 30.0) -> LocalOrthanc:
         """Start Orthanc and wait until its REST API answers."""
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -197,7 +198,7 @@ class LocalOrthanc:
         except OSError:
             return ""
 
-    def __enter__(self) -> "LocalOrthanc":
+    def __enter__(self) -> LocalOrthanc:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -13,8 +13,9 @@ import struct
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -242,7 +243,13 @@ def test_patient_name_never_reaches_logs_or_exports(series: Any, tmp_path: Path,
     png = tmp_path / "r.png"
     VolumeScene(vol, size=(64, 64)).screenshot(png)
     assert b"Phantom" not in png.read_bytes()
-    proc = subprocess.run([sys.executable, "-m", "vtkdicom_app", "info", str(folder), "--anonymize"], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "vtkdicom_app", "info", str(folder), "--anonymize"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0 and "Phantom^Test" not in proc.stdout and "PHANTOM001" not in proc.stdout
 
 

@@ -71,13 +71,31 @@ def test_convert_and_stats_cli(phantom_factory: Any, tmp_path: Path) -> None:
     ph = phantom_factory(**SMALL)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = tmp_path / "v.nrrd"
-    proc = subprocess.run([sys.executable, "-m", "vtkdicom_app", "convert", str(ph.outdir), "-o", str(out)], capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vtkdicom_app", "convert", str(ph.outdir), "-o", str(out)], capture_output=True, text=True, timeout=120, env=env
+    )
     assert proc.returncode == 0, proc.stderr
     proc = subprocess.run(
-        [sys.executable, "-m", "vtkdicom_app", "stats", str(out), "--roi", "sphere:" + ",".join(map(str, ph.spec.sphere_center)) + ",5", "--json", "--histogram", str(tmp_path / "h.png")],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "vtkdicom_app",
+            "stats",
+            str(out),
+            "--roi",
+            "sphere:" + ",".join(map(str, ph.spec.sphere_center)) + ",5",
+            "--json",
+            "--histogram",
+            str(tmp_path / "h.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert '"mean": 1000.0' in proc.stdout and (tmp_path / "h.png").exists()
-    bad = subprocess.run([sys.executable, "-m", "vtkdicom_app", "convert", str(ph.outdir), "-o", str(tmp_path / "v.xyz")], capture_output=True, text=True, timeout=60, env=env)
+    bad = subprocess.run(
+        [sys.executable, "-m", "vtkdicom_app", "convert", str(ph.outdir), "-o", str(tmp_path / "v.xyz")], capture_output=True, text=True, timeout=60, env=env
+    )
     assert bad.returncode == 1 and "unknown volume format" in bad.stderr

@@ -18,7 +18,6 @@ import vtkdicom_app as vda
 from vtkdicom_app.errors import VtkDicomError
 from vtkdicom_app.phantom import MultiFrame, TransferSyntax, write_phantom
 
-
 _SEEDS: dict[str, bytes] = {}
 
 

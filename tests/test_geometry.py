@@ -94,8 +94,15 @@ def test_loaded_volume_has_typed_fields(tmp_path: Path) -> None:
 
 
 def test_with_array_keeps_geometry_and_typed_fields() -> None:
-    vol = Volume(np.zeros((2, 3, 4), np.int16), spacing=(1.0, 2.0, 3.0), origin=(1.0, 2.0, 3.0), direction=_oblique(),
-                 metadata={"Modality": "ct"}, padding_value=-1024, invert_display=True)
+    vol = Volume(
+        np.zeros((2, 3, 4), np.int16),
+        spacing=(1.0, 2.0, 3.0),
+        origin=(1.0, 2.0, 3.0),
+        direction=_oblique(),
+        metadata={"Modality": "ct"},
+        padding_value=-1024,
+        invert_display=True,
+    )
     assert vol.modality == "CT" and vol.padding_value == -1024.0 and isinstance(vol.padding_value, float)
     copy = vol.with_array(np.ones((2, 3, 4), np.float32))
     assert copy.array.dtype == np.float32 and copy.padding_value == -1024.0 and copy.invert_display

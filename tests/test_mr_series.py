@@ -266,7 +266,10 @@ def test_convert_writes_fsl_bval_bvec(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     run = subprocess.run(
         [sys.executable, "-m", "vtkdicom_app", "convert", str(tmp_path / "dwi"), "-o", str(tmp_path / "cli.nii.gz")],
-        capture_output=True, text=True, timeout=180, env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
     )
     assert run.returncode == 0, run.stderr
     assert np.array_equal(np.loadtxt(tmp_path / "cli.bvec"), bvecs) and (tmp_path / "cli.bval").exists()

@@ -16,8 +16,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -100,8 +101,16 @@ def pacs(tmp_path_factory: pytest.TempPathFactory, credentials: None) -> Iterato
 
     base = tmp_path_factory.mktemp("pacs")
     a = write_phantom(base / "a", rows=64, columns=64, slices=16)
-    b = write_phantom(base / "b", rows=32, columns=32, slices=4, seed=1, patient_id="OTHER002", patient_name="Other^Patient",
-                      extra_tags={"StudyDate": "20240615", "AccessionNumber": "ACC0002"})
+    b = write_phantom(
+        base / "b",
+        rows=32,
+        columns=32,
+        slices=4,
+        seed=1,
+        patient_id="OTHER002",
+        patient_name="Other^Patient",
+        extra_tags={"StudyDate": "20240615", "AccessionNumber": "ACC0002"},
+    )
     move_port = free_port()
     orthanc = _start(base / "orthanc", move_port)
     try:
@@ -562,4 +571,3 @@ def test_parser_imports_nothing_heavy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
-

@@ -71,8 +71,8 @@ def test_skipped_and_no_meta_files_have_their_own_categories(tmp_path: Path) -> 
     ds.save_as(raw, enforce_file_format=False, implicit_vr=False, little_endian=True)
     stripped = raw.read_bytes()
     if stripped[128:132] == b"DICM":  # pydicom kept the meta: write the dataset alone
-        from pydicom.filewriter import write_dataset
         from pydicom.filebase import DicomBytesIO
+        from pydicom.filewriter import write_dataset
 
         buf = DicomBytesIO()
         buf.is_little_endian, buf.is_implicit_VR = True, False

@@ -89,7 +89,7 @@ def test_multiframe_dose_grid_loads_as_volume(name: str) -> None:
 def test_undecodable_pixel_data_is_a_clear_error(name: str) -> None:
     path = get_testdata_file(name)
     with pytest.raises(RuntimeError):
-        pydicom.dcmread(path).pixel_array  # the reference fails too
+        _ = pydicom.dcmread(path).pixel_array  # the reference fails too
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(DicomReadError, match="could not decode|no frame could be read") as info:

@@ -146,14 +146,20 @@ def test_render_cli_png_and_orbit_gif(phantom_factory: Any, tmp_path: Path) -> N
     png = tmp_path / "r.png"
     proc = subprocess.run(
         [sys.executable, "-m", "vtkdicom_app", "render", str(ph.outdir), "-o", str(png), "--preset", "ct-bone", "--view", "left", "--size", "120x80"],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert Image.open(png).size == (120, 80)
     gif = tmp_path / "o.gif"
     proc = subprocess.run(
         [sys.executable, "-m", "vtkdicom_app", "render", str(ph.outdir), "-o", str(gif), "--orbit", "6", "--size", "64x64", "--blend", "mip"],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert Image.open(gif).n_frames == 6

@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -164,7 +165,9 @@ def histogram(vol: Volume, *, bins: int = 256, value_range: tuple[float, float] 
     return np.histogram(values, bins=bins, range=value_range)
 
 
-def plot_histogram(vol: Volume, path: str | os.PathLike[str], *, bins: int = 256, value_range: tuple[float, float] | None = None, log: bool = True, title: str = "") -> str:
+def plot_histogram(
+    vol: Volume, path: str | os.PathLike[str], *, bins: int = 256, value_range: tuple[float, float] | None = None, log: bool = True, title: str = ""
+) -> str:
     """Save a histogram plot as PNG (matplotlib, imported here only).
 
     Returns
@@ -259,7 +262,7 @@ def resample_isotropic(vol: Volume, spacing: float | None = None) -> Volume:
     res = vtkImageResample()
     res.SetInputData(plain)
     res.SetInterpolationModeToLinear()
-    for axis, s in enumerate(vol.spacing):
+    for axis in range(3):
         res.SetAxisOutputSpacing(axis, target)
     out = run_update(res, "isotropic resampling")
     array, out_spacing, _origin, _dir = image_to_array(out)

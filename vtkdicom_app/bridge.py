@@ -26,7 +26,7 @@ def array_to_image(
     direction: np.ndarray | None = None,
     deep: bool = False,
 ) -> Any:
-    """numpy ``(k, j, i)`` -> vtkImageData ``(i, j, k)`` with geometry.
+    """Numpy ``(k, j, i)`` -> vtkImageData ``(i, j, k)`` with geometry.
 
     Parameters
     ----------
@@ -54,7 +54,7 @@ def volume_to_image(vol: Volume, *, deep: bool = False) -> Any:
 
 
 def image_to_array(image: Any, *, copy: bool = True) -> tuple[np.ndarray, tuple[float, ...], tuple[float, ...], np.ndarray]:
-    """vtkImageData -> ``(array (k, j, i), spacing, origin, direction)``.
+    """VtkImageData -> ``(array (k, j, i), spacing, origin, direction)``.
 
     Parameters
     ----------
@@ -88,7 +88,7 @@ def image_to_array(image: Any, *, copy: bool = True) -> tuple[np.ndarray, tuple[
 
 
 def image_to_volume(image: Any, *, copy: bool = True) -> Volume:
-    """vtkImageData -> :class:`Volume` (geometry kept; see :func:`image_to_array` for ``copy``)."""
+    """VtkImageData -> :class:`Volume` (geometry kept; see :func:`image_to_array` for ``copy``)."""
     array, spacing, origin, direction = image_to_array(image, copy=copy)
     vol = Volume(array, spacing=spacing, origin=origin, direction=direction)  # type: ignore[arg-type]
     if not copy:

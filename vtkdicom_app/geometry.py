@@ -39,9 +39,7 @@ LPS_TO_RAS.setflags(write=False)
 _E = TypeVar("_E", bound=enum.Enum)
 
 
-def affine(
-    origin: Sequence[float], spacing: Sequence[float], direction: npt.ArrayLike
-) -> np.ndarray:
+def affine(origin: Sequence[float], spacing: Sequence[float], direction: npt.ArrayLike) -> np.ndarray:
     """4x4 matrix mapping homogeneous ``(i, j, k, 1)`` to LPS mm.
 
     Parameters
@@ -132,9 +130,7 @@ def sampled_percentiles(
     return np.percentile(sample, list(percentiles)).astype(np.float64)
 
 
-def shift_origin(
-    origin: Sequence[float], spacing: Sequence[float], direction: npt.ArrayLike, voxels: Sequence[float]
-) -> np.ndarray:
+def shift_origin(origin: Sequence[float], spacing: Sequence[float], direction: npt.ArrayLike, voxels: Sequence[float]) -> np.ndarray:
     """The origin of a grid whose voxel ``(0, 0, 0)`` sits ``voxels`` = ``(di, dj, dk)`` index
     steps from the given grid's (negative when padding, positive when cropping)."""
     steps = np.asarray(voxels, dtype=np.float64) * np.asarray(spacing, dtype=np.float64)

@@ -73,9 +73,8 @@ class Notice(str):
     code: NoticeCode
     category: type[Warning]
 
-    def __new__(
-        cls, message: str, code: NoticeCode = NoticeCode.OTHER, category: type[Warning] | None = None
-    ) -> Notice:
+    def __new__(cls, message: str, code: NoticeCode = NoticeCode.OTHER, category: type[Warning] | None = None) -> Notice:
+        """A new Notice; see the class for the parameters."""
         self = super().__new__(cls, message)
         self.code = NoticeCode(code)
         self.category = category if category is not None else VtkDicomWarning

@@ -64,7 +64,7 @@ def run_update(algorithm: Any, what: str) -> Any:
 
     use_threads()
     catcher = _ErrorCatcher()
-    setattr(catcher, "CallDataType", 8)  # VTK_STRING: the error text reaches the callback
+    catcher.CallDataType = 8  # VTK_STRING: the error text reaches the callback
     tag = algorithm.AddObserver(vtkCommand.ErrorEvent, catcher)
     executive_tag = None
     executive = algorithm.GetExecutive() if hasattr(algorithm, "GetExecutive") else None

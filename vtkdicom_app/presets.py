@@ -70,9 +70,7 @@ def _items(kind: PresetKind, text: str) -> list[dict[str, Any]]:
     return items
 
 
-def load_presets(
-    kind: PresetKind, build: Callable[[dict[str, Any]], _T], *, text: str | None = None
-) -> dict[str, _T]:
+def load_presets(kind: PresetKind, build: Callable[[dict[str, Any]], _T], *, text: str | None = None) -> dict[str, _T]:
     """Read a preset file and build one object per preset, keyed by name (file order).
 
     Parameters

@@ -216,7 +216,7 @@ class Volume:
         return float(self.array[k, j, i])
 
     # ------------------------------------------------------------------ VTK
-    def to_vtk(self, *, deep: bool = False) -> "vtkImageData":
+    def to_vtk(self, *, deep: bool = False) -> vtkImageData:
         """Return a ``vtkImageData`` carrying voxels, origin, spacing and direction.
 
         Parameters
@@ -304,9 +304,7 @@ class VolumeSequence:
         self.lazy = lazy
         self.labels = list(labels) if labels is not None else ["" for _ in values]
         self.bvalues = [float(b) for b in bvalues] if bvalues is not None else None
-        self.gradients = (
-            [None if g is None else tuple(float(x) for x in g) for g in gradients] if gradients is not None else None
-        )
+        self.gradients = [None if g is None else tuple(float(x) for x in g) for g in gradients] if gradients is not None else None
         self.warnings = list(warnings or [])
         if not lazy:
             for n in range(len(loaders)):

@@ -47,7 +47,7 @@ class VolumeFormat(enum.Enum):
     VTI = ".vti"
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str]) -> "VolumeFormat":
+    def from_path(cls, path: str | os.PathLike[str]) -> VolumeFormat:
         """The format named by a path's suffix."""
         name = os.fspath(path).lower()
         for fmt in sorted(cls, key=lambda f: -len(f.value)):
@@ -401,4 +401,3 @@ def read_sequence_nifti(path: str | os.PathLike[str]) -> VolumeSequence:
     step = float(img.header.get_zooms()[3]) if len(img.header.get_zooms()) > 3 else 1.0
     frames = [_from_affine(np.ascontiguousarray(data[..., t].transpose(2, 1, 0)), lps) for t in range(data.shape[3])]
     return VolumeSequence([(lambda f=f: f) for f in frames], [t * step for t in range(len(frames))], "time")
-

@@ -10,7 +10,8 @@ import dataclasses
 import enum
 import os
 import warnings as _warnings
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,8 +23,8 @@ from vtkdicom_app.errors import (
     SeriesNotFoundError,
 )
 from vtkdicom_app.io.header import NeedsPydicom, NotDicom, read_header
-from vtkdicom_app.io.records import NON_IMAGE_SOP_CLASSES, FrameRecord, _int, is_image_sop_class, records_from_header, records_from_pydicom
 from vtkdicom_app.io.mosaic import is_mosaic
+from vtkdicom_app.io.records import NON_IMAGE_SOP_CLASSES, FrameRecord, _int, is_image_sop_class, records_from_header, records_from_pydicom
 from vtkdicom_app.io.series import Stack, group_records
 from vtkdicom_app.notices import Notice, NoticeCode, as_notice, notice
 from vtkdicom_app.volume import Volume, VolumeSequence
@@ -270,10 +271,7 @@ def _file_records(path: str) -> tuple[list[FrameRecord], str | None, str | None,
             if expected == 0:
                 return [], "Rows (0028,0010) or Columns (0028,0011) is zero", None, None
             if header.pixel_length >= 0 and header.pixel_length + (header.pixel_length & 1) < expected:
-                return [], (
-                    f"PixelData (7FE0,0010) holds {header.pixel_length} bytes but Rows x Columns x frames "
-                    f"x BitsAllocated needs {expected}"
-                ), None, None
+                return [], (f"PixelData (7FE0,0010) holds {header.pixel_length} bytes but Rows x Columns x frames x BitsAllocated needs {expected}"), None, None
             if header.pixel_offset + expected > header.file_size:
                 got = max(0, header.file_size - header.pixel_offset)
                 return [], f"truncated pixel data: {got} of {expected} bytes present", None, None
@@ -431,7 +429,7 @@ def _collapse_sequences(stacks: list[Stack], extra: list[str]) -> list[SeriesInf
     return out
 
 
-def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> "SeriesList":
+def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> SeriesList:
     """Find the series (stacks) under a path without decoding pixels.
 
     Parameters
@@ -567,10 +565,10 @@ def _choose(result: ScanResult, series: str | int | None, path: PathInput) -> St
         unit = {"time": " ms", "echo": " ms", "diffusion": " s/mm2"}.get(chosen.sequence_axis or "", "")
         result.notes.append(
             notice(
-            f"series {chosen.sequence_id} is a 4D series of {len(frames)} volumes along {chosen.sequence_axis} "
-            f"({frames[0].sequence_value:g}..{frames[-1].sequence_value:g}{unit}); loaded volume 0 "
-            f"({chosen.sequence_label}): vda.load_sequence(path) loads them all, --frame N picks one (0..{len(frames) - 1})",
-            NoticeCode.SEQUENCE_VOLUME_LOADED,
+                f"series {chosen.sequence_id} is a 4D series of {len(frames)} volumes along {chosen.sequence_axis} "
+                f"({frames[0].sequence_value:g}..{frames[-1].sequence_value:g}{unit}); loaded volume 0 "
+                f"({chosen.sequence_label}): vda.load_sequence(path) loads them all, --frame N picks one (0..{len(frames) - 1})",
+                NoticeCode.SEQUENCE_VOLUME_LOADED,
             )
         )
     others = [s for s in stacks if s is not chosen and not s.is_localizer and s.series_uid != chosen.series_uid]
@@ -578,10 +576,10 @@ def _choose(result: ScanResult, series: str | int | None, path: PathInput) -> St
         listed = ", ".join(f"{s.uid} ({s.tags.get('SeriesDescription') or 'no description'}, {s.shape[0]} images)" for s in others[:4])
         result.notes.append(
             notice(
-            f"{path} holds {len(others) + 1} stacks; loaded the largest, {chosen.uid} "
-            f"({chosen.tags.get('SeriesDescription') or 'no description'}); others: {listed}; "
-            "pass series=uid to choose",
-            NoticeCode.SERIES_SPLIT,
+                f"{path} holds {len(others) + 1} stacks; loaded the largest, {chosen.uid} "
+                f"({chosen.tags.get('SeriesDescription') or 'no description'}); others: {listed}; "
+                "pass series=uid to choose",
+                NoticeCode.SERIES_SPLIT,
             )
         )
     return chosen
@@ -685,16 +683,13 @@ def _correct_tilt(array: np.ndarray, shear: np.ndarray, direction: np.ndarray, s
         x0 = np.floor(x).astype(int)
         fy = (y - y0)[:, None]
         fx = (x - x0)[None, :]
-        def take(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+
+        def take(yy: np.ndarray, xx: np.ndarray, src: np.ndarray = src, fill: float = fill) -> np.ndarray:
             valid = (yy[:, None] >= 0) & (yy[:, None] < nj) & (xx[None, :] >= 0) & (xx[None, :] < ni)
             vals = src[np.clip(yy, 0, nj - 1)][:, np.clip(xx, 0, ni - 1)]
             return np.where(valid, vals, fill)
-        res = (
-            take(y0, x0) * (1 - fy) * (1 - fx)
-            + take(y0, x0 + 1) * (1 - fy) * fx
-            + take(y0 + 1, x0) * fy * (1 - fx)
-            + take(y0 + 1, x0 + 1) * fy * fx
-        )
+
+        res = take(y0, x0) * (1 - fy) * (1 - fx) + take(y0, x0 + 1) * (1 - fy) * fx + take(y0 + 1, x0) * fy * (1 - fx) + take(y0 + 1, x0 + 1) * fy * fx
         out[k] = np.rint(res) if out.dtype.kind in "iu" else res
     return out
 
@@ -942,7 +937,8 @@ def load_sequence(
         if problems:
             raise GeometryError(
                 f"frame {n + 1} ({s.sequence_axis} {s.sequence_value:g}) of series {s.series_uid} differs from frame 1 in "
-                + ", ".join(problems) + "; frames of a sequence must share one geometry"
+                + ", ".join(problems)
+                + "; frames of a sequence must share one geometry"
             )
     k, j, i = first.shape
     itemsize = 4 if any(r.slope != round(r.slope) for r in first.records) else 2
@@ -957,7 +953,18 @@ def load_sequence(
             geo = stack.geometry
             assert geo is not None
             md = dict(meta, frame_value=stack.sequence_value, fourth_axis=stack.sequence_axis)
-            return Volume(array, spacing=geo.spacing, origin=tuple(geo.origin), direction=geo.direction, metadata=md, warnings=list(warnings_), geometry_known=geo.known, files=stack.files, gantry_tilt_deg=round(geo.tilt_deg, 4), **_typed_fields(md))  # type: ignore[arg-type]
+            return Volume(
+                array,
+                spacing=geo.spacing,
+                origin=tuple(geo.origin),
+                direction=geo.direction,
+                metadata=md,
+                warnings=list(warnings_),
+                geometry_known=geo.known,
+                files=stack.files,
+                gantry_tilt_deg=round(geo.tilt_deg, 4),
+                **_typed_fields(md),
+            )  # type: ignore[arg-type]
 
         return load_frame
 

@@ -86,18 +86,14 @@ def unpack_mosaic(rec: FrameRecord) -> tuple[list[FrameRecord], list[str]]:
                 "does not read; export the series with one image per slice"
             )
         raise MosaicError(
-            "mosaic (ImageType MOSAIC) without NumberOfImagesInMosaic in the Siemens CSA image header "
-            "(0029,1010) or (0019,100A): its tiles cannot be unpacked"
+            "mosaic (ImageType MOSAIC) without NumberOfImagesInMosaic in the Siemens CSA image header (0029,1010) or (0019,100A): its tiles cannot be unpacked"
         )
     if not 1 <= n <= 4096:
         raise MosaicError(f"NumberOfImagesInMosaic = {n} is not plausible (CSA header (0029,1010) / (0019,100A))")
     per_side = int(math.ceil(math.sqrt(n)))
     rows, columns = info.rows, info.columns
     if rows % per_side or columns % per_side:
-        raise MosaicError(
-            f"Rows x Columns {rows} x {columns} is not a grid of {per_side} x {per_side} tiles "
-            f"(NumberOfImagesInMosaic = {n})"
-        )
+        raise MosaicError(f"Rows x Columns {rows} x {columns} is not a grid of {per_side} x {per_side} tiles (NumberOfImagesInMosaic = {n})")
     th, tw = rows // per_side, columns // per_side
     if rec.ipp is None or rec.iop is None or rec.pixel_spacing is None:
         missing = [t for t, v in (("ImagePositionPatient", rec.ipp), ("ImageOrientationPatient", rec.iop), ("PixelSpacing", rec.pixel_spacing)) if v is None]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import enum
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 import numpy as np
 
@@ -58,8 +58,22 @@ class _Overflow(Exception):
     """An integer-rescaled frame does not fit int16: redo as float32."""
 
 
-_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MB": 1 << 20, "MIB": 1 << 20,
-               "G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30, "T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40}
+_SIZE_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 1 << 10,
+    "KB": 1 << 10,
+    "KIB": 1 << 10,
+    "M": 1 << 20,
+    "MB": 1 << 20,
+    "MIB": 1 << 20,
+    "G": 1 << 30,
+    "GB": 1 << 30,
+    "GIB": 1 << 30,
+    "T": 1 << 40,
+    "TB": 1 << 40,
+    "TIB": 1 << 40,
+}
 
 
 def parse_size(text: str, *, what: str = "size") -> int:
@@ -187,12 +201,7 @@ def _read_native(rec: FrameRecord, out: np.ndarray, kind: OutputKind) -> None:
     nbytes = info.frame_bytes
     offset = info.pixel_offset + rec.frame * nbytes
     stored_dtype = _stored_dtype(info)
-    direct = (
-        kind is OutputKind.INT16_SAFE
-        and stored_dtype.itemsize == 2
-        and rec.slope == 1.0
-        and (info.signed or info.bits_stored <= 15)
-    )
+    direct = kind is OutputKind.INT16_SAFE and stored_dtype.itemsize == 2 and rec.slope == 1.0 and (info.signed or info.bits_stored <= 15)
     with open(info.path, "rb", buffering=0) as fh:
         fh.seek(offset)
         if direct:

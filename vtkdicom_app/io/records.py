@@ -366,16 +366,12 @@ def _records(info: FileInfo) -> list[FrameRecord]:
     elif n_frames > 1:
         info.warnings.append(
             notice(
-                f"{os.path.basename(info.path)}: {n_frames} frames without per-frame positions; "
-                "frames are stacked in file order and their spacing is unknown",
+                f"{os.path.basename(info.path)}: {n_frames} frames without per-frame positions; frames are stacked in file order and their spacing is unknown",
                 NoticeCode.FILE_NOTE,
             )
         )
         iop = iop if ipp is not None else None
-    return [
-        FrameRecord(info, f, positions[f], iop if positions[f] is not None else None, spacing, slope, intercept, split, f + 1)
-        for f in range(n_frames)
-    ]
+    return [FrameRecord(info, f, positions[f], iop if positions[f] is not None else None, spacing, slope, intercept, split, f + 1) for f in range(n_frames)]
 
 
 def _seq_item(ds: Any, keyword: str) -> Any:
@@ -394,9 +390,9 @@ def _fg_value(frame_fg: Any, shared_fg: Any, seq_keyword: str, attr: str) -> Any
 
 
 def _plain(value: Any) -> Any:
-    """pydicom value -> plain Python (str, float, int, tuple)."""
+    """Pydicom value -> plain Python (str, float, int, tuple)."""
     from pydicom.multival import MultiValue
-    from pydicom.valuerep import DSfloat, IS, PersonName
+    from pydicom.valuerep import IS, DSfloat, PersonName
 
     if isinstance(value, MultiValue) or isinstance(value, list):
         return tuple(_plain(v) for v in value)
@@ -473,11 +469,7 @@ def _records_from_pydicom(path: str, *, force: bool = False) -> list[FrameRecord
     meta = getattr(ds, "file_meta", None)
     ts = str(getattr(meta, "TransferSyntaxUID", "") or "")
     if not ts:
-        ts = (
-            uids.IMPLICIT_VR_LITTLE_ENDIAN
-            if ds.is_implicit_VR
-            else (uids.EXPLICIT_VR_LITTLE_ENDIAN if ds.is_little_endian else uids.EXPLICIT_VR_BIG_ENDIAN)
-        )
+        ts = uids.IMPLICIT_VR_LITTLE_ENDIAN if ds.is_implicit_VR else (uids.EXPLICIT_VR_LITTLE_ENDIAN if ds.is_little_endian else uids.EXPLICIT_VR_BIG_ENDIAN)
     if meta is not None and "MediaStorageSOPClassUID" in meta:
         tags["MediaStorageSOPClassUID"] = str(meta.MediaStorageSOPClassUID)
     tags["TransferSyntaxUID"] = ts
@@ -507,12 +499,8 @@ def _enhanced_records(ds: Any, info: FileInfo) -> list[FrameRecord]:
         iop = _floats(_plain(_fg_value(fg, shared, "PlaneOrientationSequence", "ImageOrientationPatient")), 6)
         spacing = _floats(_plain(_fg_value(fg, shared, "PixelMeasuresSequence", "PixelSpacing")), 2)
         slope = _number(_plain(_fg_value(fg, shared, "PixelValueTransformationSequence", "RescaleSlope")), _number(tags.get("RescaleSlope"), 1.0))
-        intercept = _number(
-            _plain(_fg_value(fg, shared, "PixelValueTransformationSequence", "RescaleIntercept")), _number(tags.get("RescaleIntercept"), 0.0)
-        )
-        frame_type = _plain(
-            _fg_value(fg, shared, "MRImageFrameTypeSequence", "FrameType") or _fg_value(fg, shared, "CTImageFrameTypeSequence", "FrameType")
-        )
+        intercept = _number(_plain(_fg_value(fg, shared, "PixelValueTransformationSequence", "RescaleIntercept")), _number(tags.get("RescaleIntercept"), 0.0))
+        frame_type = _plain(_fg_value(fg, shared, "MRImageFrameTypeSequence", "FrameType") or _fg_value(fg, shared, "CTImageFrameTypeSequence", "FrameType"))
         echo = _plain(_fg_value(fg, shared, "MREchoSequence", "EffectiveEchoTime"))
         content = _seq_item(fg, "FrameContentSequence")
         stack_id = str(content.StackID) if content is not None and "StackID" in content else None

@@ -17,7 +17,8 @@ import dataclasses
 import math
 import os
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -636,7 +637,7 @@ def group_records(records: list[FrameRecord]) -> list[Stack]:
         built.append((series_uid, number, parts, notes))
     counters: dict[str, int] = defaultdict(int)
     stacks: list[Stack] = []
-    for series_uid, number, parts, notes in built:
+    for series_uid, _number, parts, notes in built:
         sequence = [p for p in parts if p.in_sequence]
         others = [p for p in parts if not p.in_sequence]
         others.sort(key=lambda p: -len(p.records))
@@ -698,16 +699,10 @@ def _check_orientation(iop: tuple[float, ...], path: str) -> tuple[np.ndarray, n
     r, c = vals[:3], vals[3:]
     nr, nc = np.linalg.norm(r), np.linalg.norm(c)
     if abs(nr - 1) > _ORIENTATION_TOL or abs(nc - 1) > _ORIENTATION_TOL:
-        raise GeometryError(
-            f"ImageOrientationPatient (0020,0037) in {path} is not made of unit vectors "
-            f"(|row| = {nr:.4f}, |column| = {nc:.4f})"
-        )
+        raise GeometryError(f"ImageOrientationPatient (0020,0037) in {path} is not made of unit vectors (|row| = {nr:.4f}, |column| = {nc:.4f})")
     if abs(float(r @ c)) > _ORIENTATION_TOL:
         angle = math.degrees(math.acos(max(-1.0, min(1.0, float(r @ c) / (nr * nc)))))
-        raise GeometryError(
-            f"ImageOrientationPatient (0020,0037) in {path} is not orthogonal: the row and "
-            f"column directions are {angle:.2f} degrees apart"
-        )
+        raise GeometryError(f"ImageOrientationPatient (0020,0037) in {path} is not orthogonal: the row and column directions are {angle:.2f} degrees apart")
     r = r / nr
     c = c / nc
     n = np.cross(r, c)
@@ -746,10 +741,14 @@ def _projection_spacing(rec: FrameRecord) -> tuple[float, float, str | None]:
                     )
                 return a, b, note
     given = _describe(tuple(rec.pixel_spacing)) if rec.pixel_spacing is not None else "missing"
-    return 1.0, 1.0, notice(
-        f"PixelSpacing (0028,0030) in {os.path.basename(rec.file.path)} is {given} and there is no ImagerPixelSpacing: "
-        "pixels are shown 1 mm square and distances are not in mm",
-        NoticeCode.SPACING_FALLBACK,
+    return (
+        1.0,
+        1.0,
+        notice(
+            f"PixelSpacing (0028,0030) in {os.path.basename(rec.file.path)} is {given} and there is no ImagerPixelSpacing: "
+            "pixels are shown 1 mm square and distances are not in mm",
+            NoticeCode.SPACING_FALLBACK,
+        ),
     )
 
 
@@ -858,10 +857,7 @@ def compute_geometry(records: list[FrameRecord]) -> tuple[list[FrameRecord], Geo
                 d = float(diffs[m])
                 missing = round(d / median) - 1 if median > 0 else 0
                 what = f", about {missing} missing slice(s)" if missing >= 1 else ""
-                details.append(
-                    f"{d:.3f} mm between slices {m} and {m + 1} "
-                    f"(at {proj[m]:.2f} mm along the normal; expected {median:.3f} mm{what})"
-                )
+                details.append(f"{d:.3f} mm between slices {m} and {m + 1} (at {proj[m]:.2f} mm along the normal; expected {median:.3f} mm{what})")
             more = f" and {odd.size - 5} more" if odd.size > 5 else ""
             geo_warnings.append(
                 notice(

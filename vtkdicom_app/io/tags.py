@@ -22,7 +22,7 @@ def read_tags(path: str, *, max_value_chars: int = 120) -> list[tuple[str, str, 
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
         rows = []
-        for meta in (getattr(ds, "file_meta", None) or []):
+        for meta in getattr(ds, "file_meta", None) or []:
             rows.append((str(meta.tag), meta.keyword, meta.VR, str(meta.value)[:max_value_chars]))
         for elem in ds:
             if elem.VR == "SQ":

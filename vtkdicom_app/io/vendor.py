@@ -123,7 +123,7 @@ class DiffusionInfo:
     problem: str | None = None
 
 
-def diffusion_info(tags: dict[str, Any], csa: "CsaInfo | None" = None) -> DiffusionInfo | None:
+def diffusion_info(tags: dict[str, Any], csa: CsaInfo | None = None) -> DiffusionInfo | None:
     """b-value and gradient direction of an image, from the standard tags or the vendor's.
 
     Parameters

@@ -75,8 +75,7 @@ def read_with_vtk(stack: Stack) -> np.ndarray:
     # file's position) but fills its buffer bottom-up, so rows AND slices come out reversed.
     if np.linalg.norm(first_vtk - np.asarray(records[0].ipp, dtype=np.float64)) > 1e-3:
         raise VtkDicomError(
-            f"vtkDICOMImageReader sorted the slices differently (first position {first_vtk.tolist()}, "
-            f"expected {list(records[0].ipp)}); use the default backend"  # type: ignore[arg-type]
+            f"vtkDICOMImageReader sorted the slices differently (first position {first_vtk.tolist()}, expected {list(records[0].ipp)}); use the default backend"  # type: ignore[arg-type]
         )
     raw = raw[::-1, ::-1, :]
     # The reader applies the first file's rescale to every slice: undo it, then apply each

@@ -76,7 +76,9 @@ def echo(server: ServerLike, *, web: bool | None = None) -> float:
     return dimse.echo(s)
 
 
-def _search(s: ServerConfig, web: bool, level: QueryLevel, filters: dict[str, str], *, parent: StudyRecord | None = None, series_uid: str | None = None) -> list[Record]:
+def _search(
+    s: ServerConfig, web: bool, level: QueryLevel, filters: dict[str, str], *, parent: StudyRecord | None = None, series_uid: str | None = None
+) -> list[Record]:
     keys = RETURN_KEYS[level]
     if web:
         from vtkdicom_app.net import web as _web
@@ -177,7 +179,10 @@ def list_series(server: ServerLike, study_uid: str, *, series_uid: str | None = 
         if isinstance(r, SeriesRecord) and r.series_uid not in out:
             _checked(s, r.series_uid, "SeriesInstanceUID")
             if series_uid and r.series_uid != series_uid:
-                raise UnexpectedInstanceError(f"{s.describe(web=use_web(s, web))} listed series {r.series_uid} when asked for series {series_uid}; check the UIDs and the server's configuration")
+                raise UnexpectedInstanceError(
+                    f"{s.describe(web=use_web(s, web))} listed series {r.series_uid} when asked for series {series_uid}; "
+                    "check the UIDs and the server's configuration"
+                )
             out[r.series_uid] = r
     return list(out.values())
 
@@ -202,7 +207,9 @@ def study_sop_classes(server: ServerLike, study_uid: str) -> list[str]:
 def list_instances(server: ServerLike, study_uid: str, series_uid: str, *, web: bool | None = None) -> list[InstanceRecord]:
     """The instances of one series (IMAGE-level C-FIND or QIDO-RS)."""
     s = resolve_server(server)
-    recs = _search(s, use_web(s, web), QueryLevel.IMAGE, {"StudyInstanceUID": check_uid(study_uid, "study UID")}, series_uid=check_uid(series_uid, "series UID"))
+    recs = _search(
+        s, use_web(s, web), QueryLevel.IMAGE, {"StudyInstanceUID": check_uid(study_uid, "study UID")}, series_uid=check_uid(series_uid, "series UID")
+    )
     out = [r for r in recs if isinstance(r, InstanceRecord)]
     for r in out:
         _checked(s, r.sop_instance_uid, "SOPInstanceUID")

@@ -40,8 +40,9 @@ import ipaddress
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from vtkdicom_app.atomic import atomic_path
@@ -197,7 +198,9 @@ class ServerConfig:
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ServerConfigError(f"{where}: url must be http(s)://host[:port]/path (got {_public_url(self.url)!r})")
             if parts.username or parts.password:
-                raise ServerConfigError(f"{where}: the url must not contain credentials; name environment variables with username_env/password_env or token_env")
+                raise ServerConfigError(
+                    f"{where}: the url must not contain credentials; name environment variables with username_env/password_env or token_env"
+                )
         if self.token_env and (self.username_env or self.password_env):
             raise ServerConfigError(f"{where}: give token_env or username_env/password_env, not both")
         if bool(self.username_env) != bool(self.password_env):
@@ -291,7 +294,7 @@ class ServerConfig:
         return out
 
     @classmethod
-    def from_mapping(cls, name: str, table: Mapping[str, Any], *, calling_aet: str | None = None) -> "ServerConfig":
+    def from_mapping(cls, name: str, table: Mapping[str, Any], *, calling_aet: str | None = None) -> ServerConfig:
         """Build from one ``[servers.NAME]`` table.
 
         Raises
@@ -299,13 +302,16 @@ class ServerConfig:
         ServerConfigError
             Unknown keys, secrets written in the file, wrong types or values.
         """
-        known = {f.name: f for f in dataclasses.fields(cls)} 
+        known = {f.name: f for f in dataclasses.fields(cls)}
         kwargs: dict[str, Any] = {"name": name}
         if calling_aet:
             kwargs["calling_aet"] = calling_aet
         for key, value in table.items():
             if key.lower() in _SECRET_KEYS or key.lower().endswith(("_password", "_token", "_secret")):
-                raise ServerConfigError(f"server '{name}': secrets do not belong in {config_path().name}; put it in an environment variable and name it with {'token_env' if 'token' in key.lower() or 'bearer' in key.lower() else 'password_env'}")
+                raise ServerConfigError(
+                    f"server '{name}': secrets do not belong in {config_path().name}; "
+                    f"put it in an environment variable and name it with {'token_env' if 'token' in key.lower() or 'bearer' in key.lower() else 'password_env'}"
+                )
             if key not in known or key == "name":
                 raise ServerConfigError(f"server '{name}': unknown key {key!r} (known: {', '.join(sorted(k for k in known if k != 'name'))})")
             kind = known[key].type
@@ -339,7 +345,7 @@ class ServerConfig:
         url: str | None = None,
         calling_aet: str | None = None,
         **options: Any,
-    ) -> "ServerConfig":
+    ) -> ServerConfig:
         """A server given on the command line (named ``host:port`` or by its URL)."""
         name = f"{host}:{port}" if host else _public_url(url or "")
         kwargs: dict[str, Any] = dict(options, host=host, port=port, url=url)

@@ -12,7 +12,8 @@ import logging
 import socket
 import ssl
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from vtkdicom_app import uids
 from vtkdicom_app.net.config import ServerConfig
@@ -172,11 +173,15 @@ def _tls_args(server: ServerConfig) -> tuple[ssl.SSLContext, str] | None:
         if server.tls_cert_file:
             ctx.load_cert_chain(server.tls_cert_file, server.tls_key_file)
     except (OSError, ssl.SSLError) as exc:
-        raise ServerConfigError(f"{server.describe()}: TLS files unusable ({type(exc).__name__}: {exc}); check tls_ca_file, tls_cert_file and tls_key_file") from None
+        raise ServerConfigError(
+            f"{server.describe()}: TLS files unusable ({type(exc).__name__}: {exc}); check tls_ca_file, tls_cert_file and tls_key_file"
+        ) from None
     return ctx, str(server.host)
 
 
-def _associate(server: ServerConfig, ae: Any, *, purpose: str, ext_neg: list[Any] | None = None, evt_handlers: list[Any] | None = None) -> tuple["Association", _Session]:
+def _associate(
+    server: ServerConfig, ae: Any, *, purpose: str, ext_neg: list[Any] | None = None, evt_handlers: list[Any] | None = None
+) -> tuple[Association, _Session]:
     """An established association, or the error that says why not."""
     assert server.host is not None and server.port is not None
     where = server.describe(web=False)
@@ -211,18 +216,25 @@ def _associate(server: ServerConfig, ae: Any, *, purpose: str, ext_neg: list[Any
         how = "no answer" if waited >= ae.connection_timeout * 0.9 else "connection refused"
         raise PacsConnectionError(f"cannot connect to {where}: {how}; check host, port, firewall and that the server is running")
     if assoc.is_aborted and session.peer_aborted:
-        raise AssociationRejectedError(f"{where} aborted the association request for {purpose}; check the called AE title '{server.called_aet}' and that the server accepts our calling AE '{server.calling_aet}'")
+        raise AssociationRejectedError(
+            f"{where} aborted the association request for {purpose}; "
+            f"check the called AE title '{server.called_aet}' and that the server accepts our calling AE '{server.calling_aet}'"
+        )
     if assoc.is_aborted and not assoc.accepted_contexts and not session.connection_lost:
-        raise RetrieveRefusedError(f"{where} accepted none of the services proposed for {purpose}; check that it supports them for our calling AE '{server.calling_aet}'")
+        raise RetrieveRefusedError(
+            f"{where} accepted none of the services proposed for {purpose}; check that it supports them for our calling AE '{server.calling_aet}'"
+        )
     raise PacsConnectionError(f"{where} closed the connection during the association request for {purpose}; check TLS settings and the server's log")
 
 
-def _has_context(assoc: "Association", abstract_syntax: str) -> bool:
+def _has_context(assoc: Association, abstract_syntax: str) -> bool:
     return any(cx.abstract_syntax == abstract_syntax and cx.as_scu for cx in assoc.accepted_contexts)
 
 
 @contextlib.contextmanager
-def _association(server: ServerConfig, ae: Any, *, purpose: str, ext_neg: list[Any] | None = None, evt_handlers: list[Any] | None = None) -> Iterator[tuple["Association", _Session]]:
+def _association(
+    server: ServerConfig, ae: Any, *, purpose: str, ext_neg: list[Any] | None = None, evt_handlers: list[Any] | None = None
+) -> Iterator[tuple[Association, _Session]]:
     assoc, session = _associate(server, ae, purpose=purpose, ext_neg=ext_neg, evt_handlers=evt_handlers)
     try:
         yield assoc, session
@@ -244,7 +256,9 @@ def _lost(server: ServerConfig, session: _Session, what: str, idle_s: float) -> 
         who = "aborted the association" if session.peer_aborted else "closed the connection"
         return PacsConnectionError(f"{where} {who} during {what}; check that the server is running and its log")
     if idle_s >= server.timeout * 0.9:
-        return TransferTimeoutError(f"{where} sent nothing for {server.timeout:g} s during {what}; check the server's load and network, or raise timeout in servers.toml")
+        return TransferTimeoutError(
+            f"{where} sent nothing for {server.timeout:g} s during {what}; check the server's load and network, or raise timeout in servers.toml"
+        )
     return PacsConnectionError(f"connection to {where} lost during {what}; check the network and that the server is running")
 
 
@@ -271,7 +285,7 @@ def echo(server: ServerConfig) -> float:
 
 
 # ---------------------------------------------------------------------------- C-FIND
-def _identifier(level: QueryLevel, filters: dict[str, Any], return_keys: Iterable[str]) -> "Dataset":
+def _identifier(level: QueryLevel, filters: dict[str, Any], return_keys: Iterable[str]) -> Dataset:
     from pydicom.dataset import Dataset
 
     ds = Dataset()
@@ -285,7 +299,7 @@ def _identifier(level: QueryLevel, filters: dict[str, Any], return_keys: Iterabl
     return ds
 
 
-def find(server: ServerConfig, level: QueryLevel, filters: dict[str, Any], return_keys: Sequence[str]) -> list["Dataset"]:
+def find(server: ServerConfig, level: QueryLevel, filters: dict[str, Any], return_keys: Sequence[str]) -> list[Dataset]:
     """One C-FIND; returns the identifiers of the matches.
 
     PATIENT level uses the Patient Root model, the others Study Root.
@@ -302,14 +316,18 @@ def find(server: ServerConfig, level: QueryLevel, filters: dict[str, Any], retur
     out: list[Dataset] = []
     with _association(server, ae, purpose=what) as (assoc, session):
         if not _has_context(assoc, model):
-            raise QueryFailedError(f"{where} does not accept {what} ({'Patient' if level is QueryLevel.PATIENT else 'Study'} Root); check the server's query settings")
+            raise QueryFailedError(
+                f"{where} does not accept {what} ({'Patient' if level is QueryLevel.PATIENT else 'Study'} Root); check the server's query settings"
+            )
         t_last = time.monotonic()
         for status, ident in assoc.send_c_find(_identifier(level, filters, return_keys), model):
             if not status or "Status" not in status:
                 if time.monotonic() - t_last < server.timeout * 0.9:
                     session.settle()
                 if not out and session.peer_aborted:
-                    raise QueryFailedError(f"{where} refused {what} (aborted); check that it allows our calling AE '{server.calling_aet}' to query (Orthanc: DicomModalities)")
+                    raise QueryFailedError(
+                        f"{where} refused {what} (aborted); check that it allows our calling AE '{server.calling_aet}' to query (Orthanc: DicomModalities)"
+                    )
                 raise _lost(server, session, what, time.monotonic() - t_last)
             code = int(status.Status)
             t_last = time.monotonic()
@@ -320,7 +338,9 @@ def find(server: ServerConfig, level: QueryLevel, filters: dict[str, Any], retur
             if code == 0x0000:
                 break
             comment = str(status.get("ErrorComment", "")).strip()
-            raise QueryFailedError(f"{where} answered {what} with status 0x{code:04X}{': ' + comment if comment else ''}; check the query keys and the server's log")
+            raise QueryFailedError(
+                f"{where} answered {what} with status 0x{code:04X}{': ' + comment if comment else ''}; check the query keys and the server's log"
+            )
     return out
 
 
@@ -328,7 +348,7 @@ def find(server: ServerConfig, level: QueryLevel, filters: dict[str, Any], retur
 _UID_TAGS = (0x0020000D, 0x0020000E, 0x00080018)  # Study, Series, SOP Instance UID
 
 
-def _store_handler(receiver: "Receiver") -> Callable[[Any], int]:
+def _store_handler(receiver: Receiver) -> Callable[[Any], int]:
     """C-STORE handler: read the three UIDs (not the pixel data), check them against what was
     asked for and write the instance as received (no re-encoding)."""
 
@@ -375,22 +395,44 @@ def _fallback_sop_classes() -> list[str]:
     from pynetdicom import sop_class as sc
 
     names = (
-        "CTImageStorage", "EnhancedCTImageStorage", "MRImageStorage", "EnhancedMRImageStorage", "EnhancedMRColorImageStorage",
-        "PositronEmissionTomographyImageStorage", "EnhancedPETImageStorage", "NuclearMedicineImageStorage",
-        "UltrasoundImageStorage", "UltrasoundMultiFrameImageStorage", "SecondaryCaptureImageStorage",
-        "MultiFrameGrayscaleByteSecondaryCaptureImageStorage", "MultiFrameGrayscaleWordSecondaryCaptureImageStorage",
-        "MultiFrameTrueColorSecondaryCaptureImageStorage", "ComputedRadiographyImageStorage",
-        "DigitalXRayImageStorageForPresentation", "DigitalXRayImageStorageForProcessing",
-        "DigitalMammographyXRayImageStorageForPresentation", "XRayAngiographicImageStorage",
-        "XRayRadiofluoroscopicImageStorage", "RTImageStorage", "RTDoseStorage", "RTStructureSetStorage",
-        "RTPlanStorage", "SegmentationStorage", "GrayscaleSoftcopyPresentationStateStorage",
-        "BasicTextSRStorage", "EnhancedSRStorage", "ComprehensiveSRStorage", "KeyObjectSelectionDocumentStorage",
-        "EncapsulatedPDFStorage", "VLPhotographicImageStorage", "OphthalmicPhotography8BitImageStorage",
+        "CTImageStorage",
+        "EnhancedCTImageStorage",
+        "MRImageStorage",
+        "EnhancedMRImageStorage",
+        "EnhancedMRColorImageStorage",
+        "PositronEmissionTomographyImageStorage",
+        "EnhancedPETImageStorage",
+        "NuclearMedicineImageStorage",
+        "UltrasoundImageStorage",
+        "UltrasoundMultiFrameImageStorage",
+        "SecondaryCaptureImageStorage",
+        "MultiFrameGrayscaleByteSecondaryCaptureImageStorage",
+        "MultiFrameGrayscaleWordSecondaryCaptureImageStorage",
+        "MultiFrameTrueColorSecondaryCaptureImageStorage",
+        "ComputedRadiographyImageStorage",
+        "DigitalXRayImageStorageForPresentation",
+        "DigitalXRayImageStorageForProcessing",
+        "DigitalMammographyXRayImageStorageForPresentation",
+        "XRayAngiographicImageStorage",
+        "XRayRadiofluoroscopicImageStorage",
+        "RTImageStorage",
+        "RTDoseStorage",
+        "RTStructureSetStorage",
+        "RTPlanStorage",
+        "SegmentationStorage",
+        "GrayscaleSoftcopyPresentationStateStorage",
+        "BasicTextSRStorage",
+        "EnhancedSRStorage",
+        "ComprehensiveSRStorage",
+        "KeyObjectSelectionDocumentStorage",
+        "EncapsulatedPDFStorage",
+        "VLPhotographicImageStorage",
+        "OphthalmicPhotography8BitImageStorage",
     )
     return [str(getattr(sc, n)) for n in names if hasattr(sc, n)]
 
 
-def _identifiers(plan: "SeriesPlan") -> list["Dataset"]:
+def _identifiers(plan: SeriesPlan) -> list[Dataset]:
     """C-GET/C-MOVE identifiers: the whole series, or the missing instances (chunks of 500)."""
     from pydicom.dataset import Dataset
 
@@ -415,11 +457,11 @@ def _identifiers(plan: "SeriesPlan") -> list["Dataset"]:
 
 def _run_retrieve(
     server: ServerConfig,
-    assoc: "Association",
+    assoc: Association,
     session: _Session,
-    receiver: "Receiver",
-    plans: Sequence["SeriesPlan"],
-    send: Callable[["Dataset"], Iterator[tuple["Dataset", Any]]],
+    receiver: Receiver,
+    plans: Sequence[SeriesPlan],
+    send: Callable[[Dataset], Iterator[tuple[Dataset, Any]]],
     op: str,
     tick: Callable[[], None],
 ) -> None:
@@ -454,7 +496,10 @@ def _run_retrieve(
             receiver.raise_if_failed()
             if code in _GET_STATUS_REFUSED:
                 if code == 0xA801:
-                    raise RetrieveRefusedError(f"{where} does not know the C-MOVE destination '{server.destination_aet}'; register it on the server with our host and port {server.move_port} (Orthanc: DicomModalities)")
+                    raise RetrieveRefusedError(
+                        f"{where} does not know the C-MOVE destination '{server.destination_aet}'; "
+                        f"register it on the server with our host and port {server.move_port} (Orthanc: DicomModalities)"
+                    )
                 raise _refused(server, op, f"status 0x{code:04X}, {_GET_STATUS_REFUSED[code]}")
             failed = int(final.get("NumberOfFailedSuboperations", 0) or 0)
             if code == 0xFE00:
@@ -472,11 +517,16 @@ def _run_retrieve(
 def _refused(server: ServerConfig, op: str, why: str) -> RetrieveRefusedError:
     where = server.describe(web=False)
     if op == "C-GET":
-        return RetrieveRefusedError(f"{where} refused C-GET ({why}); it may support only C-MOVE: try --method move (method = \"move\" with move_port), or ask for C-GET to be allowed for AE '{server.calling_aet}'")
-    return RetrieveRefusedError(f"{where} refused C-MOVE ({why}); check that it allows AE '{server.calling_aet}' to retrieve and knows the destination '{server.destination_aet}'")
+        return RetrieveRefusedError(
+            f"{where} refused C-GET ({why}); "
+            f"it may support only C-MOVE: try --method move (method = \"move\" with move_port), or ask for C-GET to be allowed for AE '{server.calling_aet}'"
+        )
+    return RetrieveRefusedError(
+        f"{where} refused C-MOVE ({why}); check that it allows AE '{server.calling_aet}' to retrieve and knows the destination '{server.destination_aet}'"
+    )
 
 
-def get(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receiver", tick: Callable[[], None], sop_classes: Sequence[str]) -> None:
+def get(server: ServerConfig, plans: Sequence[SeriesPlan], receiver: Receiver, tick: Callable[[], None], sop_classes: Sequence[str]) -> None:
     """C-GET the missing instances of each series over one association.
 
     Raises
@@ -499,7 +549,7 @@ def get(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receiver
         _run_retrieve(server, assoc, session, receiver, plans, lambda ds: assoc.send_c_get(ds, GetModel, msg_id=next(msg_id)), "C-GET", tick)
 
 
-def move(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receiver", tick: Callable[[], None], *, port: int, listen: str) -> None:
+def move(server: ServerConfig, plans: Sequence[SeriesPlan], receiver: Receiver, tick: Callable[[], None], *, port: int, listen: str) -> None:
     """C-MOVE to a storage SCP listening on ``listen:port`` only while the transfer lasts.
 
     The SCP answers only associations that call our destination AE title from the server's
@@ -509,7 +559,7 @@ def move(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receive
     ------
     PacsError
     """
-    from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, AllStoragePresentationContexts, evt
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 
     MoveModel = STUDY_ROOT_MOVE
     where = server.describe(web=False)
@@ -523,9 +573,13 @@ def move(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receive
         if cx.abstract_syntax is not None:
             scp.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
     try:
-        server_thread: Any = scp.start_server((listen, int(port)), block=False, evt_handlers=[(evt.EVT_C_STORE, _store_handler(receiver)), (evt.EVT_CONN_OPEN, _tune_socket)])
+        server_thread: Any = scp.start_server(
+            (listen, int(port)), block=False, evt_handlers=[(evt.EVT_C_STORE, _store_handler(receiver)), (evt.EVT_CONN_OPEN, _tune_socket)]
+        )
     except OSError as exc:
-        raise PacsConnectionError(f"cannot listen on {listen}:{port} for the C-MOVE from {where} ({exc.strerror or exc}); choose another move_port (the server must know it)") from None
+        raise PacsConnectionError(
+            f"cannot listen on {listen}:{port} for the C-MOVE from {where} ({exc.strerror or exc}); choose another move_port (the server must know it)"
+        ) from None
     try:
         ae = _make_ae(server)
         ae.add_requested_context(MoveModel)
@@ -534,7 +588,16 @@ def move(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receive
                 raise _refused(server, "C-MOVE", "the Study Root C-MOVE service was not accepted")
             receiver.abort = assoc.abort
             msg_id = iter(range(1, 65536))
-            _run_retrieve(server, assoc, session, receiver, plans, lambda ds: assoc.send_c_move(ds, server.destination_aet, MoveModel, msg_id=next(msg_id)), "C-MOVE", tick)
+            _run_retrieve(
+                server,
+                assoc,
+                session,
+                receiver,
+                plans,
+                lambda ds: assoc.send_c_move(ds, server.destination_aet, MoveModel, msg_id=next(msg_id)),
+                "C-MOVE",
+                tick,
+            )
     finally:
         server_thread.shutdown()
         scp.shutdown()

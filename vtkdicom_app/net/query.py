@@ -10,7 +10,8 @@ import dataclasses
 import datetime as _dt
 import enum
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from vtkdicom_app.net.errors import QueryFailedError
 
@@ -293,8 +294,16 @@ Record = PatientRecord | StudyRecord | SeriesRecord | InstanceRecord
 RETURN_KEYS: dict[QueryLevel, tuple[str, ...]] = {
     QueryLevel.PATIENT: ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "NumberOfPatientRelatedStudies"),
     QueryLevel.STUDY: (
-        "StudyInstanceUID", "PatientID", "PatientName", "StudyDate", "StudyTime", "AccessionNumber",
-        "StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances",
+        "StudyInstanceUID",
+        "PatientID",
+        "PatientName",
+        "StudyDate",
+        "StudyTime",
+        "AccessionNumber",
+        "StudyDescription",
+        "ModalitiesInStudy",
+        "NumberOfStudyRelatedSeries",
+        "NumberOfStudyRelatedInstances",
     ),
     QueryLevel.SERIES: ("StudyInstanceUID", "SeriesInstanceUID", "Modality", "SeriesNumber", "SeriesDescription", "NumberOfSeriesRelatedInstances"),
     # no SOPClassUID: servers that do not index it (Orthanc) read every file to answer
@@ -305,7 +314,9 @@ RETURN_KEYS: dict[QueryLevel, tuple[str, ...]] = {
 def record_from_values(level: QueryLevel, get: Any, parent: StudyRecord | None = None) -> Record:
     """Build a record from ``get(keyword) -> value`` (a C-FIND identifier or a DICOM JSON object)."""
     if level is QueryLevel.PATIENT:
-        return PatientRecord(_s(get("PatientID")), _s(get("PatientName")), _s(get("PatientBirthDate")), _s(get("PatientSex")), _i(get("NumberOfPatientRelatedStudies")))
+        return PatientRecord(
+            _s(get("PatientID")), _s(get("PatientName")), _s(get("PatientBirthDate")), _s(get("PatientSex")), _i(get("NumberOfPatientRelatedStudies"))
+        )
     if level is QueryLevel.STUDY:
         mods = get("ModalitiesInStudy")
         modalities = tuple(m for m in (_s(x) for x in (mods if isinstance(mods, (list, tuple)) else _s(mods).split("\\"))) if m)
@@ -333,7 +344,9 @@ def record_from_values(level: QueryLevel, get: Any, parent: StudyRecord | None =
             patient_name=parent.patient_name if parent else "",
             study_date=parent.study_date if parent else "",
         )
-    return InstanceRecord(_s(get("StudyInstanceUID")), _s(get("SeriesInstanceUID")), _s(get("SOPInstanceUID")), _s(get("SOPClassUID")), _i(get("InstanceNumber")))
+    return InstanceRecord(
+        _s(get("StudyInstanceUID")), _s(get("SeriesInstanceUID")), _s(get("SOPInstanceUID")), _s(get("SOPClassUID")), _i(get("InstanceNumber"))
+    )
 
 
 def record_from_dataset(level: QueryLevel, ds: Any, parent: StudyRecord | None = None) -> Record:

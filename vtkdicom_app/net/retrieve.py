@@ -15,8 +15,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from vtkdicom_app.net.api import ServerLike, list_instances, list_series, resolve_server
 from vtkdicom_app.net.cache import StudyCache
@@ -120,22 +121,33 @@ class Receiver:
         plan = self.plans.get((study, series))
         if plan is None:
             asked = ", ".join(sorted(s for _st, s in self.plans))
-            self.fail(UnexpectedInstanceError(
-                f"{self.where} sent an instance of series {series or '?'} (study {study or '?'}) when asked for series {asked}; "
-                "it was not kept; check the UIDs (pacs find --level series) and the server's configuration"
-            ))
+            self.fail(
+                UnexpectedInstanceError(
+                    f"{self.where} sent an instance of series {series or '?'} (study {study or '?'}) when asked for series {asked}; "
+                    "it was not kept; check the UIDs (pacs find --level series) and the server's configuration"
+                )
+            )
             return 0xC000
         try:
             check_uid(sop, "SOPInstanceUID")
         except QueryFailedError:
-            self.fail(UnexpectedInstanceError(f"{self.where} sent an instance whose SOPInstanceUID is not a UID ({sop[:70]!r}); it was not kept; check the server's data"))
+            self.fail(
+                UnexpectedInstanceError(
+                    f"{self.where} sent an instance whose SOPInstanceUID is not a UID ({sop[:70]!r}); it was not kept; check the server's data"
+                )
+            )
             return 0xC000
         if sop in plan.present:
             return 0x0000
         try:
             self.cache.write(study, series, sop, data)
         except OSError as exc:
-            self.fail(IncompleteRetrieveError(f"cannot write to the study cache {self.cache.root} ({exc.strerror or exc}); check free space and permissions, or choose another folder with -o"))
+            self.fail(
+                IncompleteRetrieveError(
+                    f"cannot write to the study cache {self.cache.root} ({exc.strerror or exc}); "
+                    "check free space and permissions, or choose another folder with -o"
+                )
+            )
             return 0xA700
         with self._lock:
             self.count += 1
@@ -222,10 +234,14 @@ def _plan(server: ServerConfig, web: bool, cache: StudyCache, study_uid: str, se
             plans.append(SeriesPlan(study_uid, uid, None, present, rec.n_instances))
             continue
         if not instances:
-            raise PacsNotFoundError(f"{where} has no instances of series {uid} in study {study_uid}; check the UIDs (pacs find --level series --study {study_uid})")
+            raise PacsNotFoundError(
+                f"{where} has no instances of series {uid} in study {study_uid}; check the UIDs (pacs find --level series --study {study_uid})"
+            )
         foreign = [i for i in instances if (i.study_uid and i.study_uid != study_uid) or (i.series_uid and i.series_uid != uid)]
         if foreign:
-            raise UnexpectedInstanceError(f"{where} listed instances of series {foreign[0].series_uid} when asked for series {uid}; check the UIDs and the server's configuration")
+            raise UnexpectedInstanceError(
+                f"{where} listed instances of series {foreign[0].series_uid} when asked for series {uid}; check the UIDs and the server's configuration"
+            )
         plans.append(SeriesPlan(study_uid, uid, {i.sop_instance_uid for i in instances}, present, rec.n_instances))
     progress(len(records), len(records), "listing instances")
     return plans
@@ -292,7 +308,10 @@ def retrieve(
         raise ServerConfigError(f"{s.describe()} has no DIMSE host/port for --method {m.value}; use --method web")
     port = move_port if move_port is not None else s.move_port
     if m is RetrieveMethod.MOVE and port is None:
-        raise ServerConfigError(f"C-MOVE from {s.describe(web=False)} needs the port of our storage SCP: give --move-port or move_port in servers.toml (the server must know it with AE '{s.destination_aet}')")
+        raise ServerConfigError(
+            f"C-MOVE from {s.describe(web=False)} needs the port of our storage SCP: "
+            f"give --move-port or move_port in servers.toml (the server must know it with AE '{s.destination_aet}')"
+        )
     study_uid = check_uid(study_uid, "study UID")
     series_uid = check_uid(series_uid, "series UID") if series_uid else None
     cache = StudyCache(cache_dir if cache_dir is not None else default_cache_dir())
@@ -345,7 +364,9 @@ def retrieve(
         elif p.count is not None and len(now) < p.count:
             missing += p.count - len(now)
     if missing:
-        raise IncompleteRetrieveError(f"{where} sent {total - missing} of {total} instances by {stage}; check the server's log, then run get again to fetch the rest")
+        raise IncompleteRetrieveError(
+            f"{where} sent {total - missing} of {total} instances by {stage}; check the server's log, then run get again to fetch the rest"
+        )
     folder = cache.series_folder(study_uid, series_uid) if series_uid else cache.study_folder(study_uid)
     n_now = sum(len(cache.present(study_uid, p.series_uid)) for p in plans)
     return RetrieveResult(

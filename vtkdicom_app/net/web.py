@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import io
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from vtkdicom_app.net.config import ServerConfig
 from vtkdicom_app.net.errors import (
@@ -74,7 +75,7 @@ def _session() -> Any:
     return Session()
 
 
-def client(server: ServerConfig) -> "DICOMwebClient":
+def client(server: ServerConfig) -> DICOMwebClient:
     """A DICOMweb client for ``server.url`` with its credentials and TLS options.
 
     Raises
@@ -117,22 +118,33 @@ def _errors(server: ServerConfig, what: str) -> Iterator[None]:
         if code in (401, 403):
             raise PacsAuthError(f"{where} answered {code} {reason} to {what}; {server.auth_hint()}") from None
         if code == 404:
-            raise PacsNotFoundError(f"{where} answered 404 Not Found to {what}; check the URL (the DICOMweb root, e.g. http://host:8042/dicom-web) and the UIDs") from None
+            raise PacsNotFoundError(
+                f"{where} answered 404 Not Found to {what}; check the URL (the DICOMweb root, e.g. http://host:8042/dicom-web) and the UIDs"
+            ) from None
         raise QueryFailedError(f"{where} answered {code} {reason} to {what}; check the server's log") from None
     except requests.exceptions.SSLError:
         raise PacsConnectionError(f"TLS with {where} failed during {what}; check tls_ca_file, tls_cert_file and tls_verify") from None
     except requests.exceptions.ConnectTimeout:
-        raise PacsConnectionError(f"cannot connect to {where}: no answer within {server.timeout:g} s; check the URL, firewall and that the server is running") from None
+        raise PacsConnectionError(
+            f"cannot connect to {where}: no answer within {server.timeout:g} s; check the URL, firewall and that the server is running"
+        ) from None
     except requests.exceptions.ReadTimeout:
-        raise TransferTimeoutError(f"{where} sent nothing for {server.timeout:g} s during {what}; check the server's load and network, or raise timeout in servers.toml") from None
+        raise TransferTimeoutError(
+            f"{where} sent nothing for {server.timeout:g} s during {what}; check the server's load and network, or raise timeout in servers.toml"
+        ) from None
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
         raise PacsConnectionError(f"connection to {where} broke during {what} ({type(exc).__name__}); check that the server is running and its log") from None
     except requests.exceptions.ConnectionError as exc:
         text = str(exc).lower()
         if "read timed out" in text:
-            raise TransferTimeoutError(f"{where} sent nothing for {server.timeout:g} s during {what}; check the server's load and network, or raise timeout in servers.toml") from None
+            raise TransferTimeoutError(
+                f"{where} sent nothing for {server.timeout:g} s during {what}; check the server's load and network, or raise timeout in servers.toml"
+            ) from None
         if "refused" in text or "name or service" in text or "failed to resolve" in text or "no route" in text:
-            raise PacsConnectionError(f"cannot connect to {where}: {'host not found' if 'resolve' in text or 'name or service' in text else 'connection refused'}; check the URL and that the server is running") from None
+            raise PacsConnectionError(
+                f"cannot connect to {where}: {'host not found' if 'resolve' in text or 'name or service' in text else 'connection refused'}; "
+                "check the URL and that the server is running"
+            ) from None
         raise PacsConnectionError(f"connection to {where} lost during {what}; check that the server is running and its log") from None
     except requests.RequestException as exc:
         raise PacsConnectionError(f"{what} on {where} failed ({type(exc).__name__}); check the URL and the server's log") from None
@@ -151,7 +163,9 @@ def echo(server: ServerConfig) -> float:
     return time.perf_counter() - t0
 
 
-def search(server: ServerConfig, level: QueryLevel, filters: dict[str, str], fields: Sequence[str], *, study_uid: str | None = None, series_uid: str | None = None) -> list[dict[str, Any]]:
+def search(
+    server: ServerConfig, level: QueryLevel, filters: dict[str, str], fields: Sequence[str], *, study_uid: str | None = None, series_uid: str | None = None
+) -> list[dict[str, Any]]:
     """One QIDO-RS search at STUDY, SERIES (below ``study_uid``) or IMAGE level.
 
     Returns
@@ -192,7 +206,7 @@ def _uids(part: bytes) -> tuple[str, str, str]:
         return "", "", ""
 
 
-def _series_parts(c: "DICOMwebClient", server: ServerConfig, study_uid: str, series_uid: str) -> Iterator[tuple[bytes, Any]]:
+def _series_parts(c: DICOMwebClient, server: ServerConfig, study_uid: str, series_uid: str) -> Iterator[tuple[bytes, Any]]:
     """``(part bytes, None)`` for each instance of a series as the server stores it (no
     transcoding, no decoding), through dicomweb-client's HTTP session and multipart reader;
     ``(encoded, dataset)`` through its public ``iter_series`` if those are missing."""
@@ -208,7 +222,7 @@ def _series_parts(c: "DICOMwebClient", server: ServerConfig, study_uid: str, ser
         yield bytes(part), None
 
 
-def retrieve(server: ServerConfig, plans: Sequence["SeriesPlan"], receiver: "Receiver", tick: Callable[[], None]) -> None:
+def retrieve(server: ServerConfig, plans: Sequence[SeriesPlan], receiver: Receiver, tick: Callable[[], None]) -> None:
     """WADO-RS: whole series where nothing is cached, else the missing instances one by one.
 
     Whole series arrive as the server stores them (``transfer-syntax=*``) and are written

@@ -22,9 +22,10 @@ import enum
 import logging
 import os
 import time
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -199,9 +200,7 @@ def choose_mapper(render_window: Any, requested: MapperKind | str = MapperKind.A
 
 def _refuse_colour(vol: Volume) -> None:
     if vol.array.ndim == 4:
-        raise ColourVolumeError(
-            f"a colour (RGB) volume {vol.array.shape[:3]} cannot be volume rendered: the transfer functions need one grey value per voxel"
-        )
+        raise ColourVolumeError(f"a colour (RGB) volume {vol.array.shape[:3]} cannot be volume rendered: the transfer functions need one grey value per voxel")
 
 
 def _user_matrix(vol: Volume) -> Any:
@@ -303,10 +302,9 @@ class VolumeScene:
     ) -> None:
         _refuse_colour(vol)
         ensure_offscreen_backend()
-        from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow, vtkVolume
-
         import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (registers the OpenGL factories)
         import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: F401
+        from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow, vtkVolume
 
         self.vol = vol
         if render_window is None:
