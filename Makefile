@@ -31,6 +31,8 @@ bench: setup
 	$(PY) benchmarks/bench_load.py
 
 lint: setup
+	$(VENV)/bin/ruff check vtkdicom_app tests benchmarks examples
+	$(VENV)/bin/mypy vtkdicom_app
 	$(VENV)/bin/lint-imports
 
 clean:

@@ -185,7 +185,7 @@ def plot_histogram(
     counts, edges = histogram(vol, bins=bins, value_range=value_range)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     ax.stairs(counts, edges, fill=True)
-    ax.set_xlabel("value (HU)" if vol.metadata.get("Modality") == "CT" else "value")
+    ax.set_xlabel("value (HU)" if vol.modality == "CT" else "value")
     ax.set_ylabel("voxels")
     if log:
         ax.set_yscale("log")
@@ -268,7 +268,7 @@ def resample_isotropic(vol: Volume, spacing: float | None = None) -> Volume:
     array, out_spacing, _origin, _dir = image_to_array(out)
     if vol.array.dtype.kind in "iu":
         array = np.rint(array).astype(vol.array.dtype) if array.dtype.kind == "f" else array.astype(vol.array.dtype)
-    return Volume(array, spacing=out_spacing, origin=vol.origin, direction=vol.direction, metadata=dict(vol.metadata), geometry_known=vol.geometry_known)  # type: ignore[arg-type]
+    return vol.with_array(array, spacing=out_spacing, metadata=dict(vol.metadata), warnings=list(vol.warnings))
 
 
 @dataclasses.dataclass

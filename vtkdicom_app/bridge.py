@@ -90,10 +90,8 @@ def image_to_array(image: Any, *, copy: bool = True) -> tuple[np.ndarray, tuple[
 def image_to_volume(image: Any, *, copy: bool = True) -> Volume:
     """VtkImageData -> :class:`Volume` (geometry kept; see :func:`image_to_array` for ``copy``)."""
     array, spacing, origin, direction = image_to_array(image, copy=copy)
-    vol = Volume(array, spacing=spacing, origin=origin, direction=direction)  # type: ignore[arg-type]
-    if not copy:
-        vol.metadata["_vtk_image"] = image  # keeps VTK's memory alive while the volume lives
-    return vol
+    # without a copy the array is a view of VTK's memory: the volume holds the image alive
+    return Volume(array, spacing=spacing, origin=origin, direction=direction, owner=None if copy else image)  # type: ignore[arg-type]
 
 
 def mesh_to_arrays(mesh: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -94,6 +94,10 @@ class Volume:
     tilt_corrected : bool
         The tilted stack was resampled onto an orthogonal grid
         (``load(..., correct_tilt=True)``).
+    owner : object, optional
+        Whatever owns ``array``'s memory when it is a view (e.g. the ``vtkImageData`` of
+        :func:`vtkdicom_app.bridge.image_to_volume` with ``copy=False``); kept alive with
+        the volume and its copies.
 
     Examples
     --------
@@ -116,6 +120,7 @@ class Volume:
     invert_display: bool = False
     gantry_tilt_deg: float = 0.0
     tilt_corrected: bool = False
+    owner: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         colour = self.array.ndim == 4 and self.array.shape[3] == 3

@@ -31,6 +31,7 @@ import numpy as np
 
 from vtkdicom_app.atomic import atomic_path
 from vtkdicom_app.errors import ColourVolumeError, VtkDicomError
+from vtkdicom_app.geometry import sampled_percentiles
 from vtkdicom_app.presets import PresetKind, load_presets
 from vtkdicom_app.volume import Volume
 
@@ -368,12 +369,9 @@ class VolumeScene:
         return mapper
 
     def _value_range(self) -> tuple[float, float]:
-        arr = self.vol.array
-        sample = arr.reshape(-1)[:: max(1, arr.size // 1_000_000)]
-        pad = self.vol.metadata.get("PixelPaddingValue")
-        if isinstance(pad, (int, float)):
-            sample = sample[sample != pad]
-        lo, hi = np.percentile(sample, [1, 99]) if sample.size else (0.0, 1.0)
+        if self.vol.array.size == 0:
+            return 0.0, 1.0
+        lo, hi = sampled_percentiles(self.vol.array, (1, 99), max_samples=1_000_000, exclude=self.vol.padding_value)
         return float(lo), float(hi if hi > lo else lo + 1.0)
 
     def _make_outline(self) -> Any:
