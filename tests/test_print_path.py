@@ -291,7 +291,7 @@ def test_lung_stays_inside_the_body(hard_ct: Volume, tmp_path: Path) -> None:
 
 def test_mr_and_pet_get_otsu_not_300_hu(hard_mr: Volume) -> None:
     otsu = otsu_threshold(hard_mr.array)
-    for kw in (dict(), dict(preset="bone"), dict(threshold=300.0)):
+    for kw in (dict(), dict(preset="bone"), dict(preset="skin")):
         with pytest.warns(ModalityWarning, match="MR.*Otsu") as record:
             mesh = extract_surface(hard_mr, smooth=0, **kw)  # type: ignore[arg-type]
         assert issubclass(record[0].category, VtkDicomWarning)
@@ -302,4 +302,5 @@ def test_mr_and_pet_get_otsu_not_300_hu(hard_mr: Volume) -> None:
     with warnings.catch_warnings():  # a threshold of the caller's own: no warning, used as given
         warnings.simplefilter("error")
         assert mesh_report(extract_surface(hard_mr, threshold=250.0, smooth=0)).threshold == 250.0
+        assert mesh_report(extract_surface(hard_mr, threshold=300.0, smooth=0)).threshold == 300.0  # 300 is no sentinel
         assert mesh_report(extract_surface(hard_mr, preset="mr-auto", smooth=0)).threshold == pytest.approx(otsu)

@@ -31,10 +31,10 @@ _LAZY: dict[str, str] = {
     "write_phantom": "vtkdicom_app.phantom",
     "extract_surface": "vtkdicom_app.surface",
     "extract_label_surface": "vtkdicom_app.surface",
-    "mesh_report": "vtkdicom_app.surface",
-    "MeshReport": "vtkdicom_app.surface",
-    "MeshError": "vtkdicom_app.surface",
-    "CoordinateSystem": "vtkdicom_app.surface",
+    "mesh_report": "vtkdicom_app.mesh",
+    "MeshReport": "vtkdicom_app.mesh",
+    "MeshError": "vtkdicom_app.errors",
+    "CoordinateSystem": "vtkdicom_app.mesh",
     "load_surface_presets": "vtkdicom_app.surface",
     "export_mesh": "vtkdicom_app.mesh_io",
     "read_volume": "vtkdicom_app.io.formats",
@@ -59,12 +59,14 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from vtkdicom_app.analysis import region_stats  # noqa: F401
     from vtkdicom_app.errors import (  # noqa: F401
         DecoderMissingError,
         DicomReadError,
         GeometryError,
         GeometryWarning,
         MemoryLimitError,
+        MeshError,
         NotDicomError,
         PipelineError,
         SeriesNotFoundError,
@@ -73,21 +75,13 @@ if TYPE_CHECKING:  # pragma: no cover
         VtkDicomError,
         VtkDicomWarning,
     )
-    from vtkdicom_app.io.loader import Backend, SeriesInfo, load, load_sequence, scan  # noqa: F401
-    from vtkdicom_app.analysis import region_stats  # noqa: F401
     from vtkdicom_app.io.formats import read_volume, write_volume  # noqa: F401
+    from vtkdicom_app.io.loader import Backend, SeriesInfo, load, load_sequence, scan  # noqa: F401
+    from vtkdicom_app.mesh import CoordinateSystem, MeshReport, mesh_report  # noqa: F401
     from vtkdicom_app.mesh_io import export_mesh, read_mesh  # noqa: F401
     from vtkdicom_app.mpr import reslice  # noqa: F401
     from vtkdicom_app.phantom import write_phantom  # noqa: F401
-    from vtkdicom_app.surface import (  # noqa: F401
-        CoordinateSystem,
-        MeshError,
-        MeshReport,
-        extract_label_surface,
-        extract_surface,
-        load_surface_presets,
-        mesh_report,
-    )
+    from vtkdicom_app.surface import extract_label_surface, extract_surface, load_surface_presets  # noqa: F401
     from vtkdicom_app.volume import Volume, VolumeSequence  # noqa: F401
 
 

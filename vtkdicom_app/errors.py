@@ -3,6 +3,13 @@
 Every error raised on purpose by the library derives from :class:`VtkDicomError`, so a
 caller (the CLI, the viewer, a batch job) can catch one class and show its message, which
 always says what went wrong and, where there is one, the fix.
+
+Four classes are not errors of the data and deliberately do not derive from
+:class:`VtkDicomError`, so that ``except VtkDicomError`` never swallows them:
+:class:`Cancelled` (the user stopped the work), :class:`UsageError` (a command line that
+cannot work, exit code 2) and the header reader's internal signals :class:`NotDicom` and
+:class:`NeedsPydicom`, which the loader turns into warnings or a pydicom read and which
+never reach a caller.
 """
 
 from __future__ import annotations
@@ -18,6 +25,12 @@ __all__ = [
     "PipelineError",
     "ColourVolumeError",
     "SingleSliceError",
+    "MeshError",
+    "MosaicError",
+    "Cancelled",
+    "UsageError",
+    "NotDicom",
+    "NeedsPydicom",
     "VtkDicomWarning",
     "GeometryWarning",
     "SkippedFileWarning",
@@ -72,6 +85,38 @@ class ColourVolumeError(VtkDicomError):
 class SingleSliceError(VtkDicomError):
     """A single-slice series (a scout, a projection image) has only its own plane: no other
     MPR plane and no surface can be made from it."""
+
+
+class MeshError(VtkDicomError):
+    """The mesh cannot be made or written as asked (empty, not watertight, ...)."""
+
+
+class MosaicError(Exception):
+    """A mosaic that cannot be unpacked; the message names the missing or absurd tag.
+
+    The loader reports it as the reason a series cannot be loaded (it never escapes
+    :func:`vtkdicom_app.io.loader.scan`).
+    """
+
+
+class Cancelled(Exception):
+    """Raised from a progress callback when the user cancels.
+
+    Not a :class:`VtkDicomError`: a handler of library errors must let it through.
+    """
+
+
+class UsageError(Exception):
+    """A command line that cannot work, found before any slow work: exit 2, one line."""
+
+
+class NotDicom(Exception):
+    """Internal signal of the header reader: the bytes are not DICOM (the reason is the message)."""
+
+
+class NeedsPydicom(Exception):
+    """Internal signal of the header reader: the file is DICOM but the fast reader does not
+    handle it; pydicom must read it."""
 
 
 class VtkDicomWarning(UserWarning):

@@ -17,14 +17,24 @@ merges corners by position. Everything here therefore works on the mesh *as writ
   direction) are removed and each hole this opens is closed by a fan of triangles wound like
   its neighbours. Holes that were there before are left alone.
 
-No VTK here: numpy only (the callers convert with :mod:`vtkdicom_app.bridge`).
+* :func:`mesh_report` (and :func:`report_arrays` on arrays) says what a printer needs to know:
+  watertight, manifold, winding, outward, volume, area, pieces (:func:`face_components`),
+  the threshold band recorded by :func:`vtkdicom_app.surface.extract_surface` and the
+  :class:`CoordinateSystem` of the points, in a :class:`MeshReport`.
+
+No VTK import here: numpy only. :func:`mesh_report` and :func:`field_values` take a
+vtkPolyData made elsewhere and read it through :mod:`vtkdicom_app.bridge`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
+from typing import Any
 
 import numpy as np
+
+from vtkdicom_app.bridge import mesh_to_arrays
 
 __all__ = [
     "CleanStats",
@@ -35,6 +45,12 @@ __all__ = [
     "repair_manifold",
     "restore_volume",
     "signed_volume",
+    "CoordinateSystem",
+    "MeshReport",
+    "mesh_report",
+    "report_arrays",
+    "field_values",
+    "face_components",
 ]
 
 
@@ -474,3 +490,242 @@ def restore_volume(points: np.ndarray, faces: np.ndarray, target_volume: float, 
         out += normals * step
         total += step
     return out
+
+
+# ----------------------------------------------------------------------------- reports
+class CoordinateSystem(enum.Enum):
+    """Patient coordinate convention of mesh points (both in mm)."""
+
+    LPS = "lps"  # DICOM, ITK, Slicer's files: +x left, +y posterior, +z superior
+    RAS = "ras"  # NIfTI, Slicer's display: +x right, +y anterior, +z superior
+
+
+@dataclasses.dataclass
+class MeshReport:
+    """What a printer (and a user) needs to know about a mesh.
+
+    Attributes
+    ----------
+    triangles, vertices : int
+    watertight : bool
+        Every edge is shared by exactly two triangles.
+    manifold : bool
+        No edge shared by more than two triangles.
+    consistent_winding : bool
+        Every shared edge is traversed in opposite directions by its two triangles.
+    outward : bool
+        Signed volume positive (normals point out).
+    volume_mm3, area_mm2 : float
+    bounds : tuple of float
+        (xmin, xmax, ymin, ymax, zmin, zmax) in mm.
+    components : int
+        Connected pieces.
+    coordinate_system : str
+        "LPS" or "RAS".
+    problems : list of str
+        Why it is not printable, in words.
+    threshold, upper : float or None
+        The band the surface was extracted at: ``threshold`` is its lower limit, ``upper``
+        its upper limit (None: everything above ``threshold``).
+    """
+
+    triangles: int
+    vertices: int
+    watertight: bool
+    manifold: bool
+    consistent_winding: bool
+    outward: bool
+    volume_mm3: float
+    area_mm2: float
+    bounds: tuple[float, float, float, float, float, float]
+    components: int
+    coordinate_system: str
+    problems: list[str]
+    threshold: float | None = None
+    upper: float | None = None
+
+    @property
+    def printable(self) -> bool:
+        """Watertight, manifold, consistently and outward wound, not empty
+        (trimesh's ``is_volume`` on the written file)."""
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        d = dataclasses.asdict(self)
+        d["printable"] = self.printable
+        return d
+
+    def summary(self) -> str:
+        """A few human-readable lines."""
+        b = self.bounds
+        lines = [
+            f"{self.triangles} triangles, {self.vertices} vertices, {self.components} component(s), {self.coordinate_system} mm",
+            f"volume {self.volume_mm3:.1f} mm3, area {self.area_mm2:.1f} mm2",
+            f"bounds x {b[0]:.1f}..{b[1]:.1f}  y {b[2]:.1f}..{b[3]:.1f}  z {b[4]:.1f}..{b[5]:.1f} mm",
+            f"watertight {self.watertight}, manifold {self.manifold}, consistent winding {self.consistent_winding}, outward {self.outward}",
+        ]
+        if self.threshold is not None and self.upper is not None:
+            lines.append(f"threshold band {self.threshold:g}..{self.upper:g}")
+        elif self.threshold is not None:
+            lines.append(f"threshold {self.threshold:g} and above")
+        lines += [f"problem: {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def face_components(n_points: int, faces: np.ndarray) -> np.ndarray:
+    """Component label per face (union-find over shared vertices, vectorised passes).
+
+    Parameters
+    ----------
+    n_points : int
+        Number of vertices (every index in ``faces`` is below it).
+    faces : numpy.ndarray
+        ``(M, 3)`` vertex indices.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(M,)``: for each face, the smallest vertex index of its component (equal labels:
+        same piece).
+    """
+    parent = np.arange(n_points)
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
+    while True:
+        a = parent[edges[:, 0]]
+        b = parent[edges[:, 1]]
+        low = np.minimum(a, b)
+        changed = False
+        for side in (a, b):
+            mask = parent[side] > low
+            if mask.any():
+                np.minimum.at(parent, side[mask], low[mask])
+                changed = True
+        parent = parent[parent]
+        if not changed:
+            break
+    while True:
+        nxt = parent[parent]
+        if np.array_equal(nxt, parent):
+            break
+        parent = nxt
+    return parent[faces[:, 0]]
+
+
+def mesh_report(mesh: Any, *, coordinate_system: CoordinateSystem | str = CoordinateSystem.LPS) -> MeshReport:
+    """Check a triangle mesh for printing, as it will be written and read back.
+
+    The mesh is judged after :func:`vtkdicom_app.mesh.clean_arrays`: points rounded to
+    float32 (an STL's precision) and merged by position, as every slicer and trimesh merge
+    them; degenerate (zero-area) and duplicate faces dropped, as :func:`export_mesh
+    <vtkdicom_app.mesh_io.export_mesh>` drops them before writing. Watertightness and winding
+    follow trimesh's rules, so the report agrees with ``trimesh.load(path).is_watertight``,
+    ``.is_winding_consistent`` and ``.is_volume`` (= :attr:`MeshReport.printable`).
+
+    Parameters
+    ----------
+    mesh : vtkPolyData
+        Triangles.
+    coordinate_system : CoordinateSystem or str
+        Recorded in the report.
+
+    Returns
+    -------
+    MeshReport
+    """
+    points, faces = mesh_to_arrays(mesh)
+    return report_arrays(points, faces, coordinate_system=coordinate_system, field=field_values(mesh))
+
+
+def field_values(mesh: Any) -> dict[str, float]:
+    """The numeric field data that extract_surface records (``threshold``, ``upper``).
+
+    Parameters
+    ----------
+    mesh : vtkPolyData
+
+    Returns
+    -------
+    dict of str to float
+        The names present, each with its first value.
+    """
+    out: dict[str, float] = {}
+    fd = mesh.GetFieldData()
+    if fd is None:
+        return out
+    for name in ("threshold", "upper"):
+        arr = fd.GetArray(name)
+        if arr is not None and arr.GetNumberOfTuples() > 0:
+            out[name] = float(arr.GetValue(0))
+    return out
+
+
+def report_arrays(
+    points: np.ndarray,
+    faces: np.ndarray,
+    *,
+    coordinate_system: CoordinateSystem | str = CoordinateSystem.LPS,
+    field: dict[str, float] | None = None,
+    cleaned: bool = False,
+) -> MeshReport:
+    """:func:`mesh_report` on arrays.
+
+    Parameters
+    ----------
+    points, faces : numpy.ndarray
+        ``(N, 3)`` positions (mm) and ``(M, 3)`` vertex indices.
+    coordinate_system : CoordinateSystem or str
+        Recorded in the report.
+    field : dict of str to float, optional
+        ``threshold`` and ``upper`` to record (:func:`field_values`).
+    cleaned : bool
+        The arrays already went through :func:`clean_arrays` (as :func:`export_mesh
+        <vtkdicom_app.mesh_io.export_mesh>` writes them); otherwise they are cleaned here.
+
+    Returns
+    -------
+    MeshReport
+    """
+    system = CoordinateSystem(coordinate_system) if not isinstance(coordinate_system, CoordinateSystem) else coordinate_system
+    field = field or {}
+    threshold, upper = field.get("threshold"), field.get("upper")
+    if not cleaned:
+        points, faces, _stats = clean_arrays(points, faces)
+    problems: list[str] = []
+    if len(faces) == 0:
+        return MeshReport(0, len(points), False, False, False, False, 0.0, 0.0, (0.0,) * 6, 0, system.name, ["the mesh is empty"], threshold, upper)
+    topo = edge_topology(faces)
+    boundary, nonmanifold = topo.boundary_edges, topo.nonmanifold_edges
+    watertight = topo.watertight
+    manifold = nonmanifold == 0
+    consistent = topo.winding_consistent
+    volume = signed_volume(points, faces)
+    area = float(np.linalg.norm(np.cross(points[faces[:, 1]] - points[faces[:, 0]], points[faces[:, 2]] - points[faces[:, 0]]), axis=1).sum() / 2)
+    outward = volume > 0
+    labels = face_components(len(points), faces)
+    n_components = int(len(np.unique(labels)))
+    if boundary:
+        problems.append(f"not watertight: {boundary} boundary edge(s) (holes); fill holes or extract with a closed volume")
+    if nonmanifold:
+        problems.append(f"not manifold: {nonmanifold} edge(s) shared by more than two triangles")
+    if not consistent:
+        problems.append(f"inconsistent winding: {topo.misoriented_edges} edge(s) traversed twice in the same direction")
+    if watertight and consistent and not outward:
+        problems.append("normals point inwards (negative volume)")
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    return MeshReport(
+        triangles=int(len(faces)),
+        vertices=int(len(points)),
+        watertight=watertight,
+        manifold=manifold,
+        consistent_winding=consistent,
+        outward=outward,
+        volume_mm3=abs(volume),
+        area_mm2=area,
+        bounds=(float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2])),
+        components=n_components,
+        coordinate_system=system.name,
+        problems=problems,
+        threshold=threshold,
+        upper=upper,
+    )

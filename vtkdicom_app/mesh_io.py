@@ -23,8 +23,8 @@ import numpy as np
 
 from vtkdicom_app.atomic import atomic_path
 from vtkdicom_app.bridge import arrays_to_mesh, mesh_to_arrays
-from vtkdicom_app.mesh import clean_arrays
-from vtkdicom_app.surface import CoordinateSystem, MeshError, MeshReport, _field_values, _report_arrays
+from vtkdicom_app.errors import MeshError
+from vtkdicom_app.mesh import CoordinateSystem, MeshReport, clean_arrays, field_values, report_arrays
 
 __all__ = ["MeshFormat", "export_mesh", "read_mesh", "CoordinateSystem"]
 
@@ -39,7 +39,7 @@ class MeshFormat(enum.Enum):
     THREE_MF = ".3mf"
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str]) -> "MeshFormat":
+    def from_path(cls, path: str | os.PathLike[str]) -> MeshFormat:
         """The format named by a file's suffix."""
         suffix = Path(path).suffix.lower()
         for fmt in cls:
@@ -54,7 +54,7 @@ def _as_written(mesh: Any, system: CoordinateSystem) -> tuple[Any, MeshReport]:
     if system is CoordinateSystem.RAS:
         points = points * np.array([-1.0, -1.0, 1.0])  # LPS -> RAS keeps the handedness: winding unchanged
     points, faces, _stats = clean_arrays(points, faces)
-    report = _report_arrays(points, faces, coordinate_system=system, field=_field_values(mesh), cleaned=True)
+    report = report_arrays(points, faces, coordinate_system=system, field=field_values(mesh), cleaned=True)
     out = arrays_to_mesh(points, faces)
     fd = mesh.GetFieldData()
     if fd is not None:

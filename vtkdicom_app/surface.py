@@ -2,15 +2,22 @@
 
 Pipeline of :func:`extract_surface`::
 
-    Volume --(pad one voxel below the threshold: closed surfaces)--> [Gaussian smoothing]
-      --> vtkFlyingEdges3D (points in LPS: it honours the image's direction matrix)
+    Volume --[Gaussian smoothing of the values]--> (pad one voxel below the threshold:
+      closed surfaces) --> vtkFlyingEdges3D (points in LPS: it honours the image's direction
+      matrix; a band's in index space, then moved onto the data's crossings and to LPS)
       --> [largest component | islands below a size in mm3 removed] --> [hole filling]
       --> windowed-sinc smoothing (volume-preserving) --> [decimation: fast-simplification]
       --> outward winding (checked by signed volume, cells reversed if needed)
 
-A band ``[lower, upper]`` is extracted as the zero level of ``min(v - lower, upper - v)``,
-which keeps sub-voxel accuracy at both bounds. Every VTK update goes through
-:func:`vtkdicom_app.pipeline.run_update`.
+A band ``[lower, upper]`` takes its topology from the zero level of
+``min(v - lower, upper - v)`` (one closed surface around the voxels in the band) and its
+geometry from the data: each vertex is then moved along its grid edge to where the edge's
+values cross ``lower`` or ``upper``, whichever that edge crosses. Every VTK update goes
+through :func:`vtkdicom_app.pipeline.run_update`.
+
+The mesh checks (:class:`MeshReport`, :func:`mesh_report`, :class:`CoordinateSystem`) live
+in :mod:`vtkdicom_app.mesh` and :class:`MeshError` in :mod:`vtkdicom_app.errors`; they are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -18,15 +25,25 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from vtkdicom_app.bridge import arrays_to_mesh, mesh_to_arrays
-from vtkdicom_app.errors import ColourVolumeError, GeometryError, ModalityWarning, SingleSliceError, VtkDicomError
-from vtkdicom_app.mesh import clean_arrays, edge_topology, repair_manifold, restore_volume, signed_volume
+from vtkdicom_app.errors import ColourVolumeError, GeometryError, MeshError, ModalityWarning, SingleSliceError, VtkDicomError
+from vtkdicom_app.mesh import (
+    CoordinateSystem,
+    MeshReport,
+    edge_topology,
+    face_components,
+    mesh_report,
+    repair_manifold,
+    restore_volume,
+    signed_volume,
+)
 from vtkdicom_app.pipeline import run_update
 from vtkdicom_app.volume import Volume
 
@@ -46,20 +63,10 @@ __all__ = [
     "inside_body_mask",
     "ModalityWarning",
     "DEFAULT_THRESHOLD",
+    "Threshold",
 ]
 
 ProgressCallback = Callable[[int, int, str], None]
-
-
-class CoordinateSystem(enum.Enum):
-    """Patient coordinate convention of mesh points (both in mm)."""
-
-    LPS = "lps"  # DICOM, ITK, Slicer's files: +x left, +y posterior, +z superior
-    RAS = "ras"  # NIfTI, Slicer's display: +x right, +y anterior, +z superior
-
-
-class MeshError(VtkDicomError):
-    """The mesh cannot be made or written as asked (empty, not watertight, ...)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,198 +143,7 @@ def load_surface_presets() -> dict[str, SurfacePreset]:
     return out
 
 
-@dataclasses.dataclass
-class MeshReport:
-    """What a printer (and a user) needs to know about a mesh.
-
-    Attributes
-    ----------
-    triangles, vertices : int
-    watertight : bool
-        Every edge is shared by exactly two triangles.
-    manifold : bool
-        No edge shared by more than two triangles.
-    consistent_winding : bool
-        Every shared edge is traversed in opposite directions by its two triangles.
-    outward : bool
-        Signed volume positive (normals point out).
-    volume_mm3, area_mm2 : float
-    bounds : tuple of float
-        (xmin, xmax, ymin, ymax, zmin, zmax) in mm.
-    components : int
-        Connected pieces.
-    coordinate_system : str
-        "LPS" or "RAS".
-    problems : list of str
-        Why it is not printable, in words.
-    threshold, upper : float or None
-        The band the surface was extracted at: ``threshold`` is its lower limit, ``upper``
-        its upper limit (None: everything above ``threshold``).
-    """
-
-    triangles: int
-    vertices: int
-    watertight: bool
-    manifold: bool
-    consistent_winding: bool
-    outward: bool
-    volume_mm3: float
-    area_mm2: float
-    bounds: tuple[float, float, float, float, float, float]
-    components: int
-    coordinate_system: str
-    problems: list[str]
-    threshold: float | None = None
-    upper: float | None = None
-
-    @property
-    def printable(self) -> bool:
-        """Watertight, manifold, consistently and outward wound, not empty
-        (trimesh's ``is_volume`` on the written file)."""
-        return not self.problems
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary."""
-        d = dataclasses.asdict(self)
-        d["printable"] = self.printable
-        return d
-
-    def summary(self) -> str:
-        """A few human-readable lines."""
-        b = self.bounds
-        lines = [
-            f"{self.triangles} triangles, {self.vertices} vertices, {self.components} component(s), {self.coordinate_system} mm",
-            f"volume {self.volume_mm3:.1f} mm3, area {self.area_mm2:.1f} mm2",
-            f"bounds x {b[0]:.1f}..{b[1]:.1f}  y {b[2]:.1f}..{b[3]:.1f}  z {b[4]:.1f}..{b[5]:.1f} mm",
-            f"watertight {self.watertight}, manifold {self.manifold}, consistent winding {self.consistent_winding}, outward {self.outward}",
-        ]
-        if self.threshold is not None and self.upper is not None:
-            lines.append(f"threshold band {self.threshold:g}..{self.upper:g}")
-        elif self.threshold is not None:
-            lines.append(f"threshold {self.threshold:g} and above")
-        lines += [f"problem: {p}" for p in self.problems]
-        return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- checks
 _signed_volume = signed_volume
-
-
-def _components(n_points: int, faces: np.ndarray) -> np.ndarray:
-    """Component label per face (union-find over shared vertices, vectorised passes)."""
-    parent = np.arange(n_points)
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
-    while True:
-        a = parent[edges[:, 0]]
-        b = parent[edges[:, 1]]
-        low = np.minimum(a, b)
-        changed = False
-        for side in (a, b):
-            mask = parent[side] > low
-            if mask.any():
-                np.minimum.at(parent, side[mask], low[mask])
-                changed = True
-        parent = parent[parent]
-        if not changed:
-            break
-    while True:
-        nxt = parent[parent]
-        if np.array_equal(nxt, parent):
-            break
-        parent = nxt
-    return parent[faces[:, 0]]
-
-
-def mesh_report(mesh: Any, *, coordinate_system: CoordinateSystem | str = CoordinateSystem.LPS) -> MeshReport:
-    """Check a triangle mesh for printing, as it will be written and read back.
-
-    The mesh is judged after :func:`vtkdicom_app.mesh.clean_arrays`: points rounded to
-    float32 (an STL's precision) and merged by position, as every slicer and trimesh merge
-    them; degenerate (zero-area) and duplicate faces dropped, as :func:`export_mesh
-    <vtkdicom_app.mesh_io.export_mesh>` drops them before writing. Watertightness and winding
-    follow trimesh's rules, so the report agrees with ``trimesh.load(path).is_watertight``,
-    ``.is_winding_consistent`` and ``.is_volume`` (= :attr:`MeshReport.printable`).
-
-    Parameters
-    ----------
-    mesh : vtkPolyData
-        Triangles.
-    coordinate_system : CoordinateSystem or str
-        Recorded in the report.
-
-    Returns
-    -------
-    MeshReport
-    """
-    points, faces = mesh_to_arrays(mesh)
-    return _report_arrays(points, faces, coordinate_system=coordinate_system, field=_field_values(mesh))
-
-
-def _field_values(mesh: Any) -> dict[str, float]:
-    """The numeric field data that extract_surface records (threshold, upper)."""
-    out: dict[str, float] = {}
-    fd = mesh.GetFieldData()
-    if fd is None:
-        return out
-    for name in ("threshold", "upper"):
-        arr = fd.GetArray(name)
-        if arr is not None and arr.GetNumberOfTuples() > 0:
-            out[name] = float(arr.GetValue(0))
-    return out
-
-
-def _report_arrays(
-    points: np.ndarray,
-    faces: np.ndarray,
-    *,
-    coordinate_system: CoordinateSystem | str = CoordinateSystem.LPS,
-    field: dict[str, float] | None = None,
-    cleaned: bool = False,
-) -> MeshReport:
-    """:func:`mesh_report` on arrays (``cleaned``: they already went through clean_arrays)."""
-    system = CoordinateSystem(coordinate_system) if not isinstance(coordinate_system, CoordinateSystem) else coordinate_system
-    field = field or {}
-    threshold, upper = field.get("threshold"), field.get("upper")
-    if not cleaned:
-        points, faces, _stats = clean_arrays(points, faces)
-    problems: list[str] = []
-    if len(faces) == 0:
-        return MeshReport(0, len(points), False, False, False, False, 0.0, 0.0, (0.0,) * 6, 0, system.name, ["the mesh is empty"], threshold, upper)  # type: ignore[arg-type]
-    topo = edge_topology(faces)
-    boundary, nonmanifold = topo.boundary_edges, topo.nonmanifold_edges
-    watertight = topo.watertight
-    manifold = nonmanifold == 0
-    consistent = topo.winding_consistent
-    volume = signed_volume(points, faces)
-    area = float(np.linalg.norm(np.cross(points[faces[:, 1]] - points[faces[:, 0]], points[faces[:, 2]] - points[faces[:, 0]]), axis=1).sum() / 2)
-    outward = volume > 0
-    labels = _components(len(points), faces)
-    n_components = int(len(np.unique(labels)))
-    if boundary:
-        problems.append(f"not watertight: {boundary} boundary edge(s) (holes); fill holes or extract with a closed volume")
-    if nonmanifold:
-        problems.append(f"not manifold: {nonmanifold} edge(s) shared by more than two triangles")
-    if not consistent:
-        problems.append(f"inconsistent winding: {topo.misoriented_edges} edge(s) traversed twice in the same direction")
-    if watertight and consistent and not outward:
-        problems.append("normals point inwards (negative volume)")
-    lo, hi = points.min(axis=0), points.max(axis=0)
-    return MeshReport(
-        triangles=int(len(faces)),
-        vertices=int(len(points)),
-        watertight=watertight,
-        manifold=manifold,
-        consistent_winding=consistent,
-        outward=outward,
-        volume_mm3=abs(volume),
-        area_mm2=area,
-        bounds=(float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2])),
-        components=n_components,
-        coordinate_system=system.name,
-        problems=problems,
-        threshold=threshold,
-        upper=upper,
-    )
 
 
 # ----------------------------------------------------------------------------- thresholds
@@ -388,14 +204,83 @@ def _level_margin(vol: Volume) -> float:
     return max(span, 1e-6) * 1e-4
 
 
-def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: float, *, inside: np.ndarray | None = None) -> tuple[Any, float]:
+@dataclasses.dataclass
+class _BandGrid:
+    """What :func:`_place_band_vertices` needs to put a band's vertices on the data's crossings.
+
+    The band's image is contoured in the index space of ``field`` (origin 0, spacing 1,
+    identity direction), so that every vertex names its grid edge exactly: two of its
+    coordinates are integers, the third lies strictly between two.
+
+    Attributes
+    ----------
+    field : numpy.ndarray
+        The padded float32 field ``(nk + 2, nj + 2, ni + 2)`` that was contoured at 0: its
+        sign says which end of an edge is inside.
+    values : numpy.ndarray
+        ``(nk, nj, ni)``: the values the band was taken from (the volume's own array, or its
+        Gaussian-smoothed float32 copy).
+    raw : numpy.ndarray
+        The volume's own array (to recognise PixelPaddingValue voxels).
+    lower, upper : float
+    delta : float
+        The margin of :func:`_push_from_zero`, kept between a vertex and a grid point.
+    pad_value : float or None
+        PixelPaddingValue, when the volume has one.
+    origin, spacing, direction
+        Geometry of ``field``'s voxel (0, 0, 0) in LPS: index -> patient space.
+    """
+
+    field: np.ndarray
+    values: np.ndarray
+    raw: np.ndarray
+    lower: float
+    upper: float
+    delta: float
+    pad_value: float | None
+    origin: np.ndarray
+    spacing: np.ndarray
+    direction: np.ndarray
+
+
+def _gaussian_values(vol: Volume, sigma_mm: float, *, pad_value: float | None, pad_fill: float) -> np.ndarray:
+    """The volume's values smoothed by a Gaussian of ``sigma_mm``, as float32 ``(k, j, i)``.
+
+    PixelPaddingValue voxels count as ``pad_fill`` (just outside) in the smoothing, so the
+    padding's own value (often -2000 or -3024) does not bleed into the body's edge.
+    """
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkImagingGeneral import vtkImageGaussianSmooth
+
+    src = vol.array.astype(np.float32)  # VTK smooths in the input's type: int16 would round
+    if pad_value is not None:
+        for k in range(src.shape[0]):
+            src[k][vol.array[k] == pad_value] = np.float32(pad_fill)
+    smooth = vtkImageGaussianSmooth()
+    smooth.SetInputData(Volume(src).to_vtk(deep=False))
+    smooth.SetDimensionality(3)
+    smooth.SetStandardDeviations(*(sigma_mm / s for s in vol.spacing))  # in voxels
+    smooth.SetRadiusFactors(3.0, 3.0, 3.0)
+    out = run_update(smooth, "Gaussian smoothing")
+    # the numpy view keeps the VTK array alive; the float32 source is freed with the filter
+    return vtk_to_numpy(out.GetPointData().GetScalars()).reshape(vol.array.shape)
+
+
+def _prepared_image(
+    vol: Volume, lower: float, upper: float | None, sigma_mm: float, *, inside: np.ndarray | None = None
+) -> tuple[Any, float, _BandGrid | None]:
     """An image with one voxel of padding whose level ``iso`` is the wanted surface.
 
     A plain threshold on integers keeps the volume's own dtype (no float copy) and contours at
     ``ceil(lower) - 0.5``: the same voxels are inside (``v >= lower``) and no grid value lies
     on the level. A band, a PixelPaddingValue, float values near the threshold, an
     ``inside`` mask or Gaussian smoothing need a float32 field contoured at 0, whose values
-    are kept away from 0 (:func:`_push_from_zero`). Returns ``(vtkImageData, iso)``.
+    are kept away from 0 (:func:`_push_from_zero`); Gaussian smoothing applies to the values
+    before the field is made. A band's field ``min(v - lower, upper - v)`` has the band's
+    topology but not its geometry (on an edge from a value near ``lower`` to one above
+    ``upper``, the ``lower`` term places the ``upper`` crossing): its image is in index space
+    and its vertices are moved afterwards (:func:`_place_band_vertices`, with the returned
+    :class:`_BandGrid`). Returns ``(vtkImageData, iso, band grid or None)``.
     """
     nk, nj, ni = vol.array.shape
     pad_value = vol.metadata.get("PixelPaddingValue")
@@ -414,7 +299,7 @@ def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: fl
             faces = (arr[0], arr[-1], arr[:, 0], arr[:, -1], arr[:, :, 0], arr[:, :, -1])
             if all(float(f.max()) < iso for f in faces):
                 # nothing reaches the border: the surface is closed as it is, no padded copy needed
-                return vol.to_vtk(), iso
+                return vol.to_vtk(), iso, None
             low_value = np.finfo(dtype).min if dtype.kind == "f" else np.iinfo(dtype).min
             if low_value < iso:
                 # same dtype, no temporaries: the border sits at the dtype's minimum, below the level
@@ -424,15 +309,18 @@ def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: fl
                 padded[0], padded[-1] = border, border
                 padded[:, 0], padded[:, -1] = border, border
                 padded[:, :, 0], padded[:, :, -1] = border, border
-                return _image_of(vol, padded), iso
+                return _image_of(vol, padded), iso, None
+    values = vol.array
+    if sigma_mm > 0:
+        values = _gaussian_values(vol, sigma_mm, pad_value=pad_value if has_padding else None, pad_fill=lower - 1.0)
     # One float32 array with a voxel of padding on every side, filled in place (no temporaries
     # of the volume's size): its zero level is the surface, its border is outside.
     padded = np.empty((nk + 2, nj + 2, ni + 2), np.float32)
     inner = padded[1:-1, 1:-1, 1:-1]
-    np.subtract(vol.array, np.float32(lower), out=inner, dtype=np.float32)
+    np.subtract(values, np.float32(lower), out=inner, dtype=np.float32)
     if upper is not None:
         for k in range(nk):  # min(v - lower, upper - v), slice by slice to stay small
-            np.minimum(inner[k], np.float32(upper) - vol.array[k].astype(np.float32), out=inner[k])
+            np.minimum(inner[k], np.float32(upper) - values[k].astype(np.float32), out=inner[k])
     if has_padding:
         for k in range(nk):
             inner[k][vol.array[k] == pad_value] = -1.0  # padding is outside whatever its value
@@ -444,27 +332,87 @@ def _prepared_image(vol: Volume, lower: float, upper: float | None, sigma_mm: fl
     padded[0], padded[-1] = outside, outside
     padded[:, 0], padded[:, -1] = outside, outside
     padded[:, :, 0], padded[:, :, -1] = outside, outside
-    image = _image_of(vol, padded)
-    if sigma_mm > 0:
-        from vtkmodules.util.numpy_support import vtk_to_numpy
-        from vtkmodules.vtkImagingGeneral import vtkImageGaussianSmooth
+    _push_from_zero(padded, delta)
+    if upper is None:
+        return _image_of(vol, padded), 0.0, None
+    direction = np.asarray(vol.direction, np.float64)
+    spacing = np.asarray(vol.spacing, np.float64)
+    grid = _BandGrid(
+        field=padded,
+        values=values,
+        raw=vol.array,
+        lower=float(lower),
+        upper=float(upper),
+        delta=delta,
+        pad_value=float(pad_value) if isinstance(pad_value, (int, float)) else None,
+        origin=np.asarray(vol.origin, np.float64) - direction @ spacing,
+        spacing=spacing,
+        direction=direction,
+    )
+    return Volume(padded).to_vtk(deep=False), 0.0, grid  # index space: origin 0, spacing 1, identity
 
-        smooth = vtkImageGaussianSmooth()
-        smooth.SetInputData(image)
-        smooth.SetDimensionality(3)
-        smooth.SetStandardDeviations(*(sigma_mm / s for s in vol.spacing))
-        smooth.SetRadiusFactors(3.0, 3.0, 3.0)
-        image = run_update(smooth, "Gaussian smoothing")
-        values = vtk_to_numpy(image.GetPointData().GetScalars()).reshape(nk + 2, nj + 2, ni + 2)
-        _push_from_zero(values, delta)
-        image.GetPointData().GetScalars().Modified()
-    else:
-        _push_from_zero(padded, delta)
-    return image, 0.0
+
+def _place_band_vertices(mesh: Any, grid: _BandGrid) -> None:
+    """Move a band's vertices, in place, to their edges' crossings of the data; to LPS mm.
+
+    ``mesh`` was contoured from ``grid.field`` in its index space, so every vertex lies on one
+    grid edge: the coordinate that is not an integer names the edge's axis. Of the edge's two
+    voxels, the one inside the band (field > 0) has a value in ``[lower, upper]``; the other
+    lies below ``lower`` or above ``upper``, which says which limit the edge crosses. The
+    vertex goes where the linear interpolation of the two values meets that limit, each value
+    kept at least ``delta`` from it (as :func:`_push_from_zero` keeps the field from 0), so no
+    vertex lands on a grid point. Only positions along their own edges change: the band's
+    topology (a closed 2-manifold) is kept. Vertices whose outer voxel is outside for another
+    reason than its value (the one-voxel border, a PixelPaddingValue voxel, a voxel outside
+    the ``inside`` mask whose value is in the band) keep their place. Finally every point goes
+    from index space to LPS mm.
+    """
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    if mesh.GetNumberOfPoints() == 0:
+        return
+    data = mesh.GetPoints().GetData()
+    points = vtk_to_numpy(data)  # a view: float32 (i, j, k) of the padded grid
+    nk, nj, ni = grid.values.shape
+    chunk = 1 << 20  # vertices at a time: temporaries stay a few tens of MB
+    for start in range(0, len(points), chunk):
+        idx = points[start : start + chunk].astype(np.float64)
+        base = np.floor(idx)
+        on_edge = idx != base
+        ok = on_edge.sum(axis=1) == 1
+        axis = np.argmax(on_edge, axis=1)
+        a = base.astype(np.int64)[:, ::-1] - 1  # (k, j, i) of the edge's first voxel in the volume
+        b = a.copy()
+        rows = np.arange(len(a))
+        b[rows, 2 - axis] += 1
+        ok &= (a.min(axis=1) >= 0) & (b[:, 0] < nk) & (b[:, 1] < nj) & (b[:, 2] < ni)
+        sel = np.nonzero(ok)[0]
+        ka, ja, ia = a[sel].T
+        kb, jb, ib = b[sel].T
+        a_in = grid.field[ka + 1, ja + 1, ia + 1] > 0
+        b_in = grid.field[kb + 1, jb + 1, ib + 1] > 0
+        va = grid.values[ka, ja, ia].astype(np.float64)
+        vb = grid.values[kb, jb, ib].astype(np.float64)
+        v_in = np.where(a_in, va, vb)
+        v_out = np.where(a_in, vb, va)
+        level = np.where(v_out < grid.lower, grid.lower, np.where(v_out > grid.upper, grid.upper, np.nan))
+        good = (a_in != b_in) & ~np.isnan(level)
+        if grid.pad_value is not None:
+            raw_out = np.where(a_in, grid.raw[kb, jb, ib], grid.raw[ka, ja, ia])
+            good &= raw_out != grid.pad_value
+        d_in = np.maximum(np.abs(v_in - level), grid.delta)
+        d_out = np.maximum(np.abs(v_out - level), grid.delta)
+        t_in = d_in / (d_in + d_out)  # from the inner voxel towards the outer one
+        t = np.where(a_in, t_in, 1.0 - t_in)  # from voxel a
+        sel, t = sel[good], t[good]
+        idx[sel, axis[sel]] = base[sel, axis[sel]] + t
+        lps = grid.origin + (idx * grid.spacing) @ grid.direction.T
+        points[start : start + chunk] = lps
+    data.Modified()
 
 
 def _image_of(vol: Volume, padded: np.ndarray) -> Any:
-    """vtkImageData of a padded array (one voxel added on every side of ``vol``)."""
+    """VtkImageData of a padded array (one voxel added on every side of ``vol``)."""
     origin = np.asarray(vol.origin) - vol.direction @ np.asarray(vol.spacing)
     shifted = Volume(padded, spacing=vol.spacing, origin=tuple(origin), direction=vol.direction)
     return shifted.to_vtk(deep=False)  # the VTK array keeps ``padded`` alive
@@ -488,7 +436,7 @@ def _keep_components(mesh: Any, *, largest: bool, min_island_mm3: float) -> Any:
     points, faces = mesh_to_arrays(mesh)
     if len(faces) == 0:
         return mesh
-    labels = _components(len(points), faces)
+    labels = face_components(len(points), faces)
     a, b, c = points[faces[:, 0]], points[faces[:, 1]], points[faces[:, 2]]
     per_face = np.einsum("ij,ij->i", a, np.cross(b, c)) / 6.0
     uniq, inverse = np.unique(labels, return_inverse=True)
@@ -591,15 +539,48 @@ def _orient_outward(mesh: Any) -> Any:
     return run_update(rev, "reversing the winding")
 
 
-#: extract_surface's default threshold (HU). On an MR or PET volume, this value with no
-#: preset (or a CT preset) means "not given": Otsu's threshold is used, with a warning.
+#: The threshold (HU) extract_surface uses when none is given and no preset sets one, on
+#: a volume with a Hounsfield scale. Passed explicitly, 300 is an ordinary number.
 DEFAULT_THRESHOLD = 300.0
+
+
+class Threshold(enum.Enum):
+    """The two threshold choices of :func:`extract_surface` that are not numbers.
+
+    Attributes
+    ----------
+    NOT_GIVEN
+        The default of ``threshold``: the preset's lower limit, else :data:`DEFAULT_THRESHOLD`
+        (300 HU); on an MR or PET volume with no preset (or a CT preset) and no ``upper``,
+        Otsu's threshold, with a :class:`ModalityWarning`.
+    AUTO
+        Otsu's threshold of the volume's values (``threshold="auto"``).
+    """
+
+    NOT_GIVEN = "not-given"
+    AUTO = "auto"
+
+
+def _threshold_choice(threshold: float | str | Threshold | None) -> float | Threshold:
+    """``threshold`` as a number or a :class:`Threshold`; ``None`` and ``"auto"`` mean AUTO."""
+    if threshold is None:
+        return Threshold.AUTO
+    if isinstance(threshold, Threshold):
+        return threshold
+    if isinstance(threshold, str):
+        if threshold.strip().lower() == Threshold.AUTO.value:
+            return Threshold.AUTO
+        raise ValueError(f"threshold must be a number or 'auto', got {threshold!r}")
+    value = float(threshold)
+    if not np.isfinite(value):
+        raise ValueError(f"threshold must be a finite number or 'auto', got {threshold!r}")
+    return value
 
 _NO_HU_MODALITIES = ("MR", "PT")
 
 
 def _slice_axis(vol: Volume) -> int:
-    """numpy axis (0 = k, 1 = j, 2 = i) closest to the patient's feet-head (LPS z) axis."""
+    """Numpy axis (0 = k, 1 = j, 2 = i) closest to the patient's feet-head (LPS z) axis."""
     z = np.abs(np.asarray(vol.direction)[2])  # z components of the i, j, k axes
     return 2 - int(np.argmax(z))
 
@@ -693,7 +674,7 @@ def inside_body_mask(vol: Volume, *, body_above: float) -> np.ndarray:
 def extract_surface(
     vol: Volume,
     *,
-    threshold: float | None = DEFAULT_THRESHOLD,
+    threshold: float | str | Threshold | None = Threshold.NOT_GIVEN,
     upper: float | None = None,
     preset: str | None = None,
     smooth: int | None = None,
@@ -711,15 +692,19 @@ def extract_surface(
     Parameters
     ----------
     vol : Volume
-    threshold : float or None, default 300.0
-        Lower bound (HU for CT). None: Otsu's threshold (for MR), recorded in the mesh's
-        field data ``threshold`` and in :func:`mesh_report`. With a preset, the default
-        value (300) means "the preset's threshold"; any other value overrides it. On a
-        volume whose Modality is MR or PT (no HU scale), the default value with no preset or
-        a CT preset means "not given": preset ``mr-auto`` (Otsu) is used, with a
-        :class:`ModalityWarning`.
+    threshold : float, "auto" or Threshold, optional
+        Lower limit of the surface (HU for CT). A number is used as given, 300 included, with
+        or without a preset. ``"auto"`` (:attr:`Threshold.AUTO`): Otsu's threshold of the
+        volume. Not given (:attr:`Threshold.NOT_GIVEN`): the preset's lower limit (Otsu for
+        ``mr-auto``), else :data:`DEFAULT_THRESHOLD` (300 HU); on a volume whose Modality is
+        MR or PT (no HU scale) with no preset or a CT preset and no ``upper``, preset
+        ``mr-auto`` (Otsu) instead, with a :class:`ModalityWarning`. ``None`` is kept as an
+        alias of ``"auto"`` (also with a preset). The value used is recorded in the mesh's
+        field data ``threshold`` and in :func:`mesh_report`.
     upper : float, optional
-        Upper bound of a band (soft tissue, fat, lung).
+        Upper bound of a band (soft tissue, fat, lung). Each vertex of a band's surface lies
+        where the linear interpolation of its grid edge's two values crosses the limit that
+        edge crosses (``threshold`` or ``upper``).
     preset : str, optional
         A name from :func:`load_surface_presets` (bone, skin, soft-tissue, fat, lung,
         teeth, mr-auto); sets threshold, upper, smooth and reduce unless given.
@@ -761,6 +746,8 @@ def extract_surface(
         The volume's geometry is unknown and ``force`` is False.
     MeshError
         Nothing lies above the threshold, or island removal would empty the mesh.
+    ValueError
+        ``threshold`` is neither a finite number nor ``"auto"``.
 
     Warns
     -----
@@ -793,8 +780,9 @@ def extract_surface(
     presets = load_surface_presets()
     if preset is not None and preset not in presets:
         raise VtkDicomError(f"unknown surface preset {preset!r}; choose one of {', '.join(presets)}")
+    choice = _threshold_choice(threshold)
     modality = str(vol.metadata.get("Modality") or "").upper()
-    if modality in _NO_HU_MODALITIES and threshold == DEFAULT_THRESHOLD and upper is None and (preset is None or presets[preset].modality == "CT"):
+    if modality in _NO_HU_MODALITIES and choice is Threshold.NOT_GIVEN and upper is None and (preset is None or presets[preset].modality == "CT"):
         import warnings
 
         given = f"preset {preset!r} ({presets[preset].description})" if preset is not None else f"the default threshold {DEFAULT_THRESHOLD:g} HU"
@@ -804,10 +792,11 @@ def extract_surface(
             ModalityWarning,
             stacklevel=2,
         )
-        preset, threshold = "mr-auto", None
+        preset, choice = "mr-auto", Threshold.AUTO
     if preset is not None:
         p = presets[preset]
-        threshold = p.lower if threshold in (None, DEFAULT_THRESHOLD) else threshold
+        if choice is Threshold.NOT_GIVEN:
+            choice = Threshold.AUTO if p.lower is None else p.lower
         upper = p.upper if upper is None else upper
         smooth = p.smooth if smooth is None else smooth
         reduce = p.reduce if reduce is None else reduce
@@ -823,8 +812,12 @@ def extract_surface(
         if progress is not None:
             progress(min(step, steps), steps, stage)
 
-    if threshold is None:
+    if choice is Threshold.NOT_GIVEN:
+        choice = DEFAULT_THRESHOLD
+    if choice is Threshold.AUTO:
         threshold = otsu_threshold(vol.array, exclude=vol.metadata.get("PixelPaddingValue"))
+    else:
+        threshold = float(choice)
     if upper is not None and upper <= threshold:
         raise MeshError(f"upper ({upper:g}) must be above the threshold ({threshold:g})")
     if not _any_inside(vol.array, float(threshold), upper):
@@ -838,7 +831,7 @@ def extract_surface(
         inside = inside_body_mask(vol, body_above=float(upper))
         if not inside.any():
             raise MeshError(f"no body found: nothing above {upper:g} encloses anything in its plane")
-    image, iso = _prepared_image(vol, float(threshold), upper, gaussian_sigma_mm, inside=inside)
+    image, iso, band_grid = _prepared_image(vol, float(threshold), upper, gaussian_sigma_mm, inside=inside)
     report("Extracting the iso-surface")
     fe = vtkFlyingEdges3D()
     fe.SetInputData(image)
@@ -849,6 +842,9 @@ def extract_surface(
     mesh = run_update(fe, "iso-surface extraction (flying edges)")
     if mesh.GetNumberOfCells() == 0:
         raise MeshError("the iso-surface is empty")
+    if band_grid is not None:
+        _place_band_vertices(mesh, band_grid)  # on the data's crossings, in LPS mm
+        del band_grid
     report("Removing small pieces")
     mesh = _keep_components(mesh, largest=largest, min_island_mm3=min_island_mm3)
     if fill_holes:

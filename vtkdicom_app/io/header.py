@@ -20,6 +20,8 @@ import os
 import struct
 from typing import Any, BinaryIO
 
+from vtkdicom_app.errors import NeedsPydicom, NotDicom  # defined in errors.py, re-exported here
+
 __all__ = [
     "FileHeader",
     "NotDicom",
@@ -191,16 +193,8 @@ _IMPLICIT = struct.Struct("<HHI")
 _FIRST_READ = 16384
 
 
-class NotDicom(Exception):
-    """The bytes are not DICOM (the reason is the message)."""
-
-
-class NeedsPydicom(Exception):
-    """The file is DICOM but this reader does not handle it; pydicom must read it."""
-
-
 class _NeedMore(Exception):
-    """The header runs past the bytes read so far."""
+    """The header runs past the bytes read so far (private to the parser: it reads more and retries)."""
 
 
 @dataclasses.dataclass(slots=True)

@@ -21,15 +21,13 @@ import os
 
 import numpy as np
 
+from vtkdicom_app.errors import MosaicError
 from vtkdicom_app.io.records import FrameRecord, declared_slice_step
 from vtkdicom_app.io.vendor import csa_info, private_value
 from vtkdicom_app.notices import NoticeCode, notice
 
 __all__ = ["is_mosaic", "unpack_mosaic", "MosaicError"]
 
-
-class MosaicError(Exception):
-    """A mosaic that cannot be unpacked; the message names the missing or absurd tag."""
 
 
 def is_mosaic(rec: FrameRecord) -> bool:
