@@ -7,6 +7,7 @@ ImagePositionPatient, ImageOrientationPatient and PixelSpacing itself, so a wron
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -462,3 +463,153 @@ def test_several_series_in_one_folder_and_a_gap(tmp_path: Path) -> None:
     assert sorted(set(np.round(steps, 3))) == [16.0, 32.0]
     written = {int(pydicom.dcmread(f).InstanceNumber) for f in res.series_files[0]}
     assert written == {1, 2, 3, 5, 6, 7, 8}
+
+
+# --- partial volume: a realistic edge that keeps the sphere's volume ------------------------------
+
+
+def test_partial_volume_averages_edges_and_keeps_the_sphere_volume(tmp_path: Path) -> None:
+    grid: dict[str, Any] = dict(rows=64, columns=64, slices=64, pixel_spacing=(1.5, 1.5), slice_spacing=1.5, sphere_radius_mm=9.0)
+    hard = write_phantom(tmp_path / "hard", **grid)
+    soft = write_phantom(tmp_path / "pv", **grid, partial_volume=True)
+    spec = soft.spec
+    centre, radius, voxel = np.asarray(spec.sphere_center), spec.sphere_radius, 1.5**3
+    # within radius + 2 voxel diagonals of the centre the model holds only body and sphere
+    near = radius + 2 * 1.5 * np.sqrt(3)
+    pv_volume = hard_volume = 0.0
+    between = changed_inside = 0
+    for f_hard, f_soft in zip(hard.files, soft.files):
+        hu_hard, points = _hu_and_points(f_hard)
+        hu_soft, _ = _hu_and_points(f_soft)
+        d = np.linalg.norm(points - centre, axis=-1)
+        ball = d < near
+        pv_volume += float(((hu_soft[ball] - spec.body_hu) / (spec.sphere_hu - spec.body_hu)).sum()) * voxel
+        hard_volume += float((hu_hard[ball] == spec.sphere_hu).sum()) * voxel
+        between += int(((hu_soft > spec.body_hu) & (hu_soft < spec.sphere_hu) & ball).sum())
+        changed_inside += int((hu_soft[d < radius - 3.0] != spec.sphere_hu).sum())  # deep inside: exact
+    exact = spec.sphere_volume_mm3
+    assert between > 100, "boundary voxels hold values between body and bone"
+    assert changed_inside == 0
+    assert pv_volume == pytest.approx(exact, rel=3e-3)
+    assert abs(pv_volume - exact) < abs(hard_volume - exact)  # averaging beats hard edges
+
+
+# --- the pipeline: spec -> geometry -> datasets -> files ------------------------------------------
+
+
+def test_old_module_names_are_the_testing_package_objects() -> None:
+    import vtkdicom_app as vda
+    import vtkdicom_app.phantom as old
+    import vtkdicom_app.phantom_mr as old_mr
+    import vtkdicom_app.testing as testing
+    from vtkdicom_app.testing import phantom as new
+    from vtkdicom_app.testing import phantom_mr as new_mr
+
+    # every name the modules defined before they moved, private helpers included
+    names = (
+        "CT_IMAGE_STORAGE ENHANCED_CT_IMAGE_STORAGE _UID_ROOT PhantomOrientation TransferSyntax MultiFrame PhantomSpec "
+        "make_spec phantom_values PhantomResult _rotation _directions _ds _uid _base_dataset _set_pixel_format "
+        "_slice_values _stored_slice _encode _save _series_slices _check_arguments _add_dimensions write_phantom "
+        "SequenceKind SequenceResult write_sequence _spec_for _add_bvalue"
+    ).split()
+    for name in names:
+        assert getattr(old, name) is getattr(new, name), name
+    mr_names = (
+        "CsaMode MosaicResult write_mosaic csa_header_bytes Classic4DStyle Classic4DResult write_classic_4d "
+        "MR_IMAGE_STORAGE _save _DTI_PROTOCOL _volume_plan"
+    ).split()
+    for name in mr_names:
+        assert getattr(old_mr, name) is getattr(new_mr, name), name
+    assert set(old.__all__) == set(new.__all__) and set(old_mr.__all__) == set(new_mr.__all__)
+    assert vda.write_phantom is new.write_phantom
+    assert testing.write_phantom is new.write_phantom and testing.write_mosaic is new_mr.write_mosaic
+    with pytest.raises(AttributeError):
+        _ = testing.no_such_writer
+
+
+def test_write_spec_is_checked_once_and_normalised() -> None:
+    from vtkdicom_app.testing.phantom import WriteSpec
+
+    spec = WriteSpec(**SMALL, skip_slices=(2, 3), n_series=2, extra_tags={"EchoTime": "12"})  # type: ignore[arg-type]
+    assert spec.skip_slices == frozenset({2, 3}) and spec.extra_tags == (("EchoTime", "12"),)
+    assert [spec.series_slices(s) for s in range(2)] == [8, 6]
+    assert spec.written_indices(1) == [0, 1, 4, 5]
+    assert spec.total_frames == 6 + 4
+    assert (spec.pixel_format.bits_stored, spec.pixel_format.dtype) == (12, np.dtype("<u2"))
+    signed = WriteSpec(**SMALL, rescale_intercept=0.0)
+    assert (signed.pixel_format.pixel_representation, signed.pixel_format.lo) == (1, -32768)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.rows = 3  # type: ignore[misc]
+    with pytest.raises(ValueError, match="skip_slices"):
+        WriteSpec(**SMALL, skip_slices=frozenset(range(8)))
+    with pytest.raises(ValueError, match="JPEG2000_LOSSLESS needs rows and columns >= 32"):
+        WriteSpec(rows=24, columns=40, slices=2, transfer_syntax=TransferSyntax.JPEG2000_LOSSLESS)
+    assert spec.model() == make_spec(8 * 16.0, min_sphere_radius_mm=min(3 * 16.0, 0.2 * 128.0))
+    assert WriteSpec(**SMALL, sphere_hu=700.0, sphere_radius_mm=5.0).model().sphere_radius == 5.0
+
+
+def test_series_geometry_is_what_gets_written(tmp_path: Path) -> None:
+    from vtkdicom_app.testing.phantom import WriteSpec, series_geometry
+
+    spec = WriteSpec(**SMALL, feet_first=True, skip_slices=frozenset({1}), n_series=2)
+    res = write_phantom(tmp_path, **SMALL, feet_first=True, skip_slices=(1,), n_series=2)
+    for s in range(2):
+        geo = series_geometry(spec, s)
+        assert len(geo.positions) == spec.series_slices(s) and 1 not in geo.written
+        assert [tuple(p) for _a, p in geo.acquisition] == res.series_positions[s]
+        proj = [float(p @ geo.normal) for p in geo.positions]
+        assert all(a > b for a, b in zip(proj, proj[1:]))  # feet first: descending
+        np.testing.assert_allclose(np.mean(geo.positions, axis=0)[2], 0.0, atol=1e-9)  # centred on the origin
+    tilted = series_geometry(WriteSpec(**SMALL, gantry_tilt_deg=20.0))
+    np.testing.assert_allclose(tilted.step, [0, 0, 16.0])  # along the table, not the normal
+    assert float(tilted.step @ tilted.normal) == pytest.approx(16.0 * np.cos(np.radians(20.0)), abs=1e-4)
+
+
+def test_builders_make_the_written_datasets(tmp_path: Path) -> None:
+    from vtkdicom_app.testing.phantom import (
+        WriteSpec,
+        build_multiframe_dataset,
+        build_series_dataset,
+        build_slice_dataset,
+        render_slice,
+        series_geometry,
+    )
+
+    spec = WriteSpec(**SMALL, orientation=PhantomOrientation.OBLIQUE, noise_sd=0.0)
+    res = write_phantom(tmp_path, **SMALL, orientation=PhantomOrientation.OBLIQUE)
+    geo = series_geometry(spec)
+    base = build_series_dataset(spec, 0, geo)
+    assert "PixelData" not in base and "SOPInstanceUID" not in base
+    frame = render_slice(spec, spec.model(), geo, geo.positions[3], None)
+    built = build_slice_dataset(base, spec, 0, geo, 3, frame)
+    on_disk = pydicom.dcmread(res.files[3])
+    assert "SOPInstanceUID" not in base  # the base is copied, not changed
+    for elem in built:
+        assert on_disk[elem.tag].value == elem.value, elem.keyword
+    assert {e.tag for e in on_disk} == {e.tag for e in built}
+    assert built.file_meta.MediaStorageSOPInstanceUID == on_disk.file_meta.MediaStorageSOPInstanceUID
+    with pytest.raises(ValueError, match="CLASSIC or ENHANCED"):
+        build_multiframe_dataset(base, spec, 0, geo, frame[None])
+
+
+def test_write_spec_writes_the_same_files_as_write_phantom(tmp_path: Path) -> None:
+    from vtkdicom_app.testing.phantom import WriteSpec, write_spec
+
+    kw: dict[str, Any] = dict(SMALL, n_series=2, noise_sd=10.0, seed=4, shuffle_names=True, multiframe=MultiFrame.ENHANCED)
+    a = write_phantom(tmp_path / "a", **kw)
+    b = write_spec(tmp_path / "b", WriteSpec(**kw))
+    assert [f.name for f in a.files] == [f.name for f in b.files]
+    assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a.files, b.files))
+    assert (a.spec, a.series_uids, a.series_positions) == (b.spec, b.series_uids, b.series_positions)
+
+
+@pytest.mark.parametrize("syntax", [TransferSyntax.RLE, TransferSyntax.JPEG2000_LOSSLESS], ids=lambda t: t.name)
+def test_compressed_files_keep_the_seeded_uids(tmp_path: Path, syntax: TransferSyntax) -> None:
+    # pydicom's compress() draws a random SOPInstanceUID unless told not to
+    plain = write_phantom(tmp_path / "plain", **SMALL, seed=3)
+    runs = [write_phantom(tmp_path / f"c{n}", **SMALL, seed=3, transfer_syntax=syntax) for n in range(2)]
+    uids = [[pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in r.files] for r in (plain, *runs)]
+    assert uids[0] == uids[1] == uids[2]
+    assert all(x.read_bytes() == y.read_bytes() for x, y in zip(runs[0].files, runs[1].files))
+    meta = pydicom.dcmread(runs[0].files[0]).file_meta
+    assert meta.MediaStorageSOPInstanceUID == uids[0][0]
