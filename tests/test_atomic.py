@@ -101,12 +101,6 @@ def test_permissions_follow_the_umask(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o640  # not mkstemp's 0600
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atomic.py atomic_path: replacing an existing file resets its permission bits to 0666 & ~umask, so a "
-    "file its owner made private (0600, patient data) becomes world-readable after a rewrite; it should keep the "
-    "existing file's mode",
-)
 def test_replacing_keeps_the_permissions_of_the_existing_file(tmp_path: Path) -> None:
     target = tmp_path / "private.stl"
     target.write_text("old")

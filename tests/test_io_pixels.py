@@ -244,12 +244,6 @@ def test_a_syntax_no_plugin_decodes_raises_decoder_missing(tmp_path: Path) -> No
         read_frames(_records(path))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in io/pixels.py _decode_with_pydicom: for a syntax pydicom has no decoder for (MPEG2, JPEG XL, "
-    "unknown UIDs) the message says 'install pylibjpeg with its plugins, or python-gdcm', which are installed "
-    "dependencies and cannot decode it; it should name the syntax and say no decoder exists",
-)
 def test_a_syntax_no_plugin_decodes_is_named_without_advice_to_install_what_is_installed(tmp_path: Path) -> None:
     path = _encapsulated(tmp_path, "v1", "1.2.840.10008.1.2.4.100", b"\x00\x00\x01\xb3" + bytes(60))
     with pytest.raises(DecoderMissingError) as info:

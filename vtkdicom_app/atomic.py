@@ -45,7 +45,13 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[s
         yield tmp
         if os.path.getsize(tmp) == 0:
             raise OSError(f"writing {target} produced an empty file (disk full?)")
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        try:  # a rewrite keeps the existing file's permissions (a private file stays private)
+            mode = os.stat(target).st_mode & 0o777
+        except OSError:
+            mode = 0o666 & ~_umask()  # mkstemp makes 0600; a new file gets the usual permissions
+        os.chmod(tmp, mode)
+        with open(tmp, "rb+") as fh:  # on disk before the rename, so a crash leaves old or new, never empty
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

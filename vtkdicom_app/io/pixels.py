@@ -276,6 +276,16 @@ def _decode_with_pydicom(info: FileInfo) -> np.ndarray:
         decoder = get_decoder(ts)
     except (NotImplementedError, ValueError, ImportError):
         decoder = None
+    if decoder is None and ts not in DECODER_PACKAGES:
+        # no decoder for this syntax exists at all (video, JPEG XL, private UIDs): say so
+        from pydicom.uid import UID
+
+        label = UID(ts).name if UID(ts).is_valid else ts
+        known = label if label != ts else "an unknown transfer syntax"
+        raise DecoderMissingError(
+            f"{info.path}: {known} ({ts}): no decoder for it is available to this program; convert the series to an image "
+            "transfer syntax (e.g. with dcmtk's dcmconv or gdcmconv) first"
+        )
     if decoder is not None and not decoder.is_available:
         raise DecoderMissingError(f"{info.path}: {name} pixel data (transfer syntax {ts}) needs a decoder: install {package}")
     try:
