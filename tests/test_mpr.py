@@ -304,7 +304,8 @@ def test_window_level_sources_and_inversion(phantom_factory: Any) -> None:
         assert name in presets and presets[name].window > 0
     assert (presets["brain"].window, presets["brain"].level) == (80.0, 40.0)
     raw = json.loads(resources.files("vtkdicom_app").joinpath("data/wl_presets.json").read_text(encoding="utf-8"))
-    assert isinstance(raw, list) and all(set(item) == {"name", "window", "level"} for item in raw)
+    items = raw["presets"] if isinstance(raw, dict) else raw  # a bare list, or the presets envelope
+    assert isinstance(items, list) and all({"name", "window", "level"} <= set(item) for item in items)
     header = window_level_from_header(vol)
     assert header is not None and (header.window, header.level) == (400.0, 40.0)
     assert window_level_from_header(Volume(vol.array, metadata={"WindowWidth": [350, 1500], "WindowCenter": [50, -600]})).window == 350.0
@@ -317,6 +318,45 @@ def test_window_level_sources_and_inversion(phantom_factory: Any) -> None:
     assert grey.tolist() == [0, 127, 255, 0, 255]
     assert grey.dtype == np.uint8
     assert apply_window(np.array([-200.0, 240.0]), 400, 40, invert=True).tolist() == [255, 0]
+
+
+def test_window_level_lives_in_display_and_mpr_re_exports_it() -> None:
+    from vtkdicom_app import display, mpr
+
+    for name in ("WindowLevel", "load_wl_presets", "window_level_from_header", "auto_window_level", "apply_window", "to_display"):
+        assert getattr(mpr, name) is getattr(display, name), name
+        assert name in mpr.__all__ and name in display.__all__
+    with pytest.raises(ValueError, match="positive"):
+        display.WindowLevel(0.0, 40.0)
+    with pytest.raises(ValueError, match="finite"):
+        display.WindowLevel(400.0, float("nan"))
+    # the viewer's gesture rules, in one place
+    assert display.drag_window_level(display.WindowLevel(400.0, 40.0), 10, -5) == display.WindowLevel(440.0, 30.0)
+    assert display.drag_window_level(display.WindowLevel(400.0, 40.0), -1000, 0).window == 1.0
+    assert display.drag_window_level(display.WindowLevel(0.5, 0.0), 0, 0).window == 0.5  # a narrow window is not widened
+    assert (display.clamp_zoom(100.0), display.clamp_zoom(0.01), display.clamp_zoom(3.0)) == (20.0, 0.2, 3.0)
+    assert display.clamp_pan((50.0, -50.0), 10.0) == (10.0, -10.0) and display.clamp_pan((50.0, -50.0)) == (50.0, -50.0)
+
+
+def test_mpr_cursor_follows_the_viewers_rules(phantom_factory: Any) -> None:
+    """MprCursor is kept for scripts; its zoom, drag and step rules are the viewer state's."""
+    from vtkdicom_app.mpr import position_range, step_point
+
+    vol, _ = _load(phantom_factory)
+    cursor = MprCursor(vol)
+    cursor.zoom_by(100.0)
+    assert cursor.zoom == 20.0
+    cursor.reset_view()
+    cursor.zoom_steps(2)
+    assert cursor.zoom == pytest.approx(1.44)
+    cursor.drag_window(-10_000.0, 5.0)
+    assert (cursor.window, cursor.level) == (1.0, 45.0)
+    lo, hi = position_range(vol, Plane.AXIAL)
+    assert hi - lo == pytest.approx((MED["slices"] - 1) * MED["slice_spacing"])  # first to last slice centre
+    assert (lo + hi) / 2 == pytest.approx(cursor.point[2])  # the cursor starts at the centre
+    top = step_point(vol, cursor.point, Plane.AXIAL, 1000, clamp=True)
+    assert top[2] == pytest.approx(hi)
+    np.testing.assert_allclose(cursor.step(Plane.AXIAL, 2), step_point(vol, cursor.point - (0, 0, 6.0), "axial", 2))
 
 
 # ----------------------------------------------------------------------------- PNG and CLI (rendering/, cli.py)
@@ -332,7 +372,8 @@ def test_png_views_show_the_marker_on_the_right(phantom_factory: Any, tmp_path: 
         white = np.argwhere((png[:, :, 0] > 250) & (png[:, :, 1] > 250) & (png[:, :, 2] > 250))
         # the brightest object in these slices is the marker (2000 HU), on the right half
         assert len(white) > 0 and white[:, 1].mean() > png.shape[1] / 2
-    sheet = contact_sheet([reslice(vol, p, point=spec.marker_center) for p in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)], tmp_path / "sheet.png", window=400, level=40, tile=128)
+    slices = [reslice(vol, p, point=spec.marker_center) for p in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)]
+    sheet = contact_sheet(slices, tmp_path / "sheet.png", window=400, level=40, tile=128)
     assert sheet.shape == (128, 384, 3)
 
 
@@ -341,10 +382,12 @@ def test_mpr_cli(phantom_factory: Any, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for extra in (["--plane", "coronal", "--position", "0"], ["--plane", "all"], ["--plane", "oblique", "--normal", "0,0.3,1", "--slab", "mip:10"]):
         out = tmp_path / f"{extra[1]}.png"
-        proc = subprocess.run([sys.executable, "-m", "vtkdicom_app", "mpr", str(ph.outdir), "-o", str(out), *extra], capture_output=True, text=True, timeout=120, env=env)
+        cmd = [sys.executable, "-m", "vtkdicom_app", "mpr", str(ph.outdir), "-o", str(out), *extra]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
         assert proc.returncode == 0, proc.stderr
         assert Image.open(out).size[0] > 50
-    bad = subprocess.run([sys.executable, "-m", "vtkdicom_app", "mpr", str(ph.outdir), "-o", str(tmp_path / "x.png"), "--slab", "max:3"], capture_output=True, text=True, timeout=60, env=env)
+    cmd = [sys.executable, "-m", "vtkdicom_app", "mpr", str(ph.outdir), "-o", str(tmp_path / "x.png"), "--slab", "max:3"]
+    bad = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode == 2
 
 

@@ -46,5 +46,6 @@ def test_slice_views_against_baselines(cursor: MprCursor, plane: Plane, tmp_path
 
 
 def test_contact_sheet_against_baseline(cursor: MprCursor) -> None:
-    sheet = contact_sheet([cursor.slice(p) for p in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)], None, window=1800, level=400, crosshair=cursor.point, tile=128)
+    slices = [cursor.slice(p) for p in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)]
+    sheet = contact_sheet(slices, None, window=1800, level=400, crosshair=cursor.point, tile=128)
     _compare(sheet, "mpr_sheet_bone_window")

@@ -38,17 +38,28 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import math
-from collections import abc
-from functools import lru_cache
-from importlib import resources
-from typing import Any, Sequence, TypeVar
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from vtkdicom_app.errors import SingleSliceError, VtkDicomError
+# window/level moved to display.py; re-exported here so ``vtkdicom_app.mpr.WindowLevel`` etc. keep working
+from vtkdicom_app.display import (
+    ZOOM_STEP,
+    DragGains,
+    WindowLevel,
+    apply_window,
+    auto_window_level,
+    clamp_pan,
+    clamp_zoom,
+    drag_window_level,
+    load_wl_presets,
+    to_display,
+    window_level_from_header,
+)
+from vtkdicom_app.errors import SingleSliceError
 from vtkdicom_app.pipeline import run_update
 from vtkdicom_app.volume import Volume
 
@@ -62,6 +73,10 @@ __all__ = [
     "plane_axes",
     "step_along",
     "MprCursor",
+    "normal_of",
+    "position_range",
+    "step_point",
+    "ORTHOGONAL_PLANES",
     "WindowLevel",
     "load_wl_presets",
     "window_level_from_header",
@@ -364,7 +379,7 @@ class Slice:
 
 
 def _slice_image(array: np.ndarray, origin: np.ndarray, axes: np.ndarray, px: tuple[float, float]) -> Any:
-    """vtkImageData sharing ``array`` (rows, cols), placed in patient space."""
+    """A vtkImageData sharing ``array`` (rows, cols), placed in patient space."""
     from vtkmodules.util.numpy_support import numpy_to_vtk
     from vtkmodules.vtkCommonDataModel import vtkImageData
 
@@ -614,197 +629,73 @@ def reslice(
     )
 
 
-# ----------------------------------------------------------------------------- window/level
-@dataclasses.dataclass(frozen=True)
-class WindowLevel:
-    """A display window: width and level (centre) in the volume's units.
-
-    Attributes
-    ----------
-    window : float
-        Width (> 0).
-    level : float
-        Centre.
-    name : str
-        Preset name, ``'header'`` or ``'auto'``.
-    """
-
-    window: float
-    level: float
-    name: str = ""
-
-    @property
-    def low(self) -> float:
-        """Value shown black."""
-        return self.level - self.window / 2
-
-    @property
-    def high(self) -> float:
-        """Value shown white."""
-        return self.level + self.window / 2
+# ----------------------------------------------------------------------------- crosshair rules
+def normal_of(plane: Plane | str) -> np.ndarray:
+    """Unit normal (LPS) of a standard plane (axial +z, coronal +y, sagittal +x)."""
+    plane = _as_enum(Plane, plane)
+    if plane is Plane.OBLIQUE:
+        raise ValueError("an oblique plane has no fixed normal; the crosshair drives the three orthogonal planes")
+    return plane_axes(plane)[:, 2]
 
 
-@lru_cache(maxsize=1)
-def _preset_table() -> tuple[WindowLevel, ...]:
-    text = resources.files("vtkdicom_app").joinpath("data/wl_presets.json").read_text(encoding="utf-8")
-    data = json.loads(text)
-    items = data.get("presets") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise VtkDicomError("wl_presets.json: expected a JSON list of {name, window, level}")
-    out = []
-    for item in items:
-        try:
-            wl = WindowLevel(window=float(item["window"]), level=float(item["level"]), name=str(item["name"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VtkDicomError(f"wl_presets.json: invalid preset {item!r}; each needs name, window, level") from exc
-        if not (wl.window > 0 and math.isfinite(wl.window) and math.isfinite(wl.level)):
-            raise VtkDicomError(f"wl_presets.json: preset {wl.name!r} needs a positive, finite window")
-        out.append(wl)
-    return tuple(out)
-
-
-def load_wl_presets() -> dict[str, WindowLevel]:
-    """Window/level presets from ``vtkdicom_app/data/wl_presets.json``, keyed by name.
-
-    Returns
-    -------
-    dict of str to WindowLevel
-        In file order (brain, subdural, stroke, bone, lung, mediastinum, abdomen, liver,
-        soft-tissue for CT); a new dict each call.
-
-    Raises
-    ------
-    VtkDicomError
-        The file is malformed (the message names the preset).
-    """
-    return {wl.name: wl for wl in _preset_table()}
-
-
-def _first_number(value: Any) -> float | None:
-    if isinstance(value, str) and "\\" in value:
-        value = value.split("\\")[0]
-    if isinstance(value, abc.Sequence) and not isinstance(value, (str, bytes)):
-        value = value[0] if len(value) else None
-    try:
-        out = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
-def window_level_from_header(vol: Volume) -> WindowLevel | None:
-    """The window from the DICOM header (WindowWidth/WindowCenter, first pair).
+def position_range(vol: Volume, plane: Plane | str) -> tuple[float, float]:
+    """The LPS coordinate range (mm) of the volume's voxel centres along a standard plane's normal.
 
     Parameters
     ----------
     vol : Volume
+    plane : Plane or str
+        AXIAL gives the z range, CORONAL y, SAGITTAL x.
 
     Returns
     -------
-    WindowLevel or None
-        None when the header has no usable (positive width) window.
+    tuple of float
+        ``(low, high)``; the viewer keeps the crosshair's slice inside it when stepping.
     """
-    w = _first_number(vol.metadata.get("WindowWidth"))
-    c = _first_number(vol.metadata.get("WindowCenter"))
-    if w is None or c is None or w <= 0:
-        return None
-    return WindowLevel(w, c, "header")
+    axis = _POSITION_AXIS[_as_enum(Plane, plane)]
+    values = _corners(vol)[:, axis]
+    return float(values.min()), float(values.max())
 
 
-def auto_window_level(vol: Volume | np.ndarray, *, percentiles: tuple[float, float] = (1.0, 99.0)) -> WindowLevel:
-    """A window spanning two percentiles of the values, PixelPaddingValue excluded.
+def step_point(vol: Volume, point: Sequence[float], plane: Plane | str, n: float = 1, *, clamp: bool = False) -> np.ndarray:
+    """A crosshair moved ``n`` true slice steps along a standard plane's normal.
 
     Parameters
     ----------
-    vol : Volume or numpy.ndarray
-        For a Volume, voxels equal to ``vol.metadata['PixelPaddingValue']`` (real-world
-        units) are left out.
-    percentiles : tuple of float
-        Low and high percentiles (0-100) shown black and white.
-
-    Returns
-    -------
-    WindowLevel
-        Named ``'auto'``; width at least 1.
-    """
-    if isinstance(vol, Volume):
-        if vol.is_colour:  # colour is shown as stored: a full 8-bit window
-            return WindowLevel(255.0, 127.5, "auto")
-        arr = np.asarray(vol.array)
-        pad = vol.metadata.get("PixelPaddingValue")
-    else:
-        arr, pad = np.asarray(vol), None
-    lo_p, hi_p = (float(v) for v in percentiles)
-    if not 0 <= lo_p < hi_p <= 100:
-        raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles!r}")
-    sample = arr.reshape(-1)[:: max(1, arr.size // 2_000_000)]
-    if isinstance(pad, (int, float, np.number)):
-        sample = sample[sample != pad]
-    if np.issubdtype(sample.dtype, np.floating):
-        sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
-        return WindowLevel(1.0, 0.0, "auto")
-    lo, hi = (float(v) for v in np.percentile(sample, (lo_p, hi_p)))
-    if hi - lo < 1.0:
-        hi = lo + 1.0
-    return WindowLevel(hi - lo, (hi + lo) / 2.0, "auto")
-
-
-def apply_window(array: npt.ArrayLike, window: float, level: float, invert: bool = False) -> np.ndarray:
-    """Map values to 8-bit grey: ``level - window/2`` black, ``level + window/2`` white.
-
-    Parameters
-    ----------
-    array : array_like
-        Values in the volume's units (any shape).
-    window, level : float
-        Width (> 0) and centre.
-    invert : bool, default False
-        White for low values: MONOCHROME1 display (``vol.metadata['invert_display']``); the
-        values themselves never change.
+    vol : Volume
+    point : sequence of float
+        The crosshair (LPS mm).
+    plane : Plane or str
+        AXIAL moves along +z, CORONAL +y, SAGITTAL +x.
+    n : float
+        Steps (negative to go back); one step is :func:`step_along` the normal.
+    clamp : bool, default False
+        Keep the plane's coordinate inside :func:`position_range` (the viewer's wheel stops
+        at the first and last slice).
 
     Returns
     -------
     numpy.ndarray
-        uint8 of the same shape.
+        The new point (a new array).
     """
-    if not window > 0:
-        raise ValueError(f"window must be positive, got {window!r}")
-    lo = float(level) - float(window) / 2.0
-    scaled = (np.asarray(array, dtype=np.float32) - np.float32(lo)) * np.float32(255.0 / float(window))
-    out = np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255).astype(np.uint8)
-    return 255 - out if invert else out
-
-
-def to_display(array: npt.ArrayLike, window: float, level: float, invert: bool = False) -> np.ndarray:
-    """uint8 pixels to show a slice: windowed grey ``(rows, cols)``, or RGB ``(rows, cols, 3)``
-    passed through unchanged for a colour slice (window and level do not apply to colour).
-
-    Parameters
-    ----------
-    array : array_like
-        A slice's values, ``(rows, cols)``, or ``(rows, cols, 3)`` uint8 for colour.
-    window, level : float
-    invert : bool
-
-    Returns
-    -------
-    numpy.ndarray
-        uint8.
-    """
-    arr = np.asarray(array)
-    if arr.ndim == 3 and arr.shape[2] == 3:
-        return np.ascontiguousarray(arr, dtype=np.uint8)
-    return apply_window(arr, window, level, invert=invert)
+    normal = normal_of(plane)
+    p = _unit_free_point(point, np.zeros(3)) + float(n) * step_along(vol, normal) * normal
+    if clamp:
+        axis = _POSITION_AXIS[_as_enum(Plane, plane)]
+        lo, hi = position_range(vol, plane)
+        p[axis] = min(hi, max(lo, float(p[axis])))
+    return p
 
 
 # ----------------------------------------------------------------------------- cursor
 @dataclasses.dataclass(eq=False)
 class MprCursor:
-    """Qt-free state of linked MPR views: one LPS point drives the three orthogonal planes.
+    """Linked MPR planes for scripts: one LPS point drives the three orthogonal planes.
 
-    The Qt viewer writes to it (clicks, wheel, drags) and reads slices from it; it computes
-    everything, the widgets nothing.
+    Kept for scripts and the command line (no events, no threads). The viewer keeps its
+    state in :class:`vtkdicom_app.viewer_state.ViewerState`, which notifies its widgets;
+    both follow the same rules (:func:`step_point`, :func:`~vtkdicom_app.display.clamp_zoom`,
+    :func:`~vtkdicom_app.display.drag_window_level`), whose numbers live in one place.
 
     Attributes
     ----------
@@ -858,16 +749,13 @@ class MprCursor:
     @property
     def invert(self) -> bool:
         """MONOCHROME1: shown inverted."""
-        return bool(self.vol.metadata.get("invert_display"))
+        return bool(self.vol.invert_display or self.vol.metadata.get("invert_display"))
 
-    @staticmethod
-    def normal_of(plane: Plane | str) -> np.ndarray:
-        """Unit normal (LPS) of a standard plane."""
-        return plane_axes(plane)[:, 2]
+    normal_of = staticmethod(normal_of)
 
     def spacing_along(self, plane: Plane | str) -> float:
         """The volume's true slice step along the plane's normal (mm)."""
-        return step_along(self.vol, self.normal_of(plane))
+        return step_along(self.vol, normal_of(plane))
 
     def position(self, plane: Plane | str) -> float:
         """The plane's LPS coordinate through the crosshair (z, y or x)."""
@@ -875,25 +763,16 @@ class MprCursor:
 
     # --- navigation
     def step(self, plane: Plane | str, n: int = 1) -> np.ndarray:
-        """Move the crosshair ``n`` true slice steps along the plane's normal.
-
-        Parameters
-        ----------
-        plane : Plane or str
-            AXIAL moves along +z, CORONAL +y, SAGITTAL +x.
-        n : int
-            Steps, negative to go back.
+        """Move the crosshair ``n`` true slice steps along the plane's normal (:func:`step_point`).
 
         Returns
         -------
         numpy.ndarray
             The new point.
         """
-        plane = _as_enum(Plane, plane)
-        if plane is Plane.OBLIQUE:
+        if _as_enum(Plane, plane) is Plane.OBLIQUE:
             raise ValueError("step() drives the three orthogonal planes; oblique planes have no cursor step")
-        normal = self.normal_of(plane)
-        self.point = self.point + float(n) * step_along(self.vol, normal) * normal
+        self.point = step_point(self.vol, self.point, plane, n)
         return self.point.copy()
 
     def set_point(self, xyz: Sequence[float]) -> None:
@@ -913,9 +792,8 @@ class MprCursor:
     # --- display
     def set_window(self, window: float, level: float) -> None:
         """Change the display window (width > 0)."""
-        if not window > 0:
-            raise ValueError(f"window must be positive, got {window!r}")
-        self.window, self.level = float(window), float(level)
+        wl = WindowLevel(window, level)
+        self.window, self.level = wl.window, wl.level
 
     def reset_window(self) -> None:
         """Window from the header, else automatic (padding excluded)."""
@@ -931,19 +809,23 @@ class MprCursor:
         self.set_window(wl.window, wl.level)
 
     def drag_window(self, d_window: float, d_level: float) -> None:
-        """Change window and level by deltas (mouse drag); the window stays >= 1."""
-        self.window = max(1.0, self.window + float(d_window))
-        self.level = self.level + float(d_level)
+        """Change window and level by deltas in the volume's units; the window stays >= 1."""
+        wl = drag_window_level(WindowLevel(self.window, self.level), d_window, d_level, DragGains(1.0, 1.0))
+        self.window, self.level = wl.window, wl.level
 
     def zoom_by(self, factor: float) -> None:
-        """Multiply the zoom (clamped to 0.05..50)."""
+        """Multiply the zoom (clamped like the viewer's, :func:`~vtkdicom_app.display.clamp_zoom`)."""
         if not factor > 0:
             raise ValueError(f"zoom factor must be positive, got {factor!r}")
-        self.zoom = float(min(50.0, max(0.05, self.zoom * factor)))
+        self.zoom = clamp_zoom(self.zoom * float(factor))
+
+    def zoom_steps(self, notches: int) -> None:
+        """Zoom by wheel notches (:data:`~vtkdicom_app.display.ZOOM_STEP` each, negative out)."""
+        self.zoom_by(ZOOM_STEP ** int(notches))
 
     def pan_by(self, d_col_mm: float, d_row_mm: float) -> None:
         """Shift the view by mm along the image's columns and rows."""
-        self.pan = (self.pan[0] + float(d_col_mm), self.pan[1] + float(d_row_mm))
+        self.pan = clamp_pan((self.pan[0] + float(d_col_mm), self.pan[1] + float(d_row_mm)))
 
     def reset_view(self) -> None:
         """Zoom 1, no pan."""

@@ -47,7 +47,7 @@ def run_viewer(path: str | None = None, *, screenshot: str | None = None, size: 
         worker = window.open_path(os.fspath(path))
         if screenshot:
             wait_for(worker)
-            if window.model.vol is None:
+            if window.state.volume is None:
                 print(f"error: {window.last_error or 'nothing loaded'}", file=sys.stderr)
                 return 1
     if screenshot:

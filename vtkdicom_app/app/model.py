@@ -1,99 +1,111 @@
-"""The viewer's state and actions, without Qt (the widgets only display it and call it).
+"""The viewer's actions without Qt: loading, surfaces, exports and status texts.
 
-Everything the viewer computes happens here or in the library: loading, the linked
-crosshair (:class:`~vtkdicom_app.mpr.MprCursor`), the value under the pointer, surfaces and
-their reports, exports. The Qt layer (``main_window``) turns user input into calls of this
-object and redraws from its attributes.
+The state (crosshair, window, views, surfaces, layout...) lives in one Qt-free owner,
+:class:`vtkdicom_app.viewer_state.ViewerState`, which notifies the widgets. This module
+holds the work around it: functions a worker thread may run (they read their inputs and
+return immutable results, never touching the state) and the GUI-thread step that applies
+a result to the state.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
+from vtkdicom_app.errors import Cancelled
+from vtkdicom_app.display import load_wl_presets
 from vtkdicom_app.io.loader import SeriesInfo, load, load_sequence, scan
 from vtkdicom_app.mesh_io import export_mesh
-from vtkdicom_app.mpr import MprCursor, Plane, SlabMode, load_wl_presets
+from vtkdicom_app.mpr import Plane
 from vtkdicom_app.surface import MeshReport, extract_surface, load_surface_presets, mesh_report
+from vtkdicom_app.viewer_state import Layout, Surface, ViewerState
 from vtkdicom_app.volume import Volume, VolumeSequence
 
-__all__ = ["Layout", "Surface", "ViewerModel", "Cancelled"]
+__all__ = ["Cancelled", "Layout", "OpenResult", "Surface", "ViewerModel"]
 
 ProgressCallback = Callable[[int, int, str], None]
+DEFAULT_SURFACE_COLOR = (0.9, 0.8, 0.6)
 
 
-class Layout(enum.Enum):
-    """How the four views are arranged."""
-
-    GRID = "2x2"
-    ROW_PLUS_3D = "1x3+3D"
-    SINGLE = "single"
-
-
-class Cancelled(Exception):
-    """Raised from a progress callback when the user cancels."""
-
-
-@dataclasses.dataclass
-class Surface:
-    """One surface shown in the 3D view."""
-
-    name: str
-    mesh: Any
-    report: MeshReport
-    color: tuple[float, float, float]
-    opacity: float = 1.0
-    visible: bool = True
-
-
-@dataclasses.dataclass
-class ViewerModel:
-    """What the viewer shows.
+@dataclasses.dataclass(frozen=True)
+class OpenResult:
+    """What a worker hands to the GUI thread after opening a path (scan once, then load).
 
     Attributes
     ----------
-    vol : Volume or None
-    cursor : MprCursor or None
-    series : list of SeriesInfo
-        From the last scan (the series browser).
-    volume_preset, volume_shift, volume_opacity : str, float, float
-    surfaces : list of Surface
-    layout : Layout
-    single_view : Plane or None
-        The maximised view (None: the 3D view).
-    recent : list of str
+    path : str
+    series : tuple of SeriesInfo
+        The scan (its headers are not read again by the load).
+    volume : Volume
+        The volume to show (frame 0 of ``sequence``).
+    sequence : VolumeSequence or None
+    series_uid : str or None
+        What was asked for (None: the loader's choice).
     """
 
-    vol: Volume | None = None
-    cursor: MprCursor | None = None
-    series: list[SeriesInfo] = dataclasses.field(default_factory=list)
-    path: str | None = None
-    volume_preset: str = "ct-bone"
-    volume_shift: float = 0.0
-    volume_opacity: float = 1.0
-    surfaces: list[Surface] = dataclasses.field(default_factory=list)
-    layout: Layout = Layout.GRID
-    single_view: Plane | None = None
-    recent: list[str] = dataclasses.field(default_factory=list)
-    sequence: VolumeSequence | None = None
-    frame: int = 0
+    path: str
+    series: tuple[SeriesInfo, ...]
+    volume: Volume
+    sequence: VolumeSequence | None
+    series_uid: str | None = None
 
-    # ------------------------------------------------------------------ data
-    def scan(self, path: str, progress: ProgressCallback | None = None) -> list[SeriesInfo]:
-        """Scan a folder/file/DICOMDIR for the series browser (and remember the result)."""
-        self.series = scan(path, progress=progress)
-        return self.series
 
+class _CursorView:
+    """Read-only view of the state under the old ``model.cursor`` names (point, window, level).
+
+    Kept so that scripts written against the old model keep working; it stores nothing.
+    """
+
+    def __init__(self, state: ViewerState) -> None:
+        self._state = state
+
+    @property
+    def point(self) -> np.ndarray:
+        return self._state.crosshair
+
+    @property
+    def window(self) -> float:
+        wl = self._state.window_level
+        return 0.0 if wl is None else wl.window
+
+    @property
+    def level(self) -> float:
+        wl = self._state.window_level
+        return 0.0 if wl is None else wl.level
+
+    @property
+    def invert(self) -> bool:
+        return self._state.invert
+
+
+class ViewerModel:
+    """The viewer's actions around its :class:`~vtkdicom_app.viewer_state.ViewerState`.
+
+    Parameters
+    ----------
+    state : ViewerState, optional
+        A new one by default (created on the calling thread, which then owns it).
+
+    Notes
+    -----
+    Methods marked *worker-safe* read only their arguments (and the immutable scan they are
+    given) and return results; everything else is for the GUI thread.
+    """
+
+    def __init__(self, state: ViewerState | None = None) -> None:
+        self.state = state if state is not None else ViewerState()
+
+    # ------------------------------------------------------------------ worker-safe
     @staticmethod
     def scan_only(path: str, progress: ProgressCallback | None = None) -> list[SeriesInfo]:
-        """Scan without touching the model (for a worker thread; the GUI thread stores it)."""
+        """Scan a folder/file/DICOMDIR (worker-safe)."""
         return scan(path, progress=progress)
 
     def load(self, path: Any, series: str | None = None, progress: ProgressCallback | None = None) -> Volume:
-        """Load a series (in a worker thread: nothing here touches Qt); ``path`` may be a scan result."""
+        """Load a series (worker-safe); ``path`` may be a scan result (no header read again)."""
         return load(path, series=series, progress=progress)
 
     def load_any(
@@ -108,87 +120,64 @@ class ViewerModel:
 
         ``path`` may be what :func:`~vtkdicom_app.io.loader.scan` returned (then no header is
         read again); ``infos`` are the scanned series (default: ``path`` when it is a scan
-        result, else the model's last scan). Nothing in the model changes: a worker may call it.
+        result, else the state's last scan). Worker-safe.
         """
-        known = list(infos) if infos is not None else (list(path) if isinstance(path, list) else list(self.series))
+        known = list(infos) if infos is not None else (list(path) if isinstance(path, list) else list(self.state.series))
         four_d = [s for s in known if s.fourth_axis and (series is None or s.uid == series)]
         if four_d and (series is not None or len(known) == 1):
             seq = load_sequence(path, series=four_d[0].uid, progress=progress)
             return seq[0], seq
         return self.load(path, series=series, progress=progress), None
 
-    def set_frame(self, n: int) -> Volume:
-        """Show frame ``n`` of the sequence; the crosshair and window stay put."""
-        if self.sequence is None or self.cursor is None:
-            raise ValueError("no sequence loaded")
-        self.frame = int(n) % len(self.sequence)
-        self.vol = self.sequence[self.frame]
-        self.cursor.set_volume(self.vol)
-        return self.vol
+    def open(self, path: str, series: str | None = None, progress: ProgressCallback | None = None) -> OpenResult:
+        """Scan ``path`` once and load from that scan (worker-safe)."""
+        infos = self.scan_only(path, progress=progress)
+        vol, seq = self.load_any(infos, series=series, progress=progress, infos=infos)
+        return OpenResult(path=str(path), series=tuple(infos), volume=vol, sequence=seq, series_uid=series)
 
-    def frame_text(self) -> str:
-        """'time 80 ms (frame 2/6)' for the status bar, '' without a sequence."""
-        if self.sequence is None:
-            return ""
-        seq = self.sequence
-        label = seq.labels[self.frame] if self.frame < len(seq.labels) else ""
-        if seq.axis == "index":
-            what = label or f"volume {self.frame}"
+    @staticmethod
+    def extract_surface(
+        vol: Volume,
+        *,
+        preset: str | None = None,
+        threshold: float | None = None,
+        upper: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Surface:
+        """A surface of ``vol`` (worker-safe); only what the user set is passed on.
+
+        ``preset``, ``threshold`` and ``upper`` reach
+        :func:`~vtkdicom_app.surface.extract_surface` only when given, so its own defaults
+        (and a preset's threshold) apply otherwise.
+        """
+        kwargs: dict[str, Any] = {}
+        if preset is not None:
+            kwargs["preset"] = preset
+        if threshold is not None:
+            kwargs["threshold"] = float(threshold)
+        if upper is not None:
+            kwargs["upper"] = float(upper)
+        mesh = extract_surface(vol, largest=False, progress=progress, **kwargs)
+        color = load_surface_presets()[preset].color if preset else DEFAULT_SURFACE_COLOR
+        if preset:
+            name = preset if threshold is None else f"{preset} {threshold:g}+"
+        elif threshold is not None:
+            name = f"{threshold:g}" + (f"..{upper:g}" if upper is not None else "+")
         else:
-            what = f"{seq.axis} {seq.values[self.frame]:g} {seq.unit}".rstrip()
-            if label and seq.axis == "diffusion":
-                what += f" [{label}]"
-        return f"{what} (frame {self.frame + 1}/{len(seq)})"
+            name = "surface"
+        return Surface(name=name, mesh=mesh, report=mesh_report(mesh), color=tuple(color))
 
-    def set_volume(self, vol: Volume, path: str | None = None) -> None:
-        """Show a loaded volume: crosshair at its centre, window from the header."""
-        self.vol = vol
-        self.cursor = MprCursor(vol)
-        self.surfaces = []
-        self.path = path
-        self.sequence = None
-        self.frame = 0
-        modality = str(vol.metadata.get("Modality", ""))
-        self.volume_preset = "ct-bone" if modality in ("CT", "") else "mr-default"
-        if path:
-            self.recent = [path] + [p for p in self.recent if p != path][:9]
+    @staticmethod
+    def export_mesh(mesh: Any, path: str, *, coords: str = "lps", allow_open: bool = False) -> MeshReport:
+        """Write a mesh to a file, atomically (worker-safe)."""
+        return export_mesh(mesh, path, coords=coords, allow_open=allow_open)
 
-    # ------------------------------------------------------------------ queries
-    def value_at(self, xyz: Sequence[float]) -> tuple[float | None, tuple[int, int, int] | None]:
-        """Value and voxel index (i, j, k) at an LPS point, or (None, None) outside."""
-        if self.vol is None:
-            return None, None
-        ijk = np.round(self.vol.patient_to_index(xyz)).astype(int)
-        dims = self.vol.dimensions
-        if np.any(ijk < 0) or np.any(ijk >= np.asarray(dims)):
-            return None, None
-        i, j, k = (int(v) for v in ijk)
-        return float(self.vol.array[k, j, i]), (i, j, k)
-
-    def status_text(self, xyz: Sequence[float]) -> str:
-        """'HU 40 | ijk (10, 20, 5) | LPS (x, y, z) mm' for the status bar."""
-        value, ijk = self.value_at(xyz)
-        unit = "HU" if self.vol is not None and self.vol.metadata.get("Modality") == "CT" else "value"
-        pos = ", ".join(f"{v:.1f}" for v in xyz)
-        if value is None:
-            return f"outside the volume | LPS ({pos}) mm"
-        return f"{unit} {value:g} | ijk {ijk} | LPS ({pos}) mm"
-
-    # ------------------------------------------------------------------ actions
-    def set_slab(self, thickness_mm: float, mode: SlabMode | str = SlabMode.MIP) -> None:
-        """Thick-slab MPR (0 turns it off)."""
-        if self.cursor is None:
-            return
-        self.cursor.slab_mm = max(0.0, float(thickness_mm))
-        self.cursor.slab_mode = SlabMode(mode) if thickness_mm > 0 else SlabMode.NONE
-
-    def window_presets(self) -> list[str]:
-        """Names of the window/level presets."""
-        return list(load_wl_presets())
-
-    def surface_presets(self) -> list[str]:
-        """Names of the surface presets."""
-        return list(load_surface_presets())
+    # ------------------------------------------------------------------ GUI thread
+    def apply_open(self, result: OpenResult) -> None:
+        """Show what a worker opened: series browser, volume, recent paths."""
+        self.state.set_series(result.series, result.path)
+        self.state.set_volume(result.volume, sequence=result.sequence, path=result.path, series_uid=result.series_uid)
+        self.state.add_recent(result.path)
 
     def add_surface(
         self,
@@ -198,21 +187,107 @@ class ViewerModel:
         upper: float | None = None,
         progress: ProgressCallback | None = None,
     ) -> Surface:
-        """Extract a surface (in a worker) and add it to the scene list."""
-        if self.vol is None:
+        """Extract a surface of the volume shown and add it (GUI thread; scripts)."""
+        if self.state.volume is None:
             raise ValueError("no volume loaded")
-        kwargs: dict[str, Any] = dict(preset=preset, progress=progress, largest=False)
-        if threshold is not None:
-            kwargs["threshold"] = threshold
-            kwargs["upper"] = upper
-        mesh = extract_surface(self.vol, **kwargs)
-        report = mesh_report(mesh)
-        color = load_surface_presets()[preset].color if preset else (0.9, 0.8, 0.6)
-        name = preset or (f"{threshold:g}" + (f"..{upper:g}" if upper is not None else "+"))
-        surface = Surface(name=name, mesh=mesh, report=report, color=color)
-        self.surfaces.append(surface)
+        surface = self.extract_surface(self.state.volume, preset=preset, threshold=threshold, upper=upper, progress=progress)
+        self.state.add_surface(surface)
         return surface
 
     def export_surface(self, index: int, path: str, *, coords: str = "lps", allow_open: bool = False) -> MeshReport:
-        """Write one surface to a file (atomic)."""
-        return export_mesh(self.surfaces[index].mesh, path, coords=coords, allow_open=allow_open)
+        """Write one surface of the state to a file (atomic)."""
+        return self.export_mesh(self.state.surfaces[index].mesh, path, coords=coords, allow_open=allow_open)
+
+    # ------------------------------------------------------------------ texts and lists
+    def value_at(self, xyz: Sequence[float]) -> tuple[float | None, tuple[int, int, int] | None]:
+        """Value and voxel index (i, j, k) at an LPS point, or (None, None) outside."""
+        return self.state.value_at(xyz)
+
+    def status_text(self, xyz: Sequence[float]) -> str:
+        """'HU 40 | ijk (10, 20, 5) | LPS (x, y, z) mm' for the status bar."""
+        value, ijk = self.state.value_at(xyz)
+        vol = self.state.volume
+        unit = "HU" if vol is not None and vol.metadata.get("Modality") == "CT" else "value"
+        pos = ", ".join(f"{v:.1f}" for v in xyz)
+        if ijk is None:
+            return f"outside the volume | LPS ({pos}) mm"
+        if value is None:  # colour
+            assert vol is not None
+            rgb = tuple(int(c) for c in vol.array[ijk[2], ijk[1], ijk[0]])
+            return f"RGB {rgb} | ijk {ijk} | LPS ({pos}) mm"
+        return f"{unit} {value:g} | ijk {ijk} | LPS ({pos}) mm"
+
+    def frame_text(self) -> str:
+        """'time 80 ms (frame 2/6)' for the status bar, '' without a sequence."""
+        seq, frame = self.state.sequence, self.state.frame
+        if seq is None:
+            return ""
+        label = seq.labels[frame] if frame < len(seq.labels) else ""
+        if seq.axis == "index":
+            what = label or f"volume {frame}"
+        else:
+            what = f"{seq.axis} {seq.values[frame]:g} {seq.unit}".rstrip()
+            if label and seq.axis == "diffusion":
+                what += f" [{label}]"
+        return f"{what} (frame {frame + 1}/{len(seq)})"
+
+    @staticmethod
+    def window_presets() -> list[str]:
+        """Names of the window/level presets."""
+        return list(load_wl_presets())
+
+    @staticmethod
+    def surface_presets() -> list[str]:
+        """Names of the surface presets."""
+        return list(load_surface_presets())
+
+    # ------------------------------------------------------------------ old names (read-only)
+    @property
+    def vol(self) -> Volume | None:
+        """The volume shown (``state.volume``)."""
+        return self.state.volume
+
+    @property
+    def sequence(self) -> VolumeSequence | None:
+        """``state.sequence``."""
+        return self.state.sequence
+
+    @property
+    def frame(self) -> int:
+        """``state.frame``."""
+        return self.state.frame
+
+    @property
+    def series(self) -> list[SeriesInfo]:
+        """``state.series`` as a list."""
+        return list(self.state.series)
+
+    @property
+    def path(self) -> str | None:
+        """``state.path``."""
+        return self.state.path
+
+    @property
+    def surfaces(self) -> tuple[Surface, ...]:
+        """``state.surfaces``."""
+        return self.state.surfaces
+
+    @property
+    def layout(self) -> Layout:
+        """``state.layout.layout``."""
+        return self.state.layout.layout
+
+    @property
+    def single_view(self) -> Plane | None:
+        """``state.layout.single_view``."""
+        return self.state.layout.single_view
+
+    @property
+    def recent(self) -> list[str]:
+        """``state.recent`` as a list."""
+        return list(self.state.recent)
+
+    @property
+    def cursor(self) -> _CursorView | None:
+        """The crosshair and window under the old ``MprCursor`` names (read-only), None before a load."""
+        return None if self.state.volume is None else _CursorView(self.state)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from vtkdicom_app.mpr import Slice, to_display
+from vtkdicom_app.display import to_display
+from vtkdicom_app.mpr import Slice
 from vtkdicom_app.rendering.volume_render import ensure_offscreen_backend, grab_render_window, write_png
 
 __all__ = ["SliceView", "render_slice", "contact_sheet"]
@@ -44,10 +46,9 @@ class SliceView:
     """
 
     def __init__(self, render_window: Any, viewport: Sequence[float] = (0.0, 0.0, 1.0, 1.0)) -> None:
-        from vtkmodules.vtkRenderingCore import vtkActor2D, vtkImageActor, vtkPolyDataMapper2D, vtkRenderer, vtkTextActor
-
         import vtkmodules.vtkRenderingFreeType  # noqa: F401  (text rendering factories)
         import vtkmodules.vtkRenderingOpenGL2  # noqa: F401
+        from vtkmodules.vtkRenderingCore import vtkActor2D, vtkImageActor, vtkPolyDataMapper2D, vtkRenderer, vtkTextActor
 
         self.render_window = render_window
         self.renderer = vtkRenderer()
@@ -86,6 +87,11 @@ class SliceView:
         self.scale_label.GetTextProperty().SetColor(1, 1, 1)
         self.renderer.AddViewProp(self.scale_label)
         self.slice: Slice | None = None
+        self.rgb: np.ndarray | None = None
+        # what is shown (set by show(); the viewer's tests read them back)
+        self.window_level: tuple[float, float] | None = None
+        self.zoom = 1.0
+        self.pan: tuple[float, float] = (0.0, 0.0)
 
     def show(
         self,
@@ -103,6 +109,8 @@ class SliceView:
         from vtkmodules.vtkCommonDataModel import vtkImageData
 
         self.slice = s
+        self.window_level = (float(window), float(level))
+        self.zoom, self.pan = float(zoom), (float(pan[0]), float(pan[1]))
         shown = to_display(s.array, window, level, invert=invert)
         rgb = shown.copy() if shown.ndim == 3 else np.repeat(shown[:, :, None], 3, axis=2)
         if crosshair is not None:
@@ -128,6 +136,24 @@ class SliceView:
             self.letters[edge].SetInput(letter)
         self._place_camera(s, zoom, pan)
         self._update_scale_bar(s)
+
+    def mm_per_pixel(self) -> float:
+        """Millimetres of the slice per display pixel at the current zoom."""
+        view_h_px = (self.renderer.GetViewport()[3] - self.renderer.GetViewport()[1]) * self.render_window.GetSize()[1]
+        return 2.0 * self.renderer.GetActiveCamera().GetParallelScale() / max(1.0, view_h_px)
+
+    def patient_at(self, x: float, y: float) -> np.ndarray | None:
+        """LPS point (mm) on the slice's plane under display pixel ``(x, y)``; None before a slice is shown."""
+        s = self.slice
+        if s is None:
+            return None
+        ren = self.renderer
+        ren.SetDisplayPoint(float(x), float(y), 0.0)
+        ren.DisplayToWorld()
+        wx, wy, _wz, w = ren.GetWorldPoint()
+        if w:
+            wx, wy = wx / w, wy / w
+        return s.pixel_to_patient(wy / s.pixel_size[1], wx / s.pixel_size[0])
 
     def _place_camera(self, s: Slice, zoom: float, pan: tuple[float, float]) -> None:
         cam = self.renderer.GetActiveCamera()
@@ -180,10 +206,9 @@ class SliceView:
 
 def _offscreen_window(size: tuple[int, int]) -> Any:
     ensure_offscreen_backend()
-    from vtkmodules.vtkRenderingCore import vtkRenderWindow
-
     import vtkmodules.vtkRenderingFreeType  # noqa: F401  (text)
     import vtkmodules.vtkRenderingOpenGL2  # noqa: F401
+    from vtkmodules.vtkRenderingCore import vtkRenderWindow
 
     rw = vtkRenderWindow()
     rw.SetOffScreenRendering(1)

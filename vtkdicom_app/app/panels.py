@@ -1,0 +1,345 @@
+"""The viewer's dock panels, one small class each.
+
+Every panel turns its controls into :class:`~vtkdicom_app.viewer_state.ViewerState` calls
+and shows the state again when an event says it changed; none keeps a number of its own.
+Work that needs a worker thread (extracting or exporting a surface, opening a series) goes
+through a callback the main window gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PyQt5 import QtCore, QtGui, QtWidgets
+
+from vtkdicom_app.app.model import ViewerModel
+from vtkdicom_app.mpr import Plane, SlabMode
+from vtkdicom_app.rendering import load_volume_presets
+from vtkdicom_app.viewer_state import SLAB_MAX_MM, VOLUME_OPACITY_RANGE, VOLUME_SHIFT_RANGE, Event, StateEvent, ViewerState
+
+__all__ = ["FramesPanel", "SeriesPanel", "SlabPanel", "SurfacePanel", "VolumeRenderingPanel", "WindowLevelPanel", "listen"]
+
+HEADER_WINDOW = "(header)"
+
+
+def listen(widget: QtCore.QObject, state: ViewerState, callback: Callable[[Event], None]) -> None:
+    """Connect ``callback`` to the state's events for as long as ``widget`` lives."""
+    state.events.connect(callback)
+    widget.destroyed.connect(lambda *_: state.events.is_connected(callback) and state.events.disconnect(callback))
+
+
+class _Panel(QtWidgets.QWidget):
+    """A panel listening to the state for the events in ``EVENTS``."""
+
+    EVENTS: frozenset[StateEvent] = frozenset()
+
+    def __init__(self, state: ViewerState, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        listen(self, state, self._on_state)
+
+    def _on_state(self, event: Event) -> None:
+        if event.name in self.EVENTS:
+            self.show_state(event)
+
+    def show_state(self, event: Event | None = None) -> None:
+        """Show the state's values in the controls (without calling back into the state)."""
+
+
+class SeriesPanel(_Panel):
+    """The series browser: the last scan; a double click opens a series."""
+
+    EVENTS = frozenset({StateEvent.SERIES})
+    COLUMNS = ("Patient", "Study", "Date", "Modality", "Description", "Images", "Shape", "Warnings")
+
+    def __init__(self, state: ViewerState, open_series: Callable[[str], Any], *, anonymize: bool = False) -> None:
+        super().__init__(state)
+        self.anonymize = anonymize
+        self.table = QtWidgets.QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
+        self.table.cellDoubleClicked.connect(lambda row, _col: self._chosen(row))
+        self._open_series = open_series
+        QtWidgets.QVBoxLayout(self).addWidget(self.table)
+        self.layout().setContentsMargins(0, 0, 0, 0)
+
+    def _chosen(self, row: int) -> None:
+        if 0 <= row < len(self.state.series):
+            self._open_series(self.state.series[row].uid)
+
+    def show_state(self, event: Event | None = None) -> None:  # noqa: D102
+        infos = self.state.series
+        self.table.setRowCount(len(infos))
+        for r, s in enumerate(infos):
+            values = [
+                "(anonymized)" if self.anonymize else s.patient_name,
+                s.study_description,
+                s.study_date,
+                s.modality,
+                s.description + (f" [{s.n_frames} frames along {s.fourth_axis}]" if s.fourth_axis else ""),
+                str(s.n_files),
+                "x".join(map(str, s.shape)),
+                "; ".join(s.warnings)[:200],
+            ]
+            for c, v in enumerate(values):
+                self.table.setItem(r, c, QtWidgets.QTableWidgetItem(v))
+
+
+class WindowLevelPanel(_Panel):
+    """Window/level: a preset list and the two numbers."""
+
+    EVENTS = frozenset({StateEvent.WINDOW_LEVEL, StateEvent.VOLUME})
+
+    def __init__(self, state: ViewerState) -> None:
+        super().__init__(state)
+        form = QtWidgets.QFormLayout(self)
+        self.preset = QtWidgets.QComboBox()
+        self.preset.addItems([HEADER_WINDOW, *ViewerModel.window_presets()])
+        self.preset.activated.connect(self.choose_preset)
+        self.window_spin = QtWidgets.QDoubleSpinBox(maximum=1e5, minimum=1.0, decimals=0)
+        self.level_spin = QtWidgets.QDoubleSpinBox(maximum=1e5, minimum=-1e5, decimals=0)
+        self.window_spin.editingFinished.connect(self._typed)
+        self.level_spin.editingFinished.connect(self._typed)
+        form.addRow("Preset", self.preset)
+        form.addRow("Window", self.window_spin)
+        form.addRow("Level", self.level_spin)
+
+    def choose_preset(self, index: int) -> None:
+        """A preset was picked (index into the list; 0 is the header's window)."""
+        if self.state.volume is None:
+            return
+        name = self.preset.itemText(index)
+        if name == HEADER_WINDOW:
+            self.state.reset_window_level()
+        else:
+            self.state.apply_window_preset(name)
+
+    def _typed(self) -> None:
+        if self.state.volume is not None:
+            self.state.set_window_level(self.window_spin.value(), self.level_spin.value())
+
+    def show_state(self, event: Event | None = None) -> None:  # noqa: D102
+        wl = self.state.window_level
+        if wl is None:
+            return
+        for spin, value in ((self.window_spin, wl.window), (self.level_spin, wl.level)):
+            spin.blockSignals(True)
+            spin.setValue(value)
+            spin.blockSignals(False)
+        index = self.preset.findText(wl.name)
+        if index >= 0:
+            self.preset.setCurrentIndex(index)
+        elif wl.name in ("header", "auto"):
+            self.preset.setCurrentIndex(0)
+
+
+class SlabPanel(_Panel):
+    """Thick-slab MPR of the three views: thickness and mode."""
+
+    EVENTS = frozenset({StateEvent.SLAB, StateEvent.VOLUME})
+    MODES = (SlabMode.MIP, SlabMode.MINIP, SlabMode.MEAN)
+
+    def __init__(self, state: ViewerState) -> None:
+        super().__init__(state)
+        form = QtWidgets.QFormLayout(self)
+        self.thickness = QtWidgets.QDoubleSpinBox(maximum=SLAB_MAX_MM, minimum=0.0, decimals=1, suffix=" mm")
+        self.mode = QtWidgets.QComboBox()
+        self.mode.addItems([m.value for m in self.MODES])
+        self.thickness.editingFinished.connect(self.apply)
+        self.mode.activated.connect(self.apply)
+        form.addRow("Slab", self.thickness)
+        form.addRow("Slab mode", self.mode)
+
+    def apply(self, *_: Any) -> None:
+        """Send the controls to the state (all three views)."""
+        self.state.set_slab(self.thickness.value(), SlabMode(self.mode.currentText()))
+
+    def show_state(self, event: Event | None = None) -> None:  # noqa: D102
+        slab = self.state.view(Plane.AXIAL).slab
+        self.thickness.blockSignals(True)
+        self.thickness.setValue(slab.thickness_mm)
+        self.thickness.blockSignals(False)
+        if slab.mode is not SlabMode.NONE:
+            self.mode.setCurrentText(slab.mode.value)
+
+
+class VolumeRenderingPanel(_Panel):
+    """The 3D view's volume rendering: preset, shift, opacity scale."""
+
+    EVENTS = frozenset({StateEvent.VOLUME_LOOK, StateEvent.VOLUME})
+
+    def __init__(self, state: ViewerState) -> None:
+        super().__init__(state)
+        form = QtWidgets.QFormLayout(self)
+        self.preset = QtWidgets.QComboBox()
+        self.preset.addItems(list(load_volume_presets()))
+        self.preset.activated.connect(self.apply)
+        lo, hi = VOLUME_SHIFT_RANGE
+        self.shift = QtWidgets.QSlider(QtCore.Qt.Horizontal, minimum=int(lo), maximum=int(hi), value=0)
+        lo, hi = VOLUME_OPACITY_RANGE
+        self.opacity = QtWidgets.QSlider(QtCore.Qt.Horizontal, minimum=int(lo * 100), maximum=int(hi * 100), value=100)
+        self.shift.sliderReleased.connect(self.apply)
+        self.opacity.sliderReleased.connect(self.apply)
+        form.addRow("Preset", self.preset)
+        form.addRow("Shift", self.shift)
+        form.addRow("Opacity", self.opacity)
+
+    def apply(self, *_: Any) -> None:
+        """Send the controls to the state."""
+        self.state.set_volume_look(self.preset.currentText(), shift=float(self.shift.value()), opacity=self.opacity.value() / 100.0)
+
+    def show_state(self, event: Event | None = None) -> None:  # noqa: D102
+        look = self.state.volume_look
+        for widget, setter, value in (
+            (self.preset, self.preset.setCurrentText, look.preset),
+            (self.shift, self.shift.setValue, round(look.shift)),
+            (self.opacity, self.opacity.setValue, round(look.opacity * 100)),
+        ):
+            widget.blockSignals(True)
+            setter(value)
+            widget.blockSignals(False)
+
+
+class SurfacePanel(_Panel):
+    """Surfaces: add from a preset or a threshold, colour, opacity, visibility, report, export."""
+
+    EVENTS = frozenset({StateEvent.SURFACES, StateEvent.SURFACE, StateEvent.VOLUME})
+
+    def __init__(self, state: ViewerState, add_surface: Callable[..., Any], export_surface: Callable[[int], Any]) -> None:
+        super().__init__(state)
+        box = QtWidgets.QVBoxLayout(self)
+        row = QtWidgets.QHBoxLayout()
+        self.preset = QtWidgets.QComboBox()
+        self.preset.addItems(ViewerModel.surface_presets())
+        add = QtWidgets.QPushButton("Add")
+        add.clicked.connect(lambda: add_surface(preset=self.preset.currentText()))
+        row.addWidget(self.preset)
+        row.addWidget(add)
+        box.addLayout(row)
+        row = QtWidgets.QHBoxLayout()
+        self.threshold = QtWidgets.QDoubleSpinBox(minimum=-5000.0, maximum=50000.0, value=300.0, decimals=0)
+        add_threshold = QtWidgets.QPushButton("Add threshold")
+        add_threshold.clicked.connect(lambda: add_surface(threshold=self.threshold.value()))  # the user's threshold
+        row.addWidget(self.threshold)
+        row.addWidget(add_threshold)
+        box.addLayout(row)
+        row = QtWidgets.QHBoxLayout()
+        colour = QtWidgets.QPushButton("Colour...")
+        colour.clicked.connect(self._colour_dialog)
+        self.opacity = QtWidgets.QSlider(QtCore.Qt.Horizontal, minimum=5, maximum=100, value=100)
+        self.opacity.valueChanged.connect(self._opacity_moved)
+        row.addWidget(colour)
+        row.addWidget(QtWidgets.QLabel("Opacity"))
+        row.addWidget(self.opacity)
+        box.addLayout(row)
+        self.list = QtWidgets.QListWidget()
+        self.list.itemChanged.connect(self._toggled)
+        self.list.currentRowChanged.connect(self._selected)
+        box.addWidget(self.list)
+        self.report = QtWidgets.QLabel("")
+        self.report.setWordWrap(True)
+        box.addWidget(self.report)
+        export = QtWidgets.QPushButton("Export...")
+        export.clicked.connect(lambda: export_surface(self.list.currentRow()))
+        box.addWidget(export)
+
+    def _opacity_moved(self, value: int) -> None:
+        row = self.list.currentRow()
+        if 0 <= row < len(self.state.surfaces):
+            self.state.set_surface_look(row, opacity=value / 100.0)
+
+    def _toggled(self, item: QtWidgets.QListWidgetItem) -> None:
+        row = self.list.row(item)
+        if 0 <= row < len(self.state.surfaces):
+            self.state.set_surface_look(row, visible=item.checkState() == QtCore.Qt.Checked)
+
+    def _colour_dialog(self) -> None:
+        row = self.list.currentRow()
+        if not 0 <= row < len(self.state.surfaces):
+            return
+        r, g, b = (int(c * 255) for c in self.state.surfaces[row].color)
+        chosen = QtWidgets.QColorDialog.getColor(QtGui.QColor(r, g, b), self, "Surface colour")
+        if chosen.isValid():
+            self.state.set_surface_look(row, color=(chosen.redF(), chosen.greenF(), chosen.blueF()))
+
+    def _selected(self, row: int) -> None:
+        surfaces = self.state.surfaces
+        if 0 <= row < len(surfaces):
+            self.report.setText(surfaces[row].report.summary())
+            self.opacity.blockSignals(True)
+            self.opacity.setValue(round(surfaces[row].opacity * 100))
+            self.opacity.blockSignals(False)
+        else:
+            self.report.setText("")
+
+    def show_state(self, event: Event | None = None) -> None:  # noqa: D102
+        surfaces = self.state.surfaces
+        self.list.blockSignals(True)
+        if event is not None and event.name is StateEvent.SURFACE:
+            item = self.list.item(event.key)
+            if item is not None:
+                item.setCheckState(QtCore.Qt.Checked if event.value.visible else QtCore.Qt.Unchecked)
+            self.list.blockSignals(False)
+            return
+        added = event is not None and event.name is StateEvent.SURFACES and len(surfaces) > self.list.count()
+        self.list.clear()
+        for s in surfaces:
+            item = QtWidgets.QListWidgetItem(f"{s.name}: {s.report.triangles} triangles")
+            item.setFlags(item.flags() | QtCore.Qt.ItemIsUserCheckable)
+            item.setCheckState(QtCore.Qt.Checked if s.visible else QtCore.Qt.Unchecked)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        row = len(surfaces) - 1 if added else min(self.list.currentRow(), len(surfaces) - 1)
+        self.list.setCurrentRow(row)
+        self._selected(row)
+
+
+class FramesPanel(_Panel):
+    """The frames of a 4D series: slider, play/pause and speed."""
+
+    EVENTS = frozenset({StateEvent.VOLUME, StateEvent.FRAME})
+
+    def __init__(self, state: ViewerState, frame_text: Callable[[], str]) -> None:
+        super().__init__(state)
+        self._frame_text = frame_text
+        row = QtWidgets.QHBoxLayout(self)
+        self.play_button = QtWidgets.QPushButton("Play")
+        self.play_button.setCheckable(True)
+        self.play_button.toggled.connect(self._play_toggled)
+        self.slider = QtWidgets.QSlider(QtCore.Qt.Horizontal, minimum=0, maximum=0)
+        self.slider.valueChanged.connect(self._slid)
+        self.fps = QtWidgets.QDoubleSpinBox(minimum=0.5, maximum=60.0, value=8.0, suffix=" fps")
+        self.fps.valueChanged.connect(lambda v: self.timer.setInterval(int(1000 / v)))
+        self.label = QtWidgets.QLabel("")
+        for w in (self.play_button, self.slider, self.fps, self.label):
+            row.addWidget(w)
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(125)
+        self.timer.timeout.connect(self._next)
+
+    def _slid(self, value: int) -> None:
+        if self.state.sequence is not None:
+            self.state.set_frame(value)
+
+    def _next(self) -> None:
+        if self.state.sequence is not None:
+            self.state.set_frame(self.state.frame + 1)
+
+    def _play_toggled(self, on: bool) -> None:
+        self.play_button.setText("Pause" if on else "Play")
+        if on:
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def show_state(self, event: Event | None = None) -> None:  # noqa: D102
+        seq = self.state.sequence
+        if event is not None and event.name is StateEvent.VOLUME:
+            self.play_button.setChecked(False)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, 0 if seq is None else len(seq) - 1)
+        self.slider.setValue(self.state.frame)
+        self.slider.blockSignals(False)
+        self.label.setText(self._frame_text())
