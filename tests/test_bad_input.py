@@ -11,7 +11,7 @@
 | non-orthogonal or non-unit orientation | GeometryError naming the tag |
 | Rows/Columns/PixelSpacing vary | split, warning naming the tag |
 | per-slice slope/intercept, signed data, BitsStored < BitsAllocated | exact real-world values |
-| PixelPaddingValue | reported in metadata (real-world value) |
+| PixelPaddingValue | `Volume.padding_value` (real-world value); metadata keeps the stored value |
 | MONOCHROME1 | values unchanged, metadata says invert the display |
 | (enhanced) multi-frame | same volume as the single-frame equivalent |
 | compressed syntaxes, big endian, deflate | decoded; without a decoder an error names syntax and package |
@@ -146,9 +146,9 @@ def test_gantry_tilt_is_detected_and_corrected_on_request(phantom_factory: Any) 
     ph = phantom_factory(rows=64, columns=64, slices=32, pixel_spacing=(3.0, 3.0), slice_spacing=3.0, gantry_tilt_deg=15.0)
     with pytest.warns(GeometryWarning, match=r"gantry tilt of 15\.0\d degrees"):
         sheared = vda.load(ph.outdir)
-    assert sheared.metadata["gantry_tilt_deg"] == pytest.approx(15.0, abs=0.05)
+    assert sheared.gantry_tilt_deg == pytest.approx(15.0, abs=0.05) and not sheared.tilt_corrected
     corrected = _load_quiet(ph.outdir, correct_tilt=True)
-    assert corrected.metadata["tilt_corrected"] is True
+    assert corrected.tilt_corrected is True
     # after correction the marker and the sphere sit where the model put them
     spec = ph.spec
     for vol, expect_ok in ((corrected, True), (sheared, False)):
@@ -274,8 +274,9 @@ def test_pixel_padding_and_monochrome1_are_reported(tmp_path: Path, phantom_fact
         ds.PhotometricInterpretation = "MONOCHROME1"
         ds.save_as(f)
     vol = vda.load(folder)
-    assert vol.metadata["PixelPaddingValue"] == -1024.0  # stored 0 with intercept -1024
-    assert vol.metadata["invert_display"] is True
+    assert vol.padding_value == -1024.0  # stored 0 with intercept -1024
+    assert vol.metadata["PixelPaddingValue"] == 0  # metadata holds the DICOM value
+    assert vol.invert_display is True and "invert_display" not in vol.metadata
     assert np.array_equal(vol.array, reference.array)  # values unchanged
 
 

@@ -288,7 +288,7 @@ def test_cursor_steps_along_a_sagittal_acquisitions_slices(phantom_factory: Any)
 
 def test_cursor_display_inverts_monochrome1(phantom_factory: Any) -> None:
     vol, _ = _load(phantom_factory)
-    mono1 = Volume(vol.array, spacing=vol.spacing, origin=vol.origin, direction=vol.direction, metadata={**vol.metadata, "invert_display": True})
+    mono1 = Volume(vol.array, spacing=vol.spacing, origin=vol.origin, direction=vol.direction, metadata=dict(vol.metadata), invert_display=True)
     s = MprCursor(vol).slice("axial")
     normal = MprCursor(vol).display(s)
     inverted = MprCursor(mono1).display(s)
@@ -310,7 +310,7 @@ def test_window_level_sources_and_inversion(phantom_factory: Any) -> None:
     assert header is not None and (header.window, header.level) == (400.0, 40.0)
     assert window_level_from_header(Volume(vol.array, metadata={"WindowWidth": [350, 1500], "WindowCenter": [50, -600]})).window == 350.0
     assert window_level_from_header(Volume(vol.array)) is None
-    padded = Volume(vol.array, spacing=vol.spacing, metadata={"PixelPaddingValue": -1000.0})
+    padded = Volume(vol.array, spacing=vol.spacing, padding_value=-1000.0)
     auto = auto_window_level(padded)
     assert auto.low > -1000  # padding excluded from the automatic window
     assert auto_window_level(Volume(vol.array)).low == -1000.0  # ...and only then

@@ -178,7 +178,7 @@ def test_presets_file_and_mr_auto_threshold(phantom_factory: Any) -> None:
 def test_band_and_padding(phantom_factory: Any) -> None:
     ph = phantom_factory(**PV)
     vol = vda.load(ph.outdir)
-    padded = Volume(vol.array.copy(), spacing=vol.spacing, origin=vol.origin, direction=vol.direction, metadata={"PixelPaddingValue": -1000.0})
+    padded = Volume(vol.array.copy(), spacing=vol.spacing, origin=vol.origin, direction=vol.direction, padding_value=-1000.0)
     # air is padding: a skin threshold below air would otherwise wrap the whole block
     with_padding = mesh_report(extract_surface(padded, threshold=-1500.0, smooth=0))
     without = mesh_report(extract_surface(vol, threshold=-1500.0, smooth=0))

@@ -279,7 +279,7 @@ def test_band_vertices_are_in_lps_for_oblique_volumes() -> None:
 @pytest.mark.parametrize("reduce", [0.0, 0.5, 0.9])
 def test_bands_stay_printable_through_smoothing_and_decimation(bone_in_tissue: Any, tmp_path: Path, reduce: float) -> None:
     vol, _centre, _r_bone, _r_ball = bone_in_tissue
-    padded = Volume(vol.array.copy(), metadata={"Modality": "CT", "PixelPaddingValue": -2000})
+    padded = Volume(vol.array.copy(), metadata={"Modality": "CT"}, padding_value=-2000)
     padded.array[:, :, :12] = -2000  # a PixelPaddingValue slab cutting the ball
     for v in (vol, padded):
         m = extract_surface(v, preset="soft-tissue", reduce=reduce)

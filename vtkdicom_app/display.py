@@ -19,18 +19,16 @@ WindowLevel(window=440.0, level=30.0, name='')
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections import abc
 from collections.abc import Sequence
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from vtkdicom_app.errors import VtkDicomError
+from vtkdicom_app.presets import PresetKind, load_presets
 from vtkdicom_app.volume import Volume
 
 __all__ = [
@@ -92,23 +90,16 @@ class WindowLevel:
         return self.level + self.window / 2
 
 
+def _window_level(item: dict[str, Any]) -> WindowLevel:
+    wl = WindowLevel(window=float(item["window"]), level=float(item["level"]), name=str(item["name"]))
+    if not (wl.window > 0 and math.isfinite(wl.window) and math.isfinite(wl.level)):
+        raise ValueError("needs a positive, finite window and a finite level")
+    return wl
+
+
 @lru_cache(maxsize=1)
 def _preset_table() -> tuple[WindowLevel, ...]:
-    text = resources.files("vtkdicom_app").joinpath("data/wl_presets.json").read_text(encoding="utf-8")
-    data = json.loads(text)
-    items = data.get("presets") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise VtkDicomError("wl_presets.json: expected a JSON list of {name, window, level}")
-    out = []
-    for item in items:
-        try:
-            wl = WindowLevel(window=float(item["window"]), level=float(item["level"]), name=str(item["name"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VtkDicomError(f"wl_presets.json: invalid preset {item!r}; each needs name, window, level") from exc
-        if not (wl.window > 0 and math.isfinite(wl.window) and math.isfinite(wl.level)):
-            raise VtkDicomError(f"wl_presets.json: preset {wl.name!r} needs a positive, finite window")
-        out.append(wl)
-    return tuple(out)
+    return tuple(load_presets(PresetKind.WINDOW_LEVEL, _window_level).values())
 
 
 def load_wl_presets() -> dict[str, WindowLevel]:
@@ -165,8 +156,8 @@ def auto_window_level(vol: Volume | np.ndarray, *, percentiles: tuple[float, flo
     Parameters
     ----------
     vol : Volume or numpy.ndarray
-        For a Volume, voxels equal to ``vol.metadata['PixelPaddingValue']`` (real-world
-        units) are left out.
+        For a Volume, voxels equal to ``vol.padding_value`` (real-world units) are
+        left out.
     percentiles : tuple of float
         Low and high percentiles (0-100) shown black and white.
 
@@ -179,7 +170,7 @@ def auto_window_level(vol: Volume | np.ndarray, *, percentiles: tuple[float, flo
         if vol.is_colour:  # colour is shown as stored: a full 8-bit window
             return WindowLevel(255.0, 127.5, "auto")
         arr = np.asarray(vol.array)
-        pad = vol.metadata.get("PixelPaddingValue")
+        pad = vol.padding_value
     else:
         arr, pad = np.asarray(vol), None
     lo_p, hi_p = (float(v) for v in percentiles)
@@ -208,7 +199,7 @@ def apply_window(array: npt.ArrayLike, window: float, level: float, invert: bool
     window, level : float
         Width (> 0) and centre.
     invert : bool, default False
-        White for low values: MONOCHROME1 display (``vol.metadata['invert_display']``); the
+        White for low values: MONOCHROME1 display (``vol.invert_display``); the
         values themselves never change.
 
     Returns

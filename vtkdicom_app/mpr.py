@@ -749,7 +749,7 @@ class MprCursor:
     @property
     def invert(self) -> bool:
         """MONOCHROME1: shown inverted."""
-        return bool(self.vol.invert_display or self.vol.metadata.get("invert_display"))
+        return self.vol.invert_display
 
     normal_of = staticmethod(normal_of)
 

@@ -283,8 +283,8 @@ def _prepared_image(
     :class:`_BandGrid`). Returns ``(vtkImageData, iso, band grid or None)``.
     """
     nk, nj, ni = vol.array.shape
-    pad_value = vol.metadata.get("PixelPaddingValue")
-    has_padding = isinstance(pad_value, (int, float))
+    pad_value = vol.padding_value
+    has_padding = pad_value is not None
     dtype = vol.array.dtype
     delta = _level_margin(vol)
     if upper is None and not has_padding and dtype.kind in "iuf" and sigma_mm <= 0 and inside is None:
@@ -781,7 +781,7 @@ def extract_surface(
     if preset is not None and preset not in presets:
         raise VtkDicomError(f"unknown surface preset {preset!r}; choose one of {', '.join(presets)}")
     choice = _threshold_choice(threshold)
-    modality = str(vol.metadata.get("Modality") or "").upper()
+    modality = vol.modality
     if modality in _NO_HU_MODALITIES and choice is Threshold.NOT_GIVEN and upper is None and (preset is None or presets[preset].modality == "CT"):
         import warnings
 
@@ -815,7 +815,7 @@ def extract_surface(
     if choice is Threshold.NOT_GIVEN:
         choice = DEFAULT_THRESHOLD
     if choice is Threshold.AUTO:
-        threshold = otsu_threshold(vol.array, exclude=vol.metadata.get("PixelPaddingValue"))
+        threshold = otsu_threshold(vol.array, exclude=vol.padding_value)
     else:
         threshold = float(choice)
     if upper is not None and upper <= threshold:

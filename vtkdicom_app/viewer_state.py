@@ -543,7 +543,7 @@ class ViewerState:
     def invert(self) -> bool:
         """The volume is MONOCHROME1: shown inverted."""
         vol = self._volume
-        return bool(vol is not None and (vol.invert_display or vol.metadata.get("invert_display")))
+        return bool(vol is not None and vol.invert_display)
 
     # ------------------------------------------------------------------ queries (computed, not stored)
     def slice(self, view: Plane | str) -> Slice:
@@ -621,7 +621,7 @@ class ViewerState:
         self._window_level = window_level_from_header(vol) or auto_window_level(vol)
         self._views = {p: ViewState() for p in ORTHOGONAL_PLANES}
         self._surfaces = ()
-        modality = str(vol.metadata.get("Modality", ""))
+        modality = vol.modality
         self._volume_look = VolumeLook("ct-bone" if modality in ("CT", "") else "mr-default")
         self._wl_anchor, self._pan_anchor = None, {}
         self._emit(StateEvent.VOLUME, vol)

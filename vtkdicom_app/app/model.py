@@ -207,7 +207,7 @@ class ViewerModel:
         """'HU 40 | ijk (10, 20, 5) | LPS (x, y, z) mm' for the status bar."""
         value, ijk = self.state.value_at(xyz)
         vol = self.state.volume
-        unit = "HU" if vol is not None and vol.metadata.get("Modality") == "CT" else "value"
+        unit = "HU" if vol is not None and vol.modality == "CT" else "value"
         pos = ", ".join(f"{v:.1f}" for v in xyz)
         if ijk is None:
             return f"outside the volume | LPS ({pos}) mm"

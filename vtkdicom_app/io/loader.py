@@ -638,24 +638,24 @@ def _metadata(stack: Stack) -> dict[str, Any]:
         if stack.gradient is not None:
             meta["DiffusionGradientOrientation"] = tuple(stack.gradient)
     meta["PhotometricInterpretation"] = str(tags.get("PhotometricInterpretation") or "MONOCHROME2")
-    meta["invert_display"] = meta["PhotometricInterpretation"] == "MONOCHROME1"
     pad = tags.get("PixelPaddingValue")
     if isinstance(pad, (int, float)):
         first = stack.records[0]
         stored = int(pad)
         if first.file.signed and stored >= 1 << 15:
             stored -= 1 << 16  # the reader decodes US; the value is signed with the pixels
-        meta["PixelPaddingValue"] = stored * first.slope + first.intercept
+        meta["PixelPaddingValue"] = stored  # as the file holds it; Volume.padding_value is real-world
+        meta["_padding_real"] = stored * first.slope + first.intercept
     return meta
 
 
 def _typed_fields(meta: dict[str, Any]) -> dict[str, Any]:
     """Volume's typed fields from the metadata :func:`_metadata` gathered."""
-    pad = meta.get("PixelPaddingValue")
+    pad = meta.pop("_padding_real", None)
     return {
         "modality": str(meta.get("Modality") or ""),
-        "padding_value": float(pad) if isinstance(pad, (int, float)) else None,
-        "invert_display": bool(meta.get("invert_display")),
+        "padding_value": float(pad) if pad is not None else None,
+        "invert_display": meta.get("PhotometricInterpretation") == "MONOCHROME1",
     }
 
 
@@ -850,9 +850,6 @@ def load(
     messages: list[str] = list(tagged)
     metadata = _metadata(stack)
     metadata["n_frames"] = len(stack.records)
-    if geo.tilt_deg:
-        metadata["gantry_tilt_deg"] = round(geo.tilt_deg, 4)
-        metadata["tilt_corrected"] = bool(correct_tilt)
     if window is not None:
         metadata["crop"] = {"roi": None if roi is None else [list(map(float, c)) for c in roi], "stride": int(stride)}
     files = stack.files if window is None else list(dict.fromkeys(r.file.path for r in records))
