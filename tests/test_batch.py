@@ -96,7 +96,10 @@ def test_a_killed_worker_does_not_stop_the_batch(cohort: Path, client: Any, tmp_
 def test_cli_exit_code_counts_failures(cohort: Path, tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "vtkdicom_app", "-q", "batch", str(cohort), "-o", str(tmp_path / "o"), "--job", "convert", "--workers", "2"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "8 series: 7 done, 0 already complete, 1 failed" in proc.stdout

@@ -90,7 +90,10 @@ def test_demo_writes_the_phantom_screenshot_and_stl(tmp_path: Path) -> None:
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
         [sys.executable, "-m", "vtkdicom_app", "demo", "--outdir", str(tmp_path / "demo"), "--no-viewer"],
-        capture_output=True, text=True, timeout=600, env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "loaded:" in proc.stdout

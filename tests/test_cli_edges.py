@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from vtkdicom_app import cli
-from vtkdicom_app.cli import main
+from vtkdicom_app.cli import load_cmds, main
+from vtkdicom_app.cli._progress import TerminalProgress
 
 ROOT = Path(__file__).resolve().parents[1]
 # two series: number 1 with 10 slices, number 2 with 8 (z from -9 to 9 mm in series 1)
@@ -31,6 +31,24 @@ def two(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("edges_two")
     write_phantom(out, **TWO)
     return out
+
+
+@pytest.fixture()
+def no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every way the commands read a volume fails the test: checks must come first."""
+    import vtkdicom_app.io.formats
+    import vtkdicom_app.io.loader
+
+    def loaded(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("loaded the volume before checking the command line")
+
+    for module, name in (
+        (vtkdicom_app.io.loader, "scan"),
+        (vtkdicom_app.io.loader, "load"),
+        (vtkdicom_app.io.loader, "load_sequence"),
+        (vtkdicom_app.io.formats, "read_volume"),
+    ):
+        monkeypatch.setattr(module, name, loaded)
 
 
 def _last_line(text: str) -> str:
@@ -90,11 +108,7 @@ def test_info_headers_only_checks_and_narrows_the_series(two: Path, capsys: pyte
         ["view", "{missing}", "--screenshot", "{tmp}/v.jpg"],
     ],
 )
-def test_usage_errors_exit_2_before_loading(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    def no_loading(*_args: Any, **_kwargs: Any) -> Any:
-        raise AssertionError("loaded the volume before checking the command line")
-
-    monkeypatch.setattr(cli, "_load_for", no_loading)
+def test_usage_errors_exit_2_before_loading(argv: list[str], tmp_path: Path, no_loading: None, capsys: pytest.CaptureFixture[str]) -> None:
     argv = [a.format(missing=tmp_path / "no-such-folder", tmp=tmp_path) for a in argv]
     assert main(["-q", *argv]) == 2
     err = capsys.readouterr().err
@@ -102,11 +116,13 @@ def test_usage_errors_exit_2_before_loading(argv: list[str], tmp_path: Path, mon
     assert "Error:" not in err and "Traceback" not in err  # no "ValueError: " prefix
 
 
-def test_unknown_mesh_and_volume_suffixes_fail_before_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_mesh_and_volume_suffixes_fail_before_loading(tmp_path: Path, no_loading: None, capsys: pytest.CaptureFixture[str]) -> None:
     """Exit 1 (the contract of tests/test_surface.py and tests/test_formats.py), one line, no loading."""
-    monkeypatch.setattr(cli, "_load_for", lambda *_a, **_k: pytest.fail("loaded before checking the suffix"))
     missing = tmp_path / "no-such-folder"
-    for argv, words in ((["export-mesh", str(missing), "-o", str(tmp_path / "x.xyz")], "unknown mesh format"), (["convert", str(missing), "-o", str(tmp_path / "x.xyz")], "unknown volume format")):
+    for argv, words in (
+        (["export-mesh", str(missing), "-o", str(tmp_path / "x.xyz")], "unknown mesh format"),
+        (["convert", str(missing), "-o", str(tmp_path / "x.xyz")], "unknown volume format"),
+    ):
         assert main(["-q", *argv]) == 1
         err = capsys.readouterr().err
         assert words in err and err.count("\n") == 1 and "Error:" not in err
@@ -125,7 +141,9 @@ def test_batch_root_that_cannot_work_is_a_usage_error(tmp_path: Path, two: Path,
         assert not out.exists()  # refused before anything was started or written
 
 
-def test_batch_exit_status_is_1_on_failures_never_their_count(tmp_path: Path, two: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_batch_exit_status_is_1_on_failures_never_their_count(
+    tmp_path: Path, two: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import vtkdicom_app.batch
 
     rows: list[dict[str, Any]] = []
@@ -171,7 +189,7 @@ def test_histogram_covers_the_voxels_of_the_statistics(two: Path, tmp_path: Path
     def capture(values: Any, path: str, fmt: Any, *, title: str, xlabel: str) -> None:
         seen.update(values=values, title=title, path=path)
 
-    monkeypatch.setattr(cli, "_plot_histogram", capture)
+    monkeypatch.setattr(load_cmds, "_plot_histogram", capture)
     assert main(argv) == 0
     assert seen["values"].size == count < 10 * 32 * 32
     assert seen["values"].min() >= 0
@@ -199,8 +217,7 @@ def test_histogram_pdf(two: Path, tmp_path: Path) -> None:
         ["view", "{ph}", "--screenshot", "{out}/v.png"],
     ],
 )
-def test_output_into_a_missing_folder_says_so(argv: list[str], two: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(cli, "_load_for", lambda *_a, **_k: pytest.fail("checked after loading"))
+def test_output_into_a_missing_folder_says_so(argv: list[str], two: Path, tmp_path: Path, no_loading: None, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "missing"
     argv = [a.format(ph=two, out=missing, tmp=tmp_path) for a in argv]
     assert main(["-q", *argv]) == 1
@@ -268,7 +285,7 @@ def test_info_text_mentions_ignored_files(two: Path, tmp_path: Path, capsys: pyt
 def test_progress_bars_show_stages_and_end_at_total(monkeypatch: pytest.MonkeyPatch) -> None:
     err = io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
-    with cli._TerminalProgress(enabled=True) as progress:
+    with TerminalProgress(enabled=True) as progress:
         for n in range(0, 48, 5):
             progress(n + 1, 48, "Reading headers")
         progress(16, 48, "Reading pixels")  # chunks, the last one never reported
@@ -288,7 +305,7 @@ def test_progress_bars_show_stages_and_end_at_total(monkeypatch: pytest.MonkeyPa
 
     err = io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
-    with pytest.raises(KeyboardInterrupt), cli._TerminalProgress(enabled=True) as progress:
+    with pytest.raises(KeyboardInterrupt), TerminalProgress(enabled=True) as progress:
         progress(10, 48, "Reading headers")
         raise KeyboardInterrupt  # a cancel shows where it stopped
     assert "10/48" in err.getvalue() and "48/48" not in err.getvalue()
@@ -301,7 +318,10 @@ def test_demo_writes_inside_its_outdir(tmp_path: Path) -> None:
     demo = tmp_path / "demo"
     proc = subprocess.run(
         [sys.executable, "-m", "vtkdicom_app", "-q", "demo", "--outdir", str(demo), "--no-viewer"],
-        capture_output=True, text=True, timeout=600, env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [p.name for p in tmp_path.iterdir()] == ["demo"]  # nothing beside the folder
@@ -325,7 +345,7 @@ def test_view_screenshot_without_display_starts_xvfb(two: Path, tmp_path: Path, 
 # ------------------------------------------------------------------ packaging
 def test_package_data_folder_is_a_listed_package(monkeypatch: pytest.MonkeyPatch) -> None:
     """setuptools warns ("Package would be ignored") about data folders missing from packages."""
-    import setuptools  # noqa: F401  (first: its distutils)
+    import setuptools  # noqa: F401, I001  (first: its distutils)
     from distutils.core import run_setup
 
     monkeypatch.chdir(ROOT)

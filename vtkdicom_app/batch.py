@@ -6,6 +6,8 @@ series under a folder, on a LocalCluster sized to the machine or an existing sch
 * Output names are stable and anonymous: a hash of the Study and Series Instance UIDs.
 * A failing series never stops the batch: its error is a manifest row. Lost workers are
   handled by Dask (the task runs again elsewhere).
+* A study folder that holds DICOM files but no series a job can run on (every file skipped:
+  truncated, damaged; or only localizers) is an error row too, with the files and why.
 * The manifest (``manifest.jsonl`` appended as tasks finish, ``manifest.json`` and
   ``manifest.csv`` at the end) makes a re-run skip series whose output is complete.
 """
@@ -20,10 +22,11 @@ import json
 import os
 import time
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-__all__ = ["BatchJob", "SeriesTask", "find_series", "run_task", "run", "load_manifest", "local_cluster"]
+__all__ = ["BatchJob", "SeriesTask", "UnloadableFolder", "find_series", "run_task", "run", "load_manifest", "local_cluster"]
 
 MANIFEST_FIELDS = ("key", "job", "status", "output", "seconds", "series_uid_hash", "n_files", "shape", "warnings", "error", "result")
 
@@ -52,31 +55,97 @@ class SeriesTask:
     shape: tuple[int, int, int]
 
 
+@dataclasses.dataclass(frozen=True)
+class UnloadableFolder:
+    """A study folder (or the loose files) under the batch root that holds DICOM files but
+    no series a job can run on; it becomes an error row of the manifest.
+
+    Attributes
+    ----------
+    key : str
+        Stable, anonymous: a hash of the folder's path relative to the root.
+    folder : str
+        The folder, relative to the root ("." for loose files at the top).
+    n_files : int
+        Files found there.
+    reason : str
+        Why nothing loads: the skipped files (relative to the folder) and why, from the scan.
+    """
+
+    key: str
+    folder: str
+    n_files: int
+    reason: str
+
+    def row(self, job: BatchJob) -> dict[str, Any]:
+        """The manifest row (status "error")."""
+        return {
+            "key": self.key,
+            "job": job.value,
+            "status": "error",
+            "output": "",
+            "seconds": 0.0,
+            "series_uid_hash": "",
+            "n_files": self.n_files,
+            "shape": "",
+            "warnings": "",
+            "error": self.reason[:2000],
+            "result": "",
+            "folder": self.folder,
+        }
+
+
 def _hash(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:16]
 
 
-def _scan_folder(folder: str) -> list[SeriesTask]:
-    """find_series on a worker; a folder that holds no DICOM gives no task (not an error)."""
+def _tasks(scanned: Iterable[Any]) -> list[SeriesTask]:
+    tasks = []
+    for info in scanned:
+        if info.is_localizer:
+            continue
+        key = _hash(info.study_instance_uid, info.uid)
+        tasks.append(SeriesTask(key=key, series_uid_hash=_hash(info.uid), files=tuple(info.files), shape=info.shape))
+    return tasks
+
+
+def _unloadable(scanned: Any, where: str, folder: str, shown: int = 5) -> UnloadableFolder | None:
+    """Why a scan that gave no task is a failure; None when it found no DICOM file at all."""
+    n_files = len(scanned.skipped) + len(scanned.ignored) + len({f for info in scanned for f in info.files})
+    label = "the loose files" if folder == "." else f"{folder}/"
+    if scanned.skipped:
+        listed = "; ".join(f"{os.path.relpath(p, where)}: {r}" for p, r in scanned.skipped[:shown])
+        more = f" (+{len(scanned.skipped) - shown} more)" if len(scanned.skipped) > shown else ""
+        reason = f"no loadable series in {label}: {len(scanned.skipped)} file(s) skipped: {listed}{more}"
+    elif len(scanned):
+        reason = f"no loadable series in {label}: only localizer images ({len(scanned)} series), which batch jobs leave out"
+    else:
+        return None
+    return UnloadableFolder(key=_hash("folder", folder), folder=folder, n_files=n_files, reason=reason)
+
+
+def _scan_folder(folder: str, root: str) -> tuple[list[SeriesTask], UnloadableFolder | None]:
+    """The tasks of one study folder (on a worker), or why it has none.
+
+    A folder that holds no DICOM file gives neither (not a study); one whose DICOM files all
+    failed to load (truncated, damaged) or hold only localizers is an :class:`UnloadableFolder`.
+    """
     from vtkdicom_app.errors import NotDicomError
+    from vtkdicom_app.io.loader import scan
 
     try:
-        return find_series(folder)
+        scanned = scan(folder)
     except NotDicomError:
-        return []
+        return [], None
+    tasks = _tasks(scanned)
+    return tasks, None if tasks else _unloadable(scanned, folder, os.path.relpath(folder, root))
 
 
 def find_series(root: str | os.PathLike[str] | list[str]) -> list[SeriesTask]:
     """Every series (stack) under ``root``, as tasks (localizers left out)."""
     from vtkdicom_app.io.loader import scan
 
-    tasks = []
-    for info in scan(root):
-        if info.is_localizer:
-            continue
-        key = _hash(info.study_instance_uid, info.uid)
-        tasks.append(SeriesTask(key=key, series_uid_hash=_hash(info.uid), files=tuple(info.files), shape=info.shape))
-    return tasks
+    return _tasks(scan(root))
 
 
 def run_task(task: SeriesTask, job: BatchJob | str, outdir: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -126,14 +195,9 @@ def _do(job: BatchJob, vol: Any, out: str, options: dict[str, Any]) -> dict[str,
         from vtkdicom_app.mesh_io import export_mesh
         from vtkdicom_app.surface import extract_surface
 
-        mesh = extract_surface(
-            vol,
-            threshold=float(options.get("threshold", 300.0)),
-            preset=options.get("preset", "bone"),
-            smooth=options.get("smooth"),
-            reduce=options.get("reduce"),
-            largest=bool(options.get("largest", False)),
-        )
+        # threshold and upper only when given: otherwise the preset's (auto: Otsu's)
+        given = {name: options[name] for name in ("threshold", "upper", "smooth", "reduce") if options.get(name) is not None}
+        mesh = extract_surface(vol, preset=options.get("preset", "bone"), largest=bool(options.get("largest", False)), **given)
         report = export_mesh(mesh, out, coords=options.get("coords", "lps"))
         return {"triangles": report.triangles, "volume_mm3": round(report.volume_mm3, 3), "watertight": report.watertight}
     if job is BatchJob.STATS:
@@ -243,7 +307,8 @@ def run(
     retry_failed : bool
         Run series that failed last time again (default: keep their error rows).
     **options
-        Job options: preset, threshold, smooth, reduce, largest, coords, render_preset, size,
+        Job options: preset (default bone), threshold (a number or "auto" for Otsu's; default
+        the preset's), upper, smooth, reduce, largest, coords, render_preset, size,
         threads_per_task (default 1: one core per task, the cluster gives the parallelism).
 
     Returns
@@ -251,8 +316,10 @@ def run(
     list of dict
         One row per series: key, job, status (ok, error, skipped), output, seconds,
         warnings, error; series complete from an earlier run have status "skipped", and
-        earlier failures keep their error row unless ``retry_failed``. Empty when no
-        DICOM series is under ``root``.
+        earlier failures keep their error row unless ``retry_failed``. A study folder with
+        DICOM files but no loadable series adds an error row naming the folder
+        (``row["folder"]``) and its skipped files. Empty when no DICOM file is under
+        ``root``.
 
     Raises
     ------
@@ -288,11 +355,14 @@ def run(
             client = Client(own_cluster)
     tasks: list[SeriesTask] = []
     rows: dict[str, dict[str, Any]] = {}
+    unloadable: list[dict[str, Any]] = []
     work = as_completed()
     bar = None
 
-    def consider(found: list[SeriesTask]) -> None:
+    def consider(found: list[SeriesTask], problem: UnloadableFolder | None = None) -> None:
         """Record skipped series; submit the others at once (processing overlaps scanning)."""
+        if problem is not None:
+            unloadable.append(problem.row(job))
         for t in found:
             tasks.append(t)
             if done_before(t):
@@ -320,10 +390,17 @@ def run(
         folders = [str(e) for e in entries if e.is_dir() and not e.name.startswith(".")]
         loose = [str(e) for e in entries if e.is_file() and not e.name.startswith(".")]
         if loose:
-            consider(find_series(loose))
-        for scanned in as_completed(client.map(_scan_folder, folders, pure=False)):
-            consider(scanned.result())
+            from vtkdicom_app.io.loader import scan
+
+            scanned_loose = scan(loose)
+            loose_tasks = _tasks(scanned_loose)
+            consider(loose_tasks, None if loose_tasks else _unloadable(scanned_loose, str(root_path), "."))
+        for scanned in as_completed(client.map(_scan_folder, folders, root=str(root_path), pure=False)):
+            consider(*scanned.result())
         with open(out / "manifest.jsonl", "a") as journal:
+            for row in unloadable:
+                journal.write(json.dumps(row) + "\n")
+            journal.flush()
             for future in work:
                 row = future.result()
                 row.pop("traceback", None)
@@ -340,6 +417,6 @@ def run(
             own_cluster.close()
         elif scheduler and client is not None:
             client.close()
-    manifest = [rows[t.key] for t in tasks]
+    manifest = [rows[t.key] for t in tasks] + sorted(unloadable, key=lambda r: r["folder"])
     _write_manifests(manifest, out)
     return manifest

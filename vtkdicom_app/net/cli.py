@@ -1,7 +1,7 @@
 """``vtkdicom-app pacs echo|find|get``: the PACS client on the command line.
 
-Wired into ``vtkdicom_app.cli.build_parser`` by :func:`add_pacs_parser`; this module imports
-nothing heavy (pydicom, pynetdicom, requests load when a command runs).
+Wired into ``vtkdicom-app`` by :mod:`vtkdicom_app.cli.pacs` through :func:`add_pacs_parser`;
+this module imports nothing heavy (pydicom, pynetdicom, requests load when a command runs).
 
 Exit codes: 0 success, 1 runtime failure (one line on stderr naming the server and what to
 check), 2 usage error.
@@ -55,7 +55,7 @@ def _filter_options(parser: argparse.ArgumentParser, *, level: bool) -> None:
     g.add_argument("--series", metavar="UID", help="SeriesInstanceUID")
 
 
-def add_pacs_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_pacs_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the ``pacs`` command (``echo``, ``find``, ``get``) to the CLI's sub-parsers.
 
     Parameters
@@ -107,7 +107,9 @@ def _server(args: argparse.Namespace) -> ServerConfig:
         if args.timeout <= 0:
             raise _UsageError("--timeout must be positive")
         overrides["timeout"] = float(args.timeout)
-    for opt, key in (("move_port", "move_port"), ("move_aet", "move_aet"), ("move_listen", "move_listen"), ("token_env", "token_env"), ("user_env", "username_env"), ("password_env", "password_env")):
+    renamed = {"user_env": "username_env"}
+    for opt in ("move_port", "move_aet", "move_listen", "token_env", "user_env", "password_env"):
+        key = renamed.get(opt, opt)
         value = getattr(args, opt, None)
         if value is not None:
             overrides[key] = value
@@ -264,8 +266,7 @@ def _get(args: argparse.Namespace, server: ServerConfig) -> int:
     else:
         mb = result.bytes_transferred / 1e6
         print(
-            f"{result.n_transferred} instance(s) retrieved by {method.value} ({mb:.1f} MB in {result.seconds:.1f} s), "
-            f"{result.n_cached} already in the cache",
+            f"{result.n_transferred} instance(s) retrieved by {method.value} ({mb:.1f} MB in {result.seconds:.1f} s), {result.n_cached} already in the cache",
             file=sys.stderr,
         )
         print(os.fspath(result))
