@@ -412,3 +412,21 @@ def test_loading_never_modifies_the_input(phantom_factory: Any) -> None:
 def test_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(NotDicomError, match="no DICOM image series"):
         vda.load(tmp_path)
+
+
+def test_file_cut_before_its_pixel_data_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    """A slice cut short before (7FE0,0010) keeps Rows/Columns: it is skipped at scan time, not a load failure."""
+    from vtkdicom_app.phantom import write_phantom
+
+    write_phantom(tmp_path, rows=24, columns=24, slices=4)
+    files = sorted(p for p in tmp_path.iterdir() if p.suffix == ".dcm")
+    data = files[0].read_bytes()
+    cut = data.index(b"\xe0\x7f\x10\x00")  # the PixelData tag, little endian
+    files[0].write_bytes(data[: cut - 25])  # inside the element before it, as a copy cut short leaves it
+    result = vda.scan(tmp_path)
+    assert [os.path.basename(p) for p, _ in result.skipped] == [files[0].name]
+    assert "without pixel data" in result.skipped[0][1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vol = vda.load(tmp_path)
+    assert vol.shape == (3, 24, 24)

@@ -442,6 +442,8 @@ def _records_from_pydicom(path: str, *, force: bool = False) -> list[FrameRecord
     try:
         with open_dicom(path) as fh:
             ds = pydicom.dcmread(fh, stop_before_pixels=True, force=force)
+            # dcmread stops at the pixel data element: a file cut before it has nothing left
+            pixel_tag_follows = len(fh.read(4)) == 4
     except InvalidDicomError as exc:
         raise DicomReadError(f"{path}: not a DICOM file ({exc})") from exc
     except Exception as exc:  # pydicom raises many types on broken files
@@ -474,8 +476,8 @@ def _records_from_pydicom(path: str, *, force: bool = False) -> list[FrameRecord
         tags["MediaStorageSOPClassUID"] = str(meta.MediaStorageSOPClassUID)
     tags["TransferSyntaxUID"] = ts
     has_pixels = any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")) or (
-        # stop_before_pixels drops PixelData: tell from Rows/Columns
-        "Rows" in ds and "Columns" in ds
+        # stop_before_pixels drops PixelData: tell from Rows/Columns and what follows them
+        "Rows" in ds and "Columns" in ds and pixel_tag_follows
     )
     from vtkdicom_app.io.header import is_gzip
 
