@@ -443,7 +443,9 @@ def _records_from_pydicom(path: str, *, force: bool = False) -> list[FrameRecord
         with open_dicom(path) as fh:
             ds = pydicom.dcmread(fh, stop_before_pixels=True, force=force)
             # dcmread stops at the pixel data element: a file cut before it has nothing left
-            pixel_tag_follows = len(fh.read(4)) == 4
+            # (a deflated file is read from pydicom's own inflated copy: nothing to tell there)
+            deflated = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "")) == uids.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+            pixel_tag_follows = deflated or len(fh.read(4)) == 4
     except InvalidDicomError as exc:
         raise DicomReadError(f"{path}: not a DICOM file ({exc})") from exc
     except Exception as exc:  # pydicom raises many types on broken files
