@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vtkdicom_app.geometry import sample_values
 from vtkdicom_app.presets import PresetKind, load_presets
 from vtkdicom_app.volume import Volume
 
@@ -176,12 +177,8 @@ def auto_window_level(vol: Volume | np.ndarray, *, percentiles: tuple[float, flo
     lo_p, hi_p = (float(v) for v in percentiles)
     if not 0 <= lo_p < hi_p <= 100:
         raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles!r}")
-    sample = arr.reshape(-1)[:: max(1, arr.size // 2_000_000)]
-    if isinstance(pad, (int, float, np.number)):
-        sample = sample[sample != pad]
-    if np.issubdtype(sample.dtype, np.floating):
-        sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
+    sample = sample_values(arr, exclude=None if pad is None else float(pad))
+    if sample.size == 0 or (pad is not None and bool(np.all(sample == pad))):
         return WindowLevel(1.0, 0.0, "auto")
     lo, hi = (float(v) for v in np.percentile(sample, (lo_p, hi_p)))
     if hi - lo < 1.0:

@@ -28,6 +28,7 @@ __all__ = [
     "grid_corners",
     "lps_to_ras_affine",
     "ras_to_lps_affine",
+    "sample_values",
     "sampled_percentiles",
     "shift_origin",
 ]
@@ -119,15 +120,29 @@ def sampled_percentiles(
     numpy.ndarray
         One value per percentile (float64); zeros for an empty array.
     """
-    flat = np.asarray(values).reshape(-1)
-    if flat.size == 0:
+    sample = sample_values(values, max_samples=max_samples, exclude=exclude)
+    if sample.size == 0:
         return np.zeros(len(percentiles))
+    return np.percentile(sample, list(percentiles)).astype(np.float64)
+
+
+def sample_values(values: npt.ArrayLike, *, max_samples: int = 2_000_000, exclude: float | None = None) -> np.ndarray:
+    """An evenly strided sample of at most about ``max_samples`` values of an array.
+
+    Non-finite values are dropped, and ``exclude`` (e.g. the padding value) unless nothing
+    else is left. A view when nothing is dropped, so it costs no copy of a big volume.
+    """
+    flat = np.asarray(values).reshape(-1)
     sample = flat[:: max(1, flat.size // max(1, int(max_samples)))]
+    if sample.dtype.kind == "f":
+        finite = np.isfinite(sample)
+        if not finite.all():
+            sample = sample[finite]
     if exclude is not None:
         kept = sample[sample != exclude]
         if kept.size:
             sample = kept
-    return np.percentile(sample, list(percentiles)).astype(np.float64)
+    return sample
 
 
 def shift_origin(origin: Sequence[float], spacing: Sequence[float], direction: npt.ArrayLike, voxels: Sequence[float]) -> np.ndarray:

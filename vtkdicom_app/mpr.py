@@ -40,7 +40,7 @@ import dataclasses
 import enum
 import math
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,7 @@ from vtkdicom_app.display import (
     window_level_from_header,
 )
 from vtkdicom_app.errors import SingleSliceError
+from vtkdicom_app.geometry import as_enum
 from vtkdicom_app.pipeline import run_update
 from vtkdicom_app.volume import Volume
 
@@ -115,20 +116,7 @@ class SlabMode(enum.Enum):
     MEAN = "mean"
 
 
-_E = TypeVar("_E", bound=enum.Enum)
-
-
-def _as_enum(cls: type[_E], value: _E | str) -> _E:
-    """An enum member from itself, its value or its name (case-insensitive)."""
-    if isinstance(value, cls):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        for member in cls:
-            if text.lower() in (str(member.value).lower(), member.name.lower()):
-                return member
-    choices = ", ".join(str(m.value) for m in cls)
-    raise ValueError(f"{value!r} is not a {cls.__name__}; use one of: {choices}")
+_as_enum = as_enum  # the one enum-coercion idiom (vtkdicom_app.geometry)
 
 
 # (column direction, row direction, normal) in LPS for the standard planes
@@ -250,13 +238,6 @@ def step_along(vol: Volume, normal: Sequence[float]) -> float:
     n = _unit(normal, "normal")
     per_axis = (vol.direction.T @ n) / np.asarray(vol.spacing)  # voxels per mm along i, j, k
     return float(1.0 / np.linalg.norm(per_axis))
-
-
-def _corners(vol: Volume) -> np.ndarray:
-    """LPS centres of the 8 corner voxels."""
-    ni, nj, nk = vol.dimensions
-    idx = np.array([[i, j, k] for i in (0, ni - 1) for j in (0, nj - 1) for k in (0, nk - 1)], dtype=np.float64)
-    return vol.index_to_patient(idx)
 
 
 # ----------------------------------------------------------------------------- Slice
@@ -431,7 +412,7 @@ class Reslicer:
         self._reslice.SetBackgroundLevel(self.background)
         self._reslice.AutoCropOutputOff()
         self._reslice.SetSlabTrapezoidIntegration(0)
-        self._corners = _corners(vol)
+        self._corners = vol.corners
         self._centre = self._corners.mean(axis=0)
         self._min_spacing = float(min(vol.spacing))
 
@@ -653,7 +634,7 @@ def position_range(vol: Volume, plane: Plane | str) -> tuple[float, float]:
         ``(low, high)``; the viewer keeps the crosshair's slice inside it when stepping.
     """
     axis = _POSITION_AXIS[_as_enum(Plane, plane)]
-    values = _corners(vol)[:, axis]
+    values = vol.corners[:, axis]
     return float(values.min()), float(values.max())
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from vtkdicom_app.bridge import arrays_to_mesh, mesh_to_arrays
 from vtkdicom_app.errors import ColourVolumeError, GeometryError, MeshError, ModalityWarning, SingleSliceError, VtkDicomError
+from vtkdicom_app.geometry import sample_values
 from vtkdicom_app.mesh import (
     CoordinateSystem,
     MeshReport,
@@ -161,12 +162,7 @@ def otsu_threshold(values: np.ndarray, *, bins: int = 256, exclude: float | None
     -------
     float
     """
-    v = np.asarray(values).ravel()
-    if v.size > 2_000_000:
-        v = v[:: v.size // 2_000_000]
-    if exclude is not None:
-        v = v[v != exclude]
-    v = v.astype(np.float64)
+    v = sample_values(values, exclude=exclude).astype(np.float64)
     hist, edges = np.histogram(v, bins=bins)
     centres = (edges[:-1] + edges[1:]) / 2
     w0 = np.cumsum(hist)
