@@ -221,7 +221,11 @@ def test_report_agrees_with_trimesh_on_broken_meshes(tmp_path: Path) -> None:
 def test_unreduced_real_and_hard_surfaces_report_the_truth(hard_ct: Volume, tmp_path: Path) -> None:
     """No --largest, no --min-island: every piece, as written, watertight by trimesh's rules."""
     vol = _load_quietly(_series("98892001/CT5N"))
-    for name, v, kw in (("ct5n", vol, dict(threshold=-300.0)), ("hard-bone", hard_ct, dict(threshold=300.0, smooth=0)), ("hard-skin", hard_ct, dict(preset="skin", reduce=0.0))):
+    for name, v, kw in (
+        ("ct5n", vol, dict(threshold=-300.0)),
+        ("hard-bone", hard_ct, dict(threshold=300.0, smooth=0)),
+        ("hard-skin", hard_ct, dict(preset="skin", reduce=0.0)),
+    ):
         report = export_mesh(extract_surface(v, **kw), tmp_path / f"{name}.stl")
         tm = _agrees(report, tmp_path / f"{name}.stl")
         assert tm.is_volume and report.printable, name

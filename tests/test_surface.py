@@ -197,7 +197,22 @@ def test_cli_export_mesh_writes_mesh_and_report(phantom_factory: Any, tmp_path: 
     ph = phantom_factory(**PV)
     out = tmp_path / "bone.3mf"
     proc = subprocess.run(
-        [sys.executable, "-m", "vtkdicom_app", "export-mesh", str(ph.outdir), "-o", str(out), "--preset", "bone", "--largest", "--reduce", "0.5", "--report", str(tmp_path / "r.json")],
+        [
+            sys.executable,
+            "-m",
+            "vtkdicom_app",
+            "export-mesh",
+            str(ph.outdir),
+            "-o",
+            str(out),
+            "--preset",
+            "bone",
+            "--largest",
+            "--reduce",
+            "0.5",
+            "--report",
+            str(tmp_path / "r.json"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

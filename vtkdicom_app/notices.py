@@ -54,6 +54,7 @@ class NoticeCode(str, enum.Enum):
     # requests
     ROI_ADJUSTED = "roi_adjusted"  #: a crop box clipped to the volume or taken in index space
     SEQUENCE_VOLUME_LOADED = "sequence_volume_loaded"  #: one volume of a 4D series loaded as 3D
+    SEGMENTATION = "segmentation"  #: a DICOM SEG file: listed with the series it segments
     OTHER = "other"
 
 
@@ -113,6 +114,7 @@ CATEGORY: dict[NoticeCode, type[Warning]] = {
     NoticeCode.SPACING_FALLBACK: GeometryWarning,
     NoticeCode.ROI_ADJUSTED: VtkDicomWarning,
     NoticeCode.SEQUENCE_VOLUME_LOADED: VtkDicomWarning,
+    NoticeCode.SEGMENTATION: VtkDicomWarning,
     NoticeCode.OTHER: VtkDicomWarning,
 }
 

@@ -72,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     for command in _commands():
         command.register(sub)
     from vtkdicom_app.cli import pacs
+    from vtkdicom_app.segmentation.commands import add_segment_parser
 
     pacs.register(sub)
+    add_segment_parser(sub)
     return parser
 
 

@@ -62,13 +62,19 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-open", action="store_true", help="write even if the mesh is not watertight")
     p.add_argument("--force", action="store_true", help="extract even if the geometry is unknown")
     p.add_argument("--report", metavar="REPORT.json", help="write the mesh report as JSON")
+    from vtkdicom_app.segmentation.commands import add_export_mesh_segment_options
+
+    add_export_mesh_segment_options(p)  # --seed, --roi, --segmentation, --segment
 
 
 def check_export_mesh(args: argparse.Namespace) -> None:
     """Usage errors of ``export-mesh`` (an unknown suffix: exit 1, as tests/test_surface.py
     expects), before the volume is loaded."""
     from vtkdicom_app.mesh_io import MeshFormat
+    from vtkdicom_app.segmentation.commands import wants_segment_export
 
+    if wants_segment_export(args):
+        return  # the segment export checks its own outputs (it also writes .glb)
     MeshFormat.from_path(args.output)
     if args.report and not args.report.lower().endswith(".json"):
         raise UsageError(f"--report {args.report}: the mesh report is JSON; give REPORT.json")
@@ -86,6 +92,10 @@ def check_export_mesh(args: argparse.Namespace) -> None:
 
 def run_export_mesh(args: argparse.Namespace) -> int:
     """``vtkdicom-app export-mesh``."""
+    from vtkdicom_app.segmentation.commands import run_export_mesh_segments, wants_segment_export
+
+    if wants_segment_export(args):  # a seeded/cropped segment, or saved segments
+        return run_export_mesh_segments(args)
     from vtkdicom_app.io.loader import load
     from vtkdicom_app.mesh_io import export_mesh
     from vtkdicom_app.surface import extract_surface, mesh_report

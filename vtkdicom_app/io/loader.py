@@ -84,6 +84,9 @@ class SeriesInfo:
         The value of each volume on that axis (ms, ms or s/mm2; the index for "index").
     frame_labels : list of str
         What tells each volume apart ("b=1000, direction=(1, 0, 0)", "EchoNumbers=2, ...").
+    segmentations : list of str
+        DICOM SEG files found beside the series that reference it (ReferencedSeriesSequence);
+        read them with :func:`vtkdicom_app.segmentation.load_segmentation`.
     """
 
     uid: str
@@ -111,6 +114,7 @@ class SeriesInfo:
     n_frames: int = 1
     frame_values: list[float] = dataclasses.field(default_factory=list)
     frame_labels: list[str] = dataclasses.field(default_factory=list)
+    segmentations: list[str] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary."""
@@ -277,6 +281,8 @@ def _file_records(path: str) -> tuple[list[FrameRecord], str | None, str | None,
                 return [], f"truncated pixel data: {got} of {expected} bytes present", None, None
     tags = records[0].file.tags
     sop = str(tags.get("SOPClassUID") or tags.get("MediaStorageSOPClassUID") or "")
+    if sop == uids.SEGMENTATION_STORAGE:  # listed with the series it segments (scan)
+        return [], None, notice(f"a segmentation ({NON_IMAGE_SOP_CLASSES[sop]}), not a slice", NoticeCode.SEGMENTATION), note
     if sop in NON_IMAGE_SOP_CLASSES:
         return [], None, f"not a slice ({NON_IMAGE_SOP_CLASSES[sop]})", note
     if tags.get("_NoPixels"):
@@ -429,6 +435,22 @@ def _collapse_sequences(stacks: list[Stack], extra: list[str]) -> list[SeriesInf
     return out
 
 
+def _attach_segmentations(infos: list[SeriesInfo], ignored: list[tuple[str, str]]) -> None:
+    """List each DICOM SEG file with the series it references (ReferencedSeriesSequence)."""
+    segs = [path for path, why in ignored if isinstance(why, Notice) and why.code is NoticeCode.SEGMENTATION]
+    if not segs:
+        return
+    from vtkdicom_app.io.dicom_seg import referenced_series_uids
+
+    by_uid: dict[str, list[SeriesInfo]] = {}
+    for info in infos:
+        by_uid.setdefault(info.series_instance_uid, []).append(info)
+    for path in segs:
+        for uid in referenced_series_uids(path):
+            for info in by_uid.get(uid, []):
+                info.segmentations.append(path)
+
+
 def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> SeriesList:
     """Find the series (stacks) under a path without decoding pixels.
 
@@ -455,6 +477,7 @@ def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> Series
     result = scan_stacks(path, progress=progress)
     extra = result.summary_warnings()
     infos = _collapse_sequences(result.stacks, extra)
+    _attach_segmentations(infos, result.ignored)
     for info in infos:
         object.__setattr__(info, "_scan", result)  # load(info) uses it: no second scan
     return SeriesList(infos, result, source=path)
