@@ -13,5 +13,5 @@ PACKAGES = find_packages(include=["vtkdicom_app", "vtkdicom_app.*"])
 
 setup(
     packages=[*PACKAGES, "vtkdicom_app.data"],
-    package_data={"vtkdicom_app.data": ["*.json"]},
+    package_data={"vtkdicom_app.data": ["*.json"], "vtkdicom_app.napari": ["napari.yaml"]},
 )

@@ -17,10 +17,11 @@ PRODUCES = {
     "02_mpr_figure.py": ["mpr.png"],
     "03_bone_mesh_for_printing.py": ["bone.stl", "bone.3mf"],
     "04_custom_vtk_pipeline.py": ["gradient.json"],
+    "05_pyvista.py": ["surface.png"],
 }
 
 
-def test_there_are_four_examples() -> None:
+def test_every_example_is_checked() -> None:
     assert [p.name for p in EXAMPLES] == sorted(PRODUCES)
 
 

@@ -15,8 +15,9 @@ stays cheap: numpy, pydicom and VTK load only when a function needs them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from vtkdicom_app._lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -28,7 +29,10 @@ _LAZY: dict[str, str] = {
     "SeriesInfo": "vtkdicom_app.io.loader",
     "Backend": "vtkdicom_app.io.loader",
     "Volume": "vtkdicom_app.volume",
-    "write_phantom": "vtkdicom_app.phantom",
+    "write_phantom": "vtkdicom_app.testing.phantom",
+    "notebook": "vtkdicom_app.notebook",
+    "interop": "vtkdicom_app.interop",
+    "segmentation": "vtkdicom_app.segmentation",
     "extract_surface": "vtkdicom_app.surface",
     "extract_label_surface": "vtkdicom_app.surface",
     "mesh_report": "vtkdicom_app.mesh",
@@ -85,14 +89,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from vtkdicom_app.volume import Volume, VolumeSequence  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vtkdicom_app' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))

@@ -132,6 +132,8 @@ class Volume:
         if min(self.spacing) <= 0 or not np.all(np.isfinite(self.spacing)):
             raise ValueError(f"spacing must be positive and finite, got {self.spacing}")
         self.modality = str(self.modality or self.metadata.get("Modality") or "").strip().upper()
+        if "invert_display" in self.metadata:  # the key older versions kept in metadata
+            self.invert_display = self.invert_display or bool(self.metadata.pop("invert_display"))
         if self.padding_value is not None:
             self.padding_value = float(self.padding_value)
         self.invert_display = bool(self.invert_display)
@@ -256,6 +258,21 @@ class Volume:
             f"origin={tuple(round(o, 3) for o in self.origin)}, warnings={len(self.warnings)})"
         )
 
+    # ------------------------------------------------------------------ notebooks, pyvista
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a summary table and a three-plane thumbnail, no patient identifiers
+        unless :func:`vtkdicom_app.notebook.show_phi` turned them on."""
+        from vtkdicom_app.notebook.summary import volume_html
+
+        return volume_html(self)
+
+    def to_pyvista(self, *, deep: bool = False) -> Any:
+        """A ``pyvista.ImageData`` with spacing, origin and direction (LPS mm); see
+        :func:`vtkdicom_app.interop.volume_to_pyvista`. Needs pyvista (the ``notebook`` extra)."""
+        from vtkdicom_app.interop import volume_to_pyvista
+
+        return volume_to_pyvista(self, deep=deep)
+
 
 _AXIS_UNITS = {"time": "ms", "echo": "ms", "diffusion": "s/mm2", "index": ""}
 
@@ -359,3 +376,10 @@ class VolumeSequence:
     def __repr__(self) -> str:
         first = self[0]
         return f"VolumeSequence({len(self)} frames along {self.axis}, values {self.values[0]:g}..{self.values[-1]:g} {self.unit}, frame shape {first.shape})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the fourth axis, then frame 0's summary and thumbnail (no patient
+        identifiers unless asked)."""
+        from vtkdicom_app.notebook.summary import sequence_html
+
+        return sequence_html(self)

@@ -27,8 +27,7 @@ Example::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vtkdicom_app._lazy import lazy_names
 
 # names -> their module, imported on first use: ``vtkdicom-app --help`` (which registers the
 # segment command from ``commands.py``) must not import numpy or VTK
@@ -59,13 +58,8 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'vtkdicom_app.segmentation' has no attribute {name!r}")
-    module = importlib.import_module(_LAZY[name])
-    value = module if name == "tools" else getattr(module, name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
+
 
 
 __all__ = [

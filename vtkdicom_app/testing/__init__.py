@@ -18,8 +18,9 @@ costs nothing until a writer is used (numpy and pydicom load then)::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from vtkdicom_app._lazy import lazy_names
 
 _LAZY: dict[str, str] = {
     "write_phantom": "vtkdicom_app.testing.phantom",
@@ -46,10 +47,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from vtkdicom_app.testing.phantom_mr import write_classic_4d, write_mosaic
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vtkdicom_app.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
