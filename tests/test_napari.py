@@ -222,3 +222,25 @@ def test_napari_viewer_opens_a_folder_through_the_plugin(tmp_path: Path, phantom
     assert cols.size > 0, why
     # the marker on the patient's left is on the screen's right of the spine (x = 0, the canvas centre)
     assert cols.max() > shot.shape[1] / 2 + 0.05 * shot.shape[1], why
+
+
+def test_a_dicom_seg_in_the_folder_is_a_labels_layer_on_the_image(phantom_factory: Any, tmp_path: Path) -> None:
+    import shutil
+
+    from vtkdicom_app.segmentation import SegmentationModel, save_segmentation, tools
+
+    ph = phantom_factory(**SMALL, orientation=PhantomOrientation.CORONAL)
+    folder = tmp_path / "study"
+    shutil.copytree(ph.outdir, folder)
+    vol = vda.load(folder)
+    model = SegmentationModel.from_volume(vol)
+    bright = model.add_segment("bright", (1.0, 0.0, 0.0))
+    tools.threshold(model, bright.segment_id, lower=float(np.percentile(vol.array, 95)))
+    save_segmentation(model, folder / "seg.dcm")
+    layers = _npe2_read(folder)
+    assert [kind for _d, _k, kind in layers] == ["image", "labels"]
+    (image, image_kw, _), (labels, labels_kw, _) = layers
+    np.testing.assert_allclose(labels_kw["affine"], image_kw["affine"])  # on the image, voxel for voxel
+    assert labels.shape == image.shape
+    np.testing.assert_array_equal(labels > 0, image >= np.percentile(vol.array, 95))
+    assert labels_kw["metadata"]["vtkdicom_app"]["segments"] == [{"label": 1, "name": "bright", "color": [1.0, 0.0, 0.0]}]

@@ -22,13 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
+from vtkdicom_app import uids
 from vtkdicom_app.atomic import atomic_path
 from vtkdicom_app.errors import DicomReadError
 
 __all__ = ["DicomSegError", "SegSegment", "SegData", "write_dicom_seg", "read_dicom_seg", "is_dicom_seg", "SEG_STORAGE"]
 
 #: Segmentation Storage SOP Class UID.
-SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
+SEG_STORAGE = uids.SEGMENTATION_STORAGE
+
+#: study/patient attributes of type 2 (present, possibly empty) that highdicom copies from the
+#: source images; files that omit them still get a valid SEG (with them empty)
+_TYPE2_STUDY_ATTRIBUTES = ("AccessionNumber", "ReferringPhysicianName", "StudyID", "StudyDate", "StudyTime", "PatientBirthDate", "PatientSex")
 
 
 class DicomSegError(DicomReadError):
@@ -220,6 +225,10 @@ def write_dicom_seg(
             raise DicomSegError(f"segment {seg.label!r} is empty: a SEG cannot hold it; paint or threshold it, or leave it out")
     try:
         datasets = [pydicom.dcmread(os.fspath(f), stop_before_pixels=True) for f in source_files]
+        for ds in datasets:  # type 2 attributes some writers leave out; highdicom copies them
+            for keyword in _TYPE2_STUDY_ATTRIBUTES:
+                if keyword not in ds:
+                    setattr(ds, keyword, None)
     except Exception as exc:
         raise DicomSegError(f"cannot read the source files ({exc}); pass the series' DICOM files") from exc
     ks, _counts = _slice_order(datasets, shape, np.asarray(affine, float))

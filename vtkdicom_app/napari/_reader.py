@@ -282,6 +282,42 @@ def read_dicom(path: PathLike | Sequence[PathLike]) -> list[LayerData]:
             else:
                 vol = load(info)
                 layers.append(layer_data(vol, name=_layer_name(info)))
+                layers.extend(_segmentation_layers(vol, info))
         except VtkDicomError as exc:
             warnings.warn(f"{_layer_name(info)}: not loaded: {exc}", stacklevel=2)
     return layers
+
+
+def labels_layer_data(vol: Volume, model: Any, *, name: str) -> LayerData:
+    """A napari labels layer of a segmentation on ``vol``'s grid, aligned with its image layer.
+
+    Segment ``n`` (in the model's order) is label ``n + 1``; where segments overlap the
+    later one wins. Names and colours are in the layer's metadata.
+    """
+    labels, _overlapping = model.labelmap()
+    data, kwargs, _kind = layer_data(vol.with_array(labels), name=name)
+    kwargs.pop("contrast_limits", None)
+    kwargs.pop("colormap", None)
+    kwargs.pop("rgb", None)
+    kwargs["metadata"]["vtkdicom_app"]["segments"] = [
+        {"label": n, "name": seg.name, "color": list(seg.color)} for n, seg in enumerate(model.segments, start=1)
+    ]
+    return (data, kwargs, "labels")
+
+
+def _segmentation_layers(vol: Volume, info: SeriesInfo) -> list[LayerData]:
+    """Labels layers of the DICOM SEG files that reference this series (``info.segmentations``)."""
+    import warnings
+
+    from vtkdicom_app.errors import VtkDicomError
+    from vtkdicom_app.segmentation import load_segmentation
+
+    out: list[LayerData] = []
+    for path in info.segmentations:
+        try:
+            model = load_segmentation(path, reference=vol)
+        except VtkDicomError as exc:
+            warnings.warn(f"{os.path.basename(path)}: segmentation not shown: {exc}", stacklevel=3)
+            continue
+        out.append(labels_layer_data(vol, model, name=f"{_layer_name(info)} segments ({os.path.basename(path)})"))
+    return out
