@@ -149,7 +149,8 @@ class Volume:
     @property
     def shape(self) -> tuple[int, int, int]:
         """Grid shape ``(k, j, i)`` (without the colour axis of an RGB volume)."""
-        return tuple(self.array.shape[:3])  # type: ignore[return-value]
+        k, j, i = self.array.shape[:3]
+        return (int(k), int(j), int(i))
 
     @property
     def dimensions(self) -> tuple[int, int, int]:
@@ -216,7 +217,7 @@ class Volume:
         """Value of the voxel nearest to an LPS point (mm); raises IndexError outside."""
         i, j, k = (int(round(v)) for v in self.patient_to_index(xyz))
         if not (0 <= i < self.dimensions[0] and 0 <= j < self.dimensions[1] and 0 <= k < self.dimensions[2]):
-            raise IndexError(f"point {tuple(xyz)} (index {(i, j, k)}) lies outside the volume")
+            raise IndexError(f"point {tuple(np.ravel(xyz))} (index {(i, j, k)}) lies outside the volume")
         if self.is_colour:  # grey value of an RGB voxel (ITU-R BT.601 luma)
             r, g, b = (float(v) for v in self.array[k, j, i])
             return 0.299 * r + 0.587 * g + 0.114 * b
