@@ -47,9 +47,16 @@ def virtual_display() -> tuple[str, Any] | None:
 
 
 def screenshot_on_virtual_display(
-    path: str | None, png: str, *, size: tuple[int, int] | None = None, anonymize: bool = False, debug: bool = False, timeout: float = 3600
+    path: str | None,
+    png: str,
+    *,
+    size: tuple[int, int] | None = None,
+    anonymize: bool = False,
+    debug: bool = False,
+    timeout: float = 3600,
+    scene: str | None = None,
 ) -> subprocess.CompletedProcess[str] | None:
-    """``vtkdicom-app view PATH --screenshot PNG`` in a child process on a new Xvfb.
+    """``vtkdicom-app view PATH --screenshot PNG [--scene SCENE.json]`` in a child process on a new Xvfb.
 
     Returns
     -------
@@ -66,6 +73,7 @@ def screenshot_on_virtual_display(
     if size is not None:
         argv += ["--size", f"{size[0]}x{size[1]}"]
     argv += ["--anonymize"] if anonymize else []
+    argv += ["--scene", scene] if scene else []
     with started:
         return subprocess.run(argv, check=False, capture_output=True, text=True, env=started.child_env(), timeout=timeout)
 
@@ -75,6 +83,7 @@ def _view_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--screenshot", metavar="FILE.png", help="load, save the whole window as PNG and exit")
     p.add_argument("--size", type=parse_size, default=(1200, 860), help="window size WxH")
     p.add_argument("--anonymize", action="store_true", help="hide patient names (window and screenshots)")
+    p.add_argument("--scene", metavar="SCENE.json", help="reopen a saved scene (its source folder and series, or PATH when given)")
 
 
 def check_view(args: argparse.Namespace) -> None:
@@ -88,11 +97,19 @@ def run_view(args: argparse.Namespace) -> int:
     """``vtkdicom-app view``: the viewer, on a virtual display for a screenshot without one."""
     from vtkdicom_app.xvfb import qt_needs_display
 
+    scene = None
+    if getattr(args, "scene", None):
+        from vtkdicom_app.scene import load_scene, scene_source
+
+        scene = load_scene(args.scene)  # SceneError: one line, exit 1, before any window opens
+        scene_source(scene, args.path)
     if qt_needs_display():
         if not args.screenshot:
             print("error: the viewer needs a display (run under X or Xvfb: xvfb-run vtkdicom-app view ...)", file=sys.stderr)
             return 1
-        done = screenshot_on_virtual_display(args.path, args.screenshot, size=args.size, anonymize=args.anonymize, debug=args.debug)
+        done = screenshot_on_virtual_display(
+            args.path, args.screenshot, size=args.size, anonymize=args.anonymize, debug=args.debug, scene=getattr(args, "scene", None)
+        )
         if done is None:
             print("error: --screenshot without a display needs Xvfb (apt-get install xvfb) or a display", file=sys.stderr)
             return 1
@@ -100,9 +117,74 @@ def run_view(args: argparse.Namespace) -> int:
         if done.returncode != 0:  # on success, Qt's chatter on stderr is left out
             sys.stderr.write(done.stderr)
         return done.returncode
+    if scene is not None:
+        return run_scene_viewer(scene, args.path, screenshot=args.screenshot, size=args.size, anonymize=args.anonymize)
     from vtkdicom_app.app import run_viewer
 
     return run_viewer(args.path, screenshot=args.screenshot, size=args.size, anonymize=args.anonymize)
+
+
+def run_scene_viewer(
+    scene: dict[str, Any], path: str | None = None, *, screenshot: str | None = None, size: tuple[int, int] = (1200, 860), anonymize: bool = False
+) -> int:
+    """The viewer opened on a scene (``view --scene``): load its series, apply it, and screenshot or run.
+
+    ``vtkdicom_app.app.run_viewer`` takes the scene itself once it has a ``scene`` parameter;
+    until then this drives the main window through its public methods. Needs a display.
+    """
+    import inspect
+
+    from vtkdicom_app.app import run_viewer
+    from vtkdicom_app.scene import scene_source
+
+    source = scene_source(scene, path)
+    if "scene" in inspect.signature(run_viewer).parameters:
+        return int(run_viewer(source, screenshot=screenshot, size=size, anonymize=anonymize, scene=scene))  # type: ignore[call-arg]
+    from vtkdicom_app.app import main_window as qt
+    from vtkdicom_app.errors import VtkDicomError
+    from vtkdicom_app.measurements import MeasurementList
+    from vtkdicom_app.scene import apply_scene
+
+    app = qt.QtWidgets.QApplication.instance() or qt.QtWidgets.QApplication(sys.argv[:1])
+    window = qt.MainWindow(anonymize=anonymize)
+    window.resize(*size)
+    measurements = MeasurementList()
+    window.measurements = measurements  # for a measurement panel to show
+    if screenshot:
+        window.error_dialogs = False
+    window.show()
+    app.processEvents()
+    window.init_vtk()
+
+    def apply(_result: Any = None) -> None:
+        if window.state.volume is None:
+            return
+        try:
+            applied = apply_scene(window.state, scene, measurements=measurements)
+        except VtkDicomError as exc:
+            window.show_error(str(exc))
+            return
+        if applied.crop_ijk is not None and window.scene is not None:
+            window.scene.set_cropping(applied.crop_ijk)
+        window.refresh(render_3d=True)
+
+    worker = window.open_path(source, series=scene["source"]["series_uid"])
+    if not screenshot:
+        worker.succeeded.connect(apply)  # after the window showed the loaded volume
+        return int(app.exec_())
+    qt.wait_for(worker)
+    if window.state.volume is None:
+        print(f"error: {window.last_error or 'nothing loaded'}", file=sys.stderr)
+        return 1
+    apply()
+    if window.last_error:
+        print(f"error: {window.last_error}", file=sys.stderr)
+        return 1
+    window.refresh(render_3d=True)
+    window.save_screenshot(screenshot)
+    print(f"wrote {screenshot} (scene of {len(measurements)} measurement(s), {len(window.state.surfaces)} surface(s))")
+    window.close()
+    return 0
 
 
 # ---------------------------------------------------------------------------- mpr
@@ -252,24 +334,28 @@ def _render_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shift", type=float, default=0.0, help="move the transfer function along the value axis")
     p.add_argument("--opacity-scale", type=float, default=1.0, help="multiply every opacity")
     p.add_argument("--mapper", choices=enum_values(MapperKind), default=MapperKind.AUTO.value, help="volume mapper (auto: CPU on software OpenGL)")
-    p.add_argument("--orbit", type=int, metavar="N", help="write an N-frame turntable GIF instead")
+    p.add_argument("--orbit", type=int, metavar="N", help="write an N-frame turntable movie instead: -o OUT.mp4 (H.264) or OUT.gif")
     p.add_argument("--cine", metavar="OUT.gif", help="also play the frames of a 4D series into a GIF")
-    p.add_argument("--fps", type=float, default=8.0, help="frames per second of --cine")
+    p.add_argument("--fps", type=float, default=None, help="frames per second of --cine (default 8) and --orbit (default 12)")
 
 
 def check_render(args: argparse.Namespace) -> None:
     """Usage errors of ``render``, before the volume is loaded."""
+    from vtkdicom_app.rendering.movie import MovieFormat
+
     if args.orbit is not None:
         if args.orbit < 1:
             raise UsageError(f"--orbit {args.orbit}: give a number of frames >= 1")
-        if not args.output.lower().endswith(".gif"):
-            raise UsageError(f"--orbit writes a GIF: give -o OUT.gif, not {args.output}")
+        try:
+            MovieFormat.from_path(args.output)
+        except ValueError:
+            raise UsageError(f"--orbit writes a movie: give -o OUT.mp4 or OUT.gif, not {args.output}") from None
     else:
         ImageFormat.from_path(args.output, (*RASTER_FORMATS, ImageFormat.GIF), "-o")
     if args.cine:
         ImageFormat.from_path(args.cine, (ImageFormat.GIF,), "--cine")
-        if not args.fps > 0:
-            raise UsageError(f"--fps {args.fps:g}: give a positive number of frames per second")
+    if args.fps is not None and not args.fps > 0:
+        raise UsageError(f"--fps {args.fps:g}: give a positive number of frames per second")
     if args.opacity_scale < 0:
         raise UsageError(f"--opacity-scale {args.opacity_scale:g}: give a factor >= 0")
     check_frame(args)
@@ -281,7 +367,7 @@ def run_render(args: argparse.Namespace) -> int:
     """``vtkdicom-app render``."""
     from vtkdicom_app.rendering import View, VolumeScene, write_gif
 
-    fmt = ImageFormat.GIF if args.orbit is not None else ImageFormat.from_path(args.output, (*RASTER_FORMATS, ImageFormat.GIF), "-o")
+    fmt = None if args.orbit is not None else ImageFormat.from_path(args.output, (*RASTER_FORMATS, ImageFormat.GIF), "-o")
     vol = load_for(args)
     modality = vol.modality
     if args.preset is None:  # the modality's default: CT presets are in HU
@@ -309,13 +395,17 @@ def run_render(args: argparse.Namespace) -> int:
             seq = load_sequence(args.path, series=args.series, lazy=True, progress=progress)
         scene.set_frame(seq[0])
         images = scene.cine(seq)  # type: ignore[arg-type]  # a VolumeSequence is a sequence of Volume, not a typing.Sequence
-        write_gif(images, args.cine, fps=args.fps)
-        print(f"wrote {args.cine} ({len(images)} frames along {seq.axis}, {args.fps:g} fps)")
+        fps = args.fps if args.fps is not None else 8.0
+        write_gif(images, args.cine, fps=fps)
+        print(f"wrote {args.cine} ({len(images)} frames along {seq.axis}, {fps:g} fps)")
     if args.orbit:
-        frames = scene.orbit(args.orbit)
-        write_gif(frames, args.output)
-        print(f"wrote {args.output} ({len(frames)} frames, {scene.mapper_kind.value} mapper)")
+        from vtkdicom_app.rendering.movie import DEFAULT_FPS, record_turntable
+
+        movie = record_turntable(scene, args.output, args.orbit, fps=args.fps if args.fps is not None else DEFAULT_FPS)
+        width, height = movie.size
+        print(f"wrote {args.output} ({movie.frames} frames {width}x{height} {movie.format.name}, {movie.fps:g} fps, {scene.mapper_kind.value} mapper)")
         return 0
+    assert fmt is not None
     write_image(scene.to_array(), args.output, fmt)
     print(f"wrote {args.output} ({args.size[0]}x{args.size[1]} {fmt.name}, {args.preset}, {args.view} view, {scene.mapper_kind.value} mapper)")
     return 0
@@ -340,7 +430,7 @@ COMMANDS = (
     ),
     Command(
         "render",
-        "volume rendering to PNG (or a turntable GIF)",
+        "volume rendering to PNG (or a turntable MP4/GIF)",
         run_render,
         _render_arguments,
         check_render,
