@@ -90,4 +90,3 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
-

@@ -70,7 +70,7 @@ def _voxel_centres(vol: Volume) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     i = np.arange(ni, dtype=np.float64)[None, None, :]
     j = np.arange(nj, dtype=np.float64)[None, :, None]
     k = np.arange(nk, dtype=np.float64)[:, None, None]
-    return tuple(a[r, 0] * i + a[r, 1] * j + a[r, 2] * k + a[r, 3] for r in range(3))  # type: ignore[return-value]
+    return tuple(a[r, 0] * i + a[r, 1] * j + a[r, 2] * k + a[r, 3] for r in range(3))
 
 
 def region_mask(

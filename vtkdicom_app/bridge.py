@@ -8,12 +8,15 @@ arrays; the functions here copy, so the arrays and the vtkPolyData are independe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vtkdicom_app.errors import VtkDicomError
 from vtkdicom_app.volume import Volume
+
+if TYPE_CHECKING:
+    from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPolyData
 
 __all__ = ["mesh_to_arrays", "arrays_to_mesh", "array_to_image", "image_to_array", "image_to_volume", "volume_to_image"]
 
@@ -25,7 +28,7 @@ def array_to_image(
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0),
     direction: np.ndarray | None = None,
     deep: bool = False,
-) -> Any:
+) -> vtkImageData:
     """Numpy ``(k, j, i)`` -> vtkImageData ``(i, j, k)`` with geometry.
 
     Parameters
@@ -48,12 +51,12 @@ def array_to_image(
     return Volume(array, spacing=spacing, origin=origin, direction=np.eye(3) if direction is None else direction).to_vtk(deep=deep)
 
 
-def volume_to_image(vol: Volume, *, deep: bool = False) -> Any:
+def volume_to_image(vol: Volume, *, deep: bool = False) -> vtkImageData:
     """The same as :meth:`Volume.to_vtk` (kept here so every bridge is in one module)."""
     return vol.to_vtk(deep=deep)
 
 
-def image_to_array(image: Any, *, copy: bool = True) -> tuple[np.ndarray, tuple[float, ...], tuple[float, ...], np.ndarray]:
+def image_to_array(image: vtkImageData, *, copy: bool = True) -> tuple[np.ndarray, tuple[float, float, float], tuple[float, float, float], np.ndarray]:
     """VtkImageData -> ``(array (k, j, i), spacing, origin, direction)``.
 
     Parameters
@@ -84,17 +87,19 @@ def image_to_array(image: Any, *, copy: bool = True) -> tuple[np.ndarray, tuple[
         array = array.copy()
     m = image.GetDirectionMatrix()
     direction = np.array([[m.GetElement(r, c) for c in range(3)] for r in range(3)])
-    return array, tuple(image.GetSpacing()), tuple(image.GetOrigin()), direction
+    di, dj, dk = image.GetSpacing()
+    ox, oy, oz = image.GetOrigin()
+    return array, (di, dj, dk), (ox, oy, oz), direction
 
 
-def image_to_volume(image: Any, *, copy: bool = True) -> Volume:
+def image_to_volume(image: vtkImageData, *, copy: bool = True) -> Volume:
     """VtkImageData -> :class:`Volume` (geometry kept; see :func:`image_to_array` for ``copy``)."""
     array, spacing, origin, direction = image_to_array(image, copy=copy)
     # without a copy the array is a view of VTK's memory: the volume holds the image alive
-    return Volume(array, spacing=spacing, origin=origin, direction=direction, owner=None if copy else image)  # type: ignore[arg-type]
+    return Volume(array, spacing=spacing, origin=origin, direction=direction, owner=None if copy else image)
 
 
-def mesh_to_arrays(mesh: Any) -> tuple[np.ndarray, np.ndarray]:
+def mesh_to_arrays(mesh: vtkPolyData) -> tuple[np.ndarray, np.ndarray]:
     """``(points (N, 3) float64, faces (M, 3) int64)`` of a triangle vtkPolyData (copies).
 
     Raises
@@ -116,7 +121,7 @@ def mesh_to_arrays(mesh: Any) -> tuple[np.ndarray, np.ndarray]:
     return points, conn.reshape(-1, 3)
 
 
-def arrays_to_mesh(points: np.ndarray, faces: np.ndarray) -> Any:
+def arrays_to_mesh(points: np.ndarray, faces: np.ndarray) -> vtkPolyData:
     """A triangle vtkPolyData from ``points (N, 3)`` and ``faces (M, 3)`` (copies)."""
     from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
     from vtkmodules.vtkCommonCore import vtkPoints

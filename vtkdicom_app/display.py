@@ -126,7 +126,7 @@ def _first_number(value: Any) -> float | None:
     if isinstance(value, abc.Sequence) and not isinstance(value, (str, bytes)):
         value = value[0] if len(value) else None
     try:
-        out = float(value)  # type: ignore[arg-type]
+        out = float(value)
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
@@ -342,6 +342,6 @@ def clamp_pan(pan: Sequence[float], limit_mm: float | None = None) -> tuple[floa
     if len(values) != 2 or not all(math.isfinite(v) for v in values):
         raise ValueError(f"pan must be two finite numbers of mm (along columns, rows), got {pan!r}")
     if limit_mm is None:
-        return values  # type: ignore[return-value]
+        return values
     lim = abs(float(limit_mm))
     return (min(lim, max(-lim, values[0])), min(lim, max(-lim, values[1])))

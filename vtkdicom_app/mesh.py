@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vtkdicom_app.bridge import mesh_to_arrays
+
+if TYPE_CHECKING:
+    from vtkmodules.vtkCommonDataModel import vtkPolyData
 
 __all__ = [
     "CleanStats",
@@ -612,7 +615,7 @@ def face_components(n_points: int, faces: np.ndarray) -> np.ndarray:
     return parent[faces[:, 0]]
 
 
-def mesh_report(mesh: Any, *, coordinate_system: CoordinateSystem | str = CoordinateSystem.LPS) -> MeshReport:
+def mesh_report(mesh: vtkPolyData, *, coordinate_system: CoordinateSystem | str = CoordinateSystem.LPS) -> MeshReport:
     """Check a triangle mesh for printing, as it will be written and read back.
 
     The mesh is judged after :func:`vtkdicom_app.mesh.clean_arrays`: points rounded to
@@ -637,7 +640,7 @@ def mesh_report(mesh: Any, *, coordinate_system: CoordinateSystem | str = Coordi
     return report_arrays(points, faces, coordinate_system=coordinate_system, field=field_values(mesh))
 
 
-def field_values(mesh: Any) -> dict[str, float]:
+def field_values(mesh: vtkPolyData) -> dict[str, float]:
     """The numeric field data that extract_surface records (``threshold``, ``upper``).
 
     Parameters

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +25,12 @@ from vtkdicom_app.atomic import atomic_path
 from vtkdicom_app.bridge import arrays_to_mesh, mesh_to_arrays
 from vtkdicom_app.errors import MeshError
 from vtkdicom_app.mesh import CoordinateSystem, MeshReport, clean_arrays, field_values, report_arrays
+
+if TYPE_CHECKING:
+    from vtkmodules.vtkCommonDataModel import vtkPolyData
+    from vtkmodules.vtkIOGeometry import vtkOBJWriter, vtkSTLWriter
+    from vtkmodules.vtkIOPLY import vtkPLYWriter
+    from vtkmodules.vtkIOXML import vtkXMLPolyDataWriter
 
 __all__ = ["MeshFormat", "export_mesh", "read_mesh", "CoordinateSystem"]
 
@@ -48,7 +54,7 @@ class MeshFormat(enum.Enum):
         raise MeshError(f"unknown mesh format {suffix or '(no suffix)'} for {path}; use one of {', '.join(f.value for f in cls)}")
 
 
-def _as_written(mesh: Any, system: CoordinateSystem) -> tuple[Any, MeshReport]:
+def _as_written(mesh: vtkPolyData, system: CoordinateSystem) -> tuple[vtkPolyData, MeshReport]:
     """The mesh exactly as it will be written (in ``system``, cleaned) and its report."""
     points, faces = mesh_to_arrays(mesh)
     if system is CoordinateSystem.RAS:
@@ -66,12 +72,13 @@ def _stl_header(system: CoordinateSystem) -> str:
     return f"vtkdicom_app SPACE={system.name} UNITS=mm"
 
 
-def _write_vtk(mesh: Any, fmt: MeshFormat, tmp: str, system: CoordinateSystem, binary: bool) -> None:
+def _write_vtk(mesh: vtkPolyData, fmt: MeshFormat, tmp: str, system: CoordinateSystem, binary: bool) -> None:
     # each writer's module imported only when used (they cost 5-20 ms each at start-up)
+    writer: vtkSTLWriter | vtkOBJWriter | vtkPLYWriter | vtkXMLPolyDataWriter
     if fmt is MeshFormat.STL:
         from vtkmodules.vtkIOGeometry import vtkSTLWriter
 
-        writer: Any = vtkSTLWriter()
+        writer = vtkSTLWriter()
         writer.SetHeader(_stl_header(system))
         if binary:
             writer.SetFileTypeToBinary()
@@ -102,18 +109,20 @@ def _write_vtk(mesh: Any, fmt: MeshFormat, tmp: str, system: CoordinateSystem, b
     ok = writer.Write()
     code = writer.GetErrorCode()
     if not ok or code:
-        from vtkmodules.vtkCommonCore import vtkErrorCode
+        from vtkmodules.vtkCommonMisc import vtkErrorCode
 
         raise MeshError(f"writing {fmt.name} failed: {vtkErrorCode.GetStringFromErrorCode(code) or 'VTK writer error'}")
 
 
-def _write_3mf(mesh: Any, tmp: str) -> None:
+def _write_3mf(mesh: vtkPolyData, tmp: str) -> None:
     import trimesh
 
     points, faces = mesh_to_arrays(mesh)
     tm = trimesh.Trimesh(vertices=points, faces=faces, process=False)
     tm.units = "millimeters"
     data = tm.export(file_type="3mf")
+    if not isinstance(data, bytes):  # 3MF is a zip archive: export returns bytes
+        raise MeshError(f"writing THREE_MF failed: trimesh returned {type(data).__name__}, not bytes")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
@@ -121,7 +130,7 @@ def _write_3mf(mesh: Any, tmp: str) -> None:
 
 
 def export_mesh(
-    mesh: Any,
+    mesh: vtkPolyData,
     path: str | os.PathLike[str],
     *,
     coords: CoordinateSystem | str = CoordinateSystem.LPS,
@@ -171,7 +180,7 @@ def export_mesh(
     return report
 
 
-def read_mesh(path: str | os.PathLike[str]) -> Any:
+def read_mesh(path: str | os.PathLike[str]) -> vtkPolyData:
     """Read a mesh written by :func:`export_mesh` (any of its formats) as vtkPolyData.
 
     Parameters
@@ -190,14 +199,20 @@ def read_mesh(path: str | os.PathLike[str]) -> Any:
         import trimesh
 
         loaded = trimesh.load(os.fspath(path), file_type="3mf", process=False)
-        tm = loaded.to_mesh() if hasattr(loaded, "to_mesh") else loaded.dump(concatenate=True)
+        # a Scene; trimesh releases without Scene.to_mesh concatenate with dump(concatenate=True)
+        tm = loaded.to_mesh() if hasattr(loaded, "to_mesh") else loaded.dump(concatenate=True)  # type: ignore[attr-defined]
         return arrays_to_mesh(np.asarray(tm.vertices, np.float64), np.asarray(tm.faces, np.int64))
     from vtkmodules.vtkFiltersCore import vtkCleanPolyData
     from vtkmodules.vtkIOGeometry import vtkOBJReader, vtkSTLReader
     from vtkmodules.vtkIOPLY import vtkPLYReader
     from vtkmodules.vtkIOXML import vtkXMLPolyDataReader
 
-    readers = {MeshFormat.STL: vtkSTLReader, MeshFormat.OBJ: vtkOBJReader, MeshFormat.PLY: vtkPLYReader, MeshFormat.VTP: vtkXMLPolyDataReader}
+    readers: dict[MeshFormat, type[vtkSTLReader | vtkOBJReader | vtkPLYReader | vtkXMLPolyDataReader]] = {
+        MeshFormat.STL: vtkSTLReader,
+        MeshFormat.OBJ: vtkOBJReader,
+        MeshFormat.PLY: vtkPLYReader,
+        MeshFormat.VTP: vtkXMLPolyDataReader,
+    }
     reader = readers[fmt]()
     reader.SetFileName(os.fspath(path))
     mesh = run_update(reader, f"reading {path}")

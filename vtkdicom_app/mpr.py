@@ -39,8 +39,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +62,9 @@ from vtkdicom_app.errors import SingleSliceError
 from vtkdicom_app.geometry import as_enum
 from vtkdicom_app.pipeline import run_update
 from vtkdicom_app.volume import Volume
+
+if TYPE_CHECKING:
+    from vtkmodules.vtkCommonDataModel import vtkImageData
 
 __all__ = [
     "Plane",
@@ -131,12 +133,12 @@ _LETTERS = (("L", "R"), ("P", "A"), ("S", "I"))
 ORTHOGONAL_PLANES = (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)
 
 
-def orientation_letters(direction: Sequence[float], *, max_letters: int = 2, min_fraction: float = 0.3) -> str:
+def orientation_letters(direction: npt.ArrayLike, *, max_letters: int = 2, min_fraction: float = 0.3) -> str:
     """Patient direction letters of an LPS vector.
 
     Parameters
     ----------
-    direction : sequence of float
+    direction : array_like of float
         A vector in LPS.
     max_letters : int, default 2
         At most this many letters, the dominant component first.
@@ -179,19 +181,19 @@ def _unit(v: npt.ArrayLike, what: str) -> np.ndarray:
     return a / norm
 
 
-def nearest_standard_plane(normal: Sequence[float]) -> Plane:
+def nearest_standard_plane(normal: npt.ArrayLike) -> Plane:
     """The standard plane whose normal is closest (either sign) to ``normal``."""
     n = _unit(normal, "normal")
     return max(ORTHOGONAL_PLANES, key=lambda p: abs(float(np.dot(_STANDARD_AXES[p][2], n))))
 
 
-def plane_axes(plane: Plane | str, normal: Sequence[float] | None = None) -> np.ndarray:
+def plane_axes(plane: Plane | str, normal: npt.ArrayLike | None = None) -> np.ndarray:
     """3x3 matrix whose columns are the image's column direction, row direction and normal (LPS).
 
     Parameters
     ----------
     plane : Plane or str
-    normal : sequence of float, optional
+    normal : array_like of float, optional
         Required for OBLIQUE (any length, either sign: the third column is it, normalised).
 
     Returns
@@ -218,7 +220,7 @@ def plane_axes(plane: Plane | str, normal: Sequence[float] | None = None) -> np.
     return np.column_stack([col, row, n])
 
 
-def step_along(vol: Volume, normal: Sequence[float]) -> float:
+def step_along(vol: Volume, normal: npt.ArrayLike) -> float:
     """The true slice step of a volume along a direction, in mm.
 
     Along an axis of the voxel grid this is that axis's spacing (the slice spacing along
@@ -228,7 +230,7 @@ def step_along(vol: Volume, normal: Sequence[float]) -> float:
     Parameters
     ----------
     vol : Volume
-    normal : sequence of float
+    normal : array_like of float
         LPS direction (normalised here).
 
     Returns
@@ -278,7 +280,7 @@ class Slice:
     axes: np.ndarray
     plane: Plane
     position: float
-    image: Any = None
+    image: vtkImageData | None = None
     slab_mm: float = 0.0
     slab_mode: SlabMode = SlabMode.NONE
     interpolation: Interpolation = Interpolation.LINEAR
@@ -286,7 +288,7 @@ class Slice:
     @property
     def shape(self) -> tuple[int, int]:
         """``(rows, columns)``."""
-        return tuple(self.array.shape)  # type: ignore[return-value]
+        return tuple(self.array.shape)
 
     @property
     def normal(self) -> np.ndarray:
@@ -359,7 +361,7 @@ class Slice:
         }
 
 
-def _slice_image(array: np.ndarray, origin: np.ndarray, axes: np.ndarray, px: tuple[float, float]) -> Any:
+def _slice_image(array: np.ndarray, origin: np.ndarray, axes: np.ndarray, px: tuple[float, float]) -> vtkImageData:
     """A vtkImageData sharing ``array`` (rows, cols), placed in patient space."""
     from vtkmodules.util.numpy_support import numpy_to_vtk
     from vtkmodules.vtkCommonDataModel import vtkImageData
@@ -425,8 +427,8 @@ class Reslicer:
         plane: Plane | str = Plane.AXIAL,
         *,
         position: float | None = None,
-        point: Sequence[float] | None = None,
-        normal: Sequence[float] | None = None,
+        point: npt.ArrayLike | None = None,
+        normal: npt.ArrayLike | None = None,
         interpolation: Interpolation | str = Interpolation.LINEAR,
         slab_mm: float = 0.0,
         slab_mode: SlabMode | str = SlabMode.NONE,
@@ -444,9 +446,7 @@ class Reslicer:
         n = axes[:, 2]
         if self.vol.shape[0] == 1 and abs(float(n @ self.vol.direction[:, 2])) < 0.999:
             own = nearest_standard_plane(self.vol.direction[:, 2])
-            raise SingleSliceError(
-                f"a single-slice series has no {plane.value} view: only its own plane ({own.value}) can be shown"
-            )
+            raise SingleSliceError(f"a single-slice series has no {plane.value} view: only its own plane ({own.value}) can be shown")
         p = _unit_free_point(point, self._centre)
         if position is not None:
             if plane is Plane.OBLIQUE:
@@ -527,7 +527,7 @@ class Reslicer:
         )
 
 
-def _unit_free_point(point: Sequence[float] | None, default: np.ndarray) -> np.ndarray:
+def _unit_free_point(point: npt.ArrayLike | None, default: np.ndarray) -> np.ndarray:
     if point is None:
         return default.copy()
     p = np.asarray(point, dtype=np.float64).reshape(-1)
@@ -541,8 +541,8 @@ def reslice(
     plane: Plane | str = Plane.AXIAL,
     *,
     position: float | None = None,
-    point: Sequence[float] | None = None,
-    normal: Sequence[float] | None = None,
+    point: npt.ArrayLike | None = None,
+    normal: npt.ArrayLike | None = None,
     interpolation: Interpolation | str = Interpolation.LINEAR,
     slab_mm: float = 0.0,
     slab_mode: SlabMode | str = SlabMode.NONE,
@@ -560,9 +560,9 @@ def reslice(
         The plane's LPS coordinate in mm: z for axial, y for coronal, x for sagittal; for
         oblique, the signed distance from the patient origin along the normal. Overrides
         that coordinate of ``point``.
-    point : sequence of float, optional
+    point : array_like of float, optional
         A point of the plane (LPS mm); default the volume's centre.
-    normal : sequence of float, optional
+    normal : array_like of float, optional
         Plane normal (LPS) for OBLIQUE only; its sign sets the direction of ``position``
         and of the slice's third axis, never the image's orientation.
     interpolation : Interpolation or str
@@ -638,13 +638,13 @@ def position_range(vol: Volume, plane: Plane | str) -> tuple[float, float]:
     return float(values.min()), float(values.max())
 
 
-def step_point(vol: Volume, point: Sequence[float], plane: Plane | str, n: float = 1, *, clamp: bool = False) -> np.ndarray:
+def step_point(vol: Volume, point: npt.ArrayLike, plane: Plane | str, n: float = 1, *, clamp: bool = False) -> np.ndarray:
     """A crosshair moved ``n`` true slice steps along a standard plane's normal.
 
     Parameters
     ----------
     vol : Volume
-    point : sequence of float
+    point : array_like of float
         The crosshair (LPS mm).
     plane : Plane or str
         AXIAL moves along +z, CORONAL +y, SAGITTAL +x.
@@ -701,7 +701,7 @@ class MprCursor:
     """
 
     vol: Volume
-    point: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    point: np.ndarray = dataclasses.field(default=None)  # type: ignore[arg-type]  # None: the centre, set in __post_init__
     window: float = 0.0
     level: float = 0.0
     zoom: float = 1.0
@@ -756,7 +756,7 @@ class MprCursor:
         self.point = step_point(self.vol, self.point, plane, n)
         return self.point.copy()
 
-    def set_point(self, xyz: Sequence[float]) -> None:
+    def set_point(self, xyz: npt.ArrayLike) -> None:
         """Move the crosshair to an LPS point (a click in any view)."""
         self.point = _unit_free_point(xyz, self._reslicer.centre())
 
@@ -815,9 +815,7 @@ class MprCursor:
     # --- slices
     def slice(self, plane: Plane | str) -> Slice:
         """The slice of one standard plane through the crosshair."""
-        return self._reslicer.reslice(
-            plane, point=self.point, interpolation=self.interpolation, slab_mm=self.slab_mm, slab_mode=self.slab_mode
-        )
+        return self._reslicer.reslice(plane, point=self.point, interpolation=self.interpolation, slab_mm=self.slab_mm, slab_mode=self.slab_mode)
 
     def slices(self) -> dict[Plane, Slice]:
         """Axial, coronal and sagittal slices through the crosshair, keyed by plane."""

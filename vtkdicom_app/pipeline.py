@@ -7,9 +7,12 @@ algorithm and raises :class:`~vtkdicom_app.errors.PipelineError` with VTK's mess
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vtkdicom_app.errors import PipelineError
+
+if TYPE_CHECKING:
+    from vtkmodules.vtkCommonExecutionModel import vtkAlgorithm
 
 __all__ = ["run_update", "use_threads"]
 
@@ -35,12 +38,13 @@ def use_threads() -> str:
 class _ErrorCatcher:
     def __init__(self) -> None:
         self.messages: list[str] = []
+        self.CallDataType = 8  # VTK_STRING: the error text reaches the callback
 
     def __call__(self, _obj: Any, _event: str, message: Any = None) -> None:
         self.messages.append(str(message) if message is not None else "unknown VTK error")
 
 
-def run_update(algorithm: Any, what: str) -> Any:
+def run_update(algorithm: vtkAlgorithm, what: str) -> Any:
     """Run ``algorithm.Update()`` and raise on VTK errors.
 
     Parameters
@@ -64,7 +68,6 @@ def run_update(algorithm: Any, what: str) -> Any:
 
     use_threads()
     catcher = _ErrorCatcher()
-    catcher.CallDataType = 8  # VTK_STRING: the error text reaches the callback
     tag = algorithm.AddObserver(vtkCommand.ErrorEvent, catcher)
     executive_tag = None
     executive = algorithm.GetExecutive() if hasattr(algorithm, "GetExecutive") else None

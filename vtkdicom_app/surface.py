@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -47,6 +47,9 @@ from vtkdicom_app.mesh import (
 )
 from vtkdicom_app.pipeline import run_update
 from vtkdicom_app.volume import Volume
+
+if TYPE_CHECKING:
+    from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPolyData
 
 __all__ = [
     "CoordinateSystem",
@@ -264,7 +267,7 @@ def _gaussian_values(vol: Volume, sigma_mm: float, *, pad_value: float | None, p
 
 def _prepared_image(
     vol: Volume, lower: float, upper: float | None, sigma_mm: float, *, inside: np.ndarray | None = None
-) -> tuple[Any, float, _BandGrid | None]:
+) -> tuple[vtkImageData, float, _BandGrid | None]:
     """An image with one voxel of padding whose level ``iso`` is the wanted surface.
 
     A plain threshold on integers keeps the volume's own dtype (no float copy) and contours at
@@ -348,7 +351,7 @@ def _prepared_image(
     return Volume(padded).to_vtk(deep=False), 0.0, grid  # index space: origin 0, spacing 1, identity
 
 
-def _place_band_vertices(mesh: Any, grid: _BandGrid) -> None:
+def _place_band_vertices(mesh: vtkPolyData, grid: _BandGrid) -> None:
     """Move a band's vertices, in place, to their edges' crossings of the data; to LPS mm.
 
     ``mesh`` was contoured from ``grid.field`` in its index space, so every vertex lies on one
@@ -407,7 +410,7 @@ def _place_band_vertices(mesh: Any, grid: _BandGrid) -> None:
     data.Modified()
 
 
-def _image_of(vol: Volume, padded: np.ndarray) -> Any:
+def _image_of(vol: Volume, padded: np.ndarray) -> vtkImageData:
     """VtkImageData of a padded array (one voxel added on every side of ``vol``)."""
     origin = np.asarray(vol.origin) - vol.direction @ np.asarray(vol.spacing)
     shifted = Volume(padded, spacing=vol.spacing, origin=tuple(origin), direction=vol.direction)
@@ -426,7 +429,7 @@ def _any_inside(array: np.ndarray, lower: float, upper: float | None) -> bool:
     return False
 
 
-def _keep_components(mesh: Any, *, largest: bool, min_island_mm3: float) -> Any:
+def _keep_components(mesh: vtkPolyData, *, largest: bool, min_island_mm3: float) -> vtkPolyData:
     if not largest and min_island_mm3 <= 0:
         return mesh
     points, faces = mesh_to_arrays(mesh)
@@ -442,10 +445,7 @@ def _keep_components(mesh: Any, *, largest: bool, min_island_mm3: float) -> Any:
     else:
         keep = {int(i) for i in np.nonzero(volumes >= min_island_mm3)[0]}
         if not keep:
-            raise MeshError(
-                f"every piece of the surface is smaller than min_island_mm3={min_island_mm3:g} mm3 "
-                f"(largest {volumes.max():.1f} mm3); lower it"
-            )
+            raise MeshError(f"every piece of the surface is smaller than min_island_mm3={min_island_mm3:g} mm3 (largest {volumes.max():.1f} mm3); lower it")
     mask = np.isin(inverse, list(keep))
     used = np.unique(faces[mask])
     remap = np.full(len(points), -1, np.int64)
@@ -453,7 +453,7 @@ def _keep_components(mesh: Any, *, largest: bool, min_island_mm3: float) -> Any:
     return arrays_to_mesh(points[used], remap[faces[mask]])
 
 
-def decimate(mesh: Any, reduce: float) -> Any:
+def decimate(mesh: vtkPolyData, reduce: float) -> vtkPolyData:
     """Remove a fraction of the triangles; a closed 2-manifold stays closed.
 
     fast-simplification (a maintained binding of Sven Forstmann's quadric simplifier) took
@@ -507,7 +507,7 @@ def decimate(mesh: Any, reduce: float) -> Any:
 _DECIMATION_AGGRESSIVENESS = 7.0
 
 
-def _smooth(mesh: Any, iterations: int, *, pass_band: float) -> Any:
+def _smooth(mesh: vtkPolyData, iterations: int, *, pass_band: float) -> vtkPolyData:
     """Windowed-sinc smoothing (Taubin): smooths without the shrinking of Laplacian smoothing."""
     from vtkmodules.vtkFiltersCore import vtkWindowedSincPolyDataFilter
 
@@ -522,7 +522,7 @@ def _smooth(mesh: Any, iterations: int, *, pass_band: float) -> Any:
     return run_update(sinc, "windowed-sinc smoothing")
 
 
-def _orient_outward(mesh: Any) -> Any:
+def _orient_outward(mesh: vtkPolyData) -> vtkPolyData:
     from vtkmodules.vtkFiltersCore import vtkReverseSense
 
     points, faces = mesh_to_arrays(mesh)
@@ -572,6 +572,7 @@ def _threshold_choice(threshold: float | str | Threshold | None) -> float | Thre
         raise ValueError(f"threshold must be a finite number or 'auto', got {threshold!r}")
     return value
 
+
 _NO_HU_MODALITIES = ("MR", "PT")
 
 
@@ -581,7 +582,7 @@ def _slice_axis(vol: Volume) -> int:
     return 2 - int(np.argmax(z))
 
 
-def _connected_to(array: np.ndarray, *, seed: Any = None, what: str) -> np.ndarray:
+def _connected_to(array: np.ndarray, *, seed: vtkPolyData | None = None, what: str) -> np.ndarray:
     """Voxels of value 1 in a uint8 array connected (faces) to ``seed`` points (vtkPolyData),
     or, without seeds, the largest such region; VTK's connectivity filter, as a bool array."""
     from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -682,7 +683,7 @@ def extract_surface(
     force: bool = False,
     progress: ProgressCallback | None = None,
     inside_body: bool | None = None,
-) -> Any:
+) -> vtkPolyData:
     """Iso-surface of a volume, in patient space (LPS, mm), closed and outward wound.
 
     Parameters
@@ -755,10 +756,7 @@ def extract_surface(
     >>> mesh = extract_surface(vol, preset="bone", largest=True)   # doctest: +SKIP
     """
     if vol.array.ndim == 4:
-        raise ColourVolumeError(
-            f"a colour (RGB) volume {vol.array.shape[:3]} has no single value per voxel to threshold: "
-            "surfaces need a grey-scale series"
-        )
+        raise ColourVolumeError(f"a colour (RGB) volume {vol.array.shape[:3]} has no single value per voxel to threshold: surfaces need a grey-scale series")
     if min(vol.array.shape) < 2:
         axes = ", ".join(name for name, n in zip(("slices", "rows", "columns"), vol.array.shape) if n < 2)
         raise SingleSliceError(
@@ -876,7 +874,7 @@ def extract_surface(
     return out
 
 
-def extract_label_surface(labels: Volume, label: int, *, smooth: int = 20, force: bool = False) -> Any:
+def extract_label_surface(labels: Volume, label: int, *, smooth: int = 20, force: bool = False) -> vtkPolyData:
     """Surface of one label of a label map, with discrete flying edges, in LPS mm.
 
     Parameters

@@ -19,7 +19,13 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from vtkdicom_app.io.loader import ProgressCallback
+    from vtkdicom_app.volume import Volume
 
 __all__ = [
     "UsageError",
@@ -409,7 +415,7 @@ def check_range(option: str, value: tuple[Any, float | None] | None) -> None:
 
 
 # ---------------------------------------------------------------------------- outputs
-def write_image(rgb: Any, path: str, fmt: ImageFormat) -> None:
+def write_image(rgb: npt.ArrayLike, path: str, fmt: ImageFormat) -> None:
     """Write an ``(h, w, 3)`` uint8 image in ``fmt`` (Pillow), atomically."""
     import numpy as np
     from PIL import Image
@@ -437,7 +443,7 @@ def fmt_vec(values: Sequence[float], digits: int = 4) -> str:
 
 
 # ---------------------------------------------------------------------------- loading
-def read_any(path: str, series: str | int | None, progress: Any) -> Any:
+def read_any(path: str, series: str | int | None, progress: ProgressCallback | None) -> Volume:
     """A DICOM series, or a NIfTI/NRRD/MetaImage/VTI volume by its suffix."""
     from vtkdicom_app.io.formats import VolumeFormat, read_volume
     from vtkdicom_app.io.loader import load
@@ -452,7 +458,7 @@ def read_any(path: str, series: str | int | None, progress: Any) -> Any:
     return load(path, series=series, progress=progress)
 
 
-def load_for(args: argparse.Namespace) -> Any:
+def load_for(args: argparse.Namespace) -> Volume:
     """The volume a command works on (DICOM or a volume file), with a terminal progress bar.
 
     With ``--frame N`` the frame N (from 0) of a 4D series.

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vtkdicom_app.cli._common import Command, UsageError, enum_values, quiet_parent
 from vtkdicom_app.cli._progress import progress_for
+
+if TYPE_CHECKING:
+    from vtkdicom_app.volume import Volume
 
 __all__ = ["COMMANDS", "DEMO_SHAPE", "run_demo"]
 
@@ -79,7 +82,7 @@ def check_demo(args: argparse.Namespace) -> None:
         raise UsageError(f"--outdir {args.outdir} is a file; give a folder (created if needed)")
 
 
-def _offscreen_views(vol: Any, png: str) -> None:
+def _offscreen_views(vol: Volume, png: str) -> None:
     """The viewer's four views drawn offscreen: MPR contact sheet + volume rendering."""
     import numpy as np
 
@@ -106,7 +109,7 @@ def _offscreen_views(vol: Any, png: str) -> None:
     write_png(canvas, png)
 
 
-def _demo_screenshot(phantom_dir: str, png: str, vol: Any) -> str:
+def _demo_screenshot(phantom_dir: str, png: str, vol: Volume) -> str:
     """The viewer's four views as PNG without a display: on Xvfb, else drawn offscreen."""
     from vtkdicom_app.cli.view import screenshot_on_virtual_display
 

@@ -89,12 +89,14 @@ def _read_nifti(path: str) -> Volume:
     import nibabel as nib
 
     img = nib.load(path)
+    if not isinstance(img, nib.Nifti1Image):  # Nifti2Image is a Nifti1Image too
+        raise VtkDicomError(f"{path}: not a NIfTI image ({type(img).__name__})")
     data = np.asanyarray(img.dataobj)
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3:
         raise VtkDicomError(f"{path}: {data.ndim}D NIfTI; only 3D volumes are read here")
-    affine = np.asarray(img.affine, float)
+    affine = np.asarray(img.affine, dtype=np.float64)
     lps = ras_to_lps_affine(affine)
     return _from_affine(np.ascontiguousarray(data.transpose(2, 1, 0)), lps)
 
@@ -393,10 +395,12 @@ def read_sequence_nifti(path: str | os.PathLike[str]) -> VolumeSequence:
     import nibabel as nib
 
     img = nib.load(os.fspath(path))
+    if not isinstance(img, nib.Nifti1Image):  # Nifti2Image is a Nifti1Image too
+        raise VtkDicomError(f"{path}: not a NIfTI image ({type(img).__name__})")
     data = np.asanyarray(img.dataobj)
     if data.ndim != 4:
         raise VtkDicomError(f"{path}: {data.ndim}D NIfTI; a sequence needs 4D")
-    affine = np.asarray(img.affine, float)
+    affine = np.asarray(img.affine, dtype=np.float64)
     lps = ras_to_lps_affine(affine)
     step = float(img.header.get_zooms()[3]) if len(img.header.get_zooms()) > 3 else 1.0
     frames = [_from_affine(np.ascontiguousarray(data[..., t].transpose(2, 1, 0)), lps) for t in range(data.shape[3])]

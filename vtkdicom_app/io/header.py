@@ -18,9 +18,13 @@ import gzip
 import io
 import os
 import struct
-from typing import Any, BinaryIO
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vtkdicom_app.errors import NeedsPydicom, NotDicom  # defined in errors.py, re-exported here
+
+if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_keys, dict_values
 
 __all__ = [
     "FileHeader",
@@ -288,13 +292,10 @@ def _skip_sequence(buf: bytes, pos: int, explicit: bool) -> int:
 
 
 _SPECIAL = {_PIXEL_DATA: 1, _FLOAT_PIXEL_DATA: 1, _DOUBLE_PIXEL_DATA: 1, _PER_FRAME_FG: 2, _SHARED_FG: 2}
-_ALL_VRS = frozenset(
-    v.encode()
-    for v in "AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV".split()
-)
+_ALL_VRS = frozenset(v.encode() for v in "AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV".split())
 
 
-class LazyTags(dict):  # type: ignore[type-arg]
+class LazyTags(dict[str, Any]):
     """A dict of attribute values that decodes each raw value the first time it is read.
 
     The loader reads ~50 attributes per file but needs only ~20 of them for every file;
@@ -325,7 +326,7 @@ class LazyTags(dict):  # type: ignore[type-arg]
             return self._load(key)
         raise KeyError(key)
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
         if key in self._raw:
@@ -335,32 +336,32 @@ class LazyTags(dict):  # type: ignore[type-arg]
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key) or key in self._raw
 
-    def setdefault(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def setdefault(self, key: str, default: Any = None) -> Any:
         if key in self:
             return self[key]
         dict.__setitem__(self, key, default)
         return default
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         self.materialize()
         return dict.__iter__(self)
 
     def __len__(self) -> int:
         return dict.__len__(self) + len(self._raw)
 
-    def keys(self):  # type: ignore[no-untyped-def]
+    def keys(self) -> dict_keys[str, Any]:
         self.materialize()
         return dict.keys(self)
 
-    def items(self):  # type: ignore[no-untyped-def]
+    def items(self) -> dict_items[str, Any]:
         self.materialize()
         return dict.items(self)
 
-    def values(self):  # type: ignore[no-untyped-def]
+    def values(self) -> dict_values[str, Any]:
         self.materialize()
         return dict.values(self)
 
-    def copy(self) -> dict[str, Any]:  # type: ignore[override]
+    def copy(self) -> dict[str, Any]:
         self.materialize()
         return dict(dict.items(self))
 

@@ -365,7 +365,7 @@ def _attach_file_warnings(stack: Stack) -> None:
         return
     found = list(seen)
     no_meta = [w for w in found if as_notice(w, NoticeCode.FILE_NOTE).code is NoticeCode.NO_FILE_META]
-    other = [as_notice(w, NoticeCode.FILE_NOTE) for w in found if w not in no_meta]
+    other: list[str] = [as_notice(w, NoticeCode.FILE_NOTE) for w in found if w not in no_meta]
     if len(no_meta) > 2:
         more = notice(f"... and {len(no_meta) - 2} more files read without preamble or file meta", NoticeCode.NO_FILE_META)
         no_meta = no_meta[:2] + [more]
@@ -398,8 +398,8 @@ def _series_info(stack: Stack, extra: list[str]) -> SeriesInfo:
         study_description=str(tags.get("StudyDescription") or ""),
         is_localizer=stack.is_localizer,
         error=stack.error,
-        spacing=tuple(geo.spacing) if geo else None,
-        origin=tuple(float(v) for v in geo.origin) if geo else None,
+        spacing=(geo.spacing[0], geo.spacing[1], geo.spacing[2]) if geo else None,
+        origin=(float(geo.origin[0]), float(geo.origin[1]), float(geo.origin[2])) if geo else None,
         direction=tuple(float(v) for v in geo.direction.ravel()) if geo else None,
         geometry_known=bool(geo.known) if geo else False,
         transfer_syntax=stack.records[0].file.transfer_syntax,
@@ -483,7 +483,7 @@ def scan(path: PathInput, *, progress: ProgressCallback | None = None) -> Series
     return SeriesList(infos, result, source=path)
 
 
-class SeriesList(list):  # type: ignore[type-arg]
+class SeriesList(list[SeriesInfo]):
     """What :func:`scan` returns: a list of :class:`SeriesInfo`, plus what was not used.
 
     ``load(series_list)`` and ``load(series_list[n])`` load from this scan without reading
@@ -984,7 +984,7 @@ def load_sequence(
                 files=stack.files,
                 gantry_tilt_deg=round(geo.tilt_deg, 4),
                 **_typed_fields(md),
-            )  # type: ignore[arg-type]
+            )
 
         return load_frame
 

@@ -29,7 +29,6 @@ from vtkdicom_app.notices import NoticeCode, notice
 __all__ = ["is_mosaic", "unpack_mosaic", "MosaicError"]
 
 
-
 def is_mosaic(rec: FrameRecord) -> bool:
     """True when the image's ImageType says MOSAIC (Siemens) or UIH stored a mosaic."""
     image_type = rec.file.tags.get("ImageType") or ()

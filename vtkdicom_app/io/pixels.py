@@ -184,7 +184,7 @@ def _rescale_into(stored: np.ndarray, rec: FrameRecord, out: np.ndarray, kind: O
         # every value fits: one add, cast straight into the int16 output
         np.add(stored, np.int16(intercept), out=out, casting="unsafe")
         return
-    wide = stored.astype(np.int64 if stored.dtype.itemsize >= 4 else np.int32)
+    wide = stored.astype(np.int64) if stored.dtype.itemsize >= 4 else stored.astype(np.int32)
     if slope != 1:
         wide *= slope
     if intercept:
@@ -205,11 +205,11 @@ def _read_native(rec: FrameRecord, out: np.ndarray, kind: OutputKind) -> None:
     with open(info.path, "rb", buffering=0) as fh:
         fh.seek(offset)
         if direct:
-            got = fh.readinto(memoryview(out).cast("B"))
+            got = fh.readinto(out.data.cast("B"))  # .data: the array's memoryview
             stored = out.view(stored_dtype)
         else:
             stored = np.empty(out.shape, stored_dtype)
-            got = fh.readinto(memoryview(stored).cast("B"))
+            got = fh.readinto(stored.data.cast("B"))
     if got != nbytes:
         raise DicomReadError(
             f"{info.path}: truncated pixel data: {got} of {nbytes} bytes for frame {rec.frame} "
@@ -233,7 +233,7 @@ def _read_native_window(rec: FrameRecord, out: np.ndarray, kind: OutputKind, win
     block = np.empty((j1 - j0, info.columns), dtype)
     with open(info.path, "rb", buffering=0) as fh:
         fh.seek(info.pixel_offset + rec.frame * info.frame_bytes + j0 * row_bytes)
-        got = fh.readinto(memoryview(block).cast("B"))
+        got = fh.readinto(block.data.cast("B"))
     if got != block.nbytes:
         raise DicomReadError(f"{info.path}: truncated pixel data: {got} of {block.nbytes} bytes for rows {j0}..{j1 - 1}")
     _fix_bits(block, info)

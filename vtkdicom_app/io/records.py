@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Any
+from typing import Any, Literal, overload
 
 from vtkdicom_app import uids
 from vtkdicom_app.errors import DicomReadError
@@ -174,6 +174,12 @@ class FrameRecord:
         return self.tile[3] if self.tile is not None else self.file.columns
 
 
+@overload
+def _floats(value: Any, count: Literal[2]) -> tuple[float, float] | None: ...
+@overload
+def _floats(value: Any, count: Literal[3]) -> tuple[float, float, float] | None: ...
+@overload
+def _floats(value: Any, count: int) -> tuple[float, ...] | None: ...
 def _floats(value: Any, count: int) -> tuple[float, ...] | None:
     if value is None:
         return None
@@ -240,7 +246,7 @@ _SPLIT_KEYS = (
 )
 
 
-class _SplitKeys(dict):  # type: ignore[type-arg]
+class _SplitKeys(dict[str, Any]):
     """The attributes that may split a series, read from a file's tags only when asked.
 
     Most series never need them (no repeated positions), so decoding them for every file
@@ -254,7 +260,7 @@ class _SplitKeys(dict):  # type: ignore[type-arg]
         self._tags = tags
         self._info = info
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
         if key == "localizer":

@@ -24,7 +24,7 @@ import numpy as np
 
 from vtkdicom_app.errors import GeometryError
 from vtkdicom_app.io.records import FrameRecord, declared_slice_step, first_number
-from vtkdicom_app.notices import NoticeCode, notice
+from vtkdicom_app.notices import Notice, NoticeCode, notice
 
 __all__ = ["Stack", "Geometry", "group_records", "compute_geometry"]
 
@@ -248,7 +248,7 @@ def _repeats(records: list[FrameRecord]) -> bool:
     return len(set(known)) < len(known)
 
 
-def _drop_true_duplicates(records: list[FrameRecord]) -> tuple[list[FrameRecord], list[str]]:
+def _drop_true_duplicates(records: list[FrameRecord]) -> tuple[list[FrameRecord], list[Notice]]:
     """Drop images that repeat another's SOPInstanceUID (the same image twice)."""
     seen: dict[tuple[Any, ...], FrameRecord] = {}
     kept: list[FrameRecord] = []
@@ -264,7 +264,7 @@ def _drop_true_duplicates(records: list[FrameRecord]) -> tuple[list[FrameRecord]
             continue
         seen[key] = rec
         kept.append(rec)
-    notes = []
+    notes: list[Notice] = []
     if dropped:
         first, gone = dropped[0]
         notes.append(
@@ -697,7 +697,7 @@ def _check_orientation(iop: tuple[float, ...], path: str) -> tuple[np.ndarray, n
     if vals.shape != (6,) or not np.all(np.isfinite(vals)):
         raise GeometryError(f"ImageOrientationPatient (0020,0037) in {path} is not six finite numbers: {iop}")
     r, c = vals[:3], vals[3:]
-    nr, nc = np.linalg.norm(r), np.linalg.norm(c)
+    nr, nc = float(np.linalg.norm(r)), float(np.linalg.norm(c))
     if abs(nr - 1) > _ORIENTATION_TOL or abs(nc - 1) > _ORIENTATION_TOL:
         raise GeometryError(f"ImageOrientationPatient (0020,0037) in {path} is not made of unit vectors (|row| = {nr:.4f}, |column| = {nc:.4f})")
     if abs(float(r @ c)) > _ORIENTATION_TOL:

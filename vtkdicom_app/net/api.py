@@ -147,7 +147,7 @@ def find(server: ServerLike, query: Query | None = None, *, web: bool | None = N
         filters = {k: v for k, v in q.study_filters().items() if k in ("PatientID", "PatientName")}
         if len(filters) != len(q.study_filters()):
             raise QueryFailedError("a patient-level search takes only patient id and patient name; use --level study for dates, modality or accession")
-        return sorted(_search(s, False, QueryLevel.PATIENT, filters), key=lambda r: (r.patient_id,))  # type: ignore[attr-defined, union-attr]
+        return sorted(_search(s, False, QueryLevel.PATIENT, filters), key=lambda r: (r.patient_id,))  # type: ignore[union-attr]
     if q.level is QueryLevel.STUDY:
         out = _search(s, w, QueryLevel.STUDY, q.study_filters())
         return sorted(out, key=lambda r: (r.study_date, r.study_time, r.study_uid))  # type: ignore[union-attr]

@@ -107,7 +107,7 @@ def _tune_socket(event: Any) -> None:
             return
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if hasattr(socket, "TCP_QUICKACK") and not isinstance(sock, ssl.SSLSocket):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)  # type: ignore[attr-defined]
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
         transport.recv = _fast_recv(transport)
         # the reactor sleeps this long whenever it has caught up with the socket (default
         # 1 ms, i.e. ~1 ms lost per instance while the server reads its next file)

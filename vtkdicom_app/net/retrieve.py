@@ -157,7 +157,7 @@ class Receiver:
 
 
 @dataclasses.dataclass
-class RetrieveResult(os.PathLike):  # type: ignore[type-arg]
+class RetrieveResult(os.PathLike[str]):
     """Where a retrieved study or series is, and what the retrieval did.
 
     It is a path (``os.fspath(result)`` is the folder), so ``vtkdicom_app.load(result)`` and

@@ -61,7 +61,6 @@ _LAZY: dict[str, str] = {
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
-
 __all__ = [
     "Box",
     "DEFAULT_UNDO_BUDGET",

@@ -28,12 +28,15 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vtkdicom_app.pipeline import run_update
 from vtkdicom_app.segmentation.geometry import Box
+
+if TYPE_CHECKING:
+    from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPolyData
 
 ALPHA = 0.2  # sub-voxel position of a mask's surface beyond its last voxel centre (see the module doc)
 _FAR = np.uint8(101)  # "farther than r": codes 0..100 are squared distances in units of r**2 / 100
@@ -149,11 +152,12 @@ def shrink(mask: np.ndarray, spacing_kji: Sequence[float], radius_mm: float) -> 
 
 def ball_offsets_box(spacing_kji: Sequence[float], radius_mm: float) -> tuple[int, int, int]:
     """Half-size (voxels) of the box :func:`within_distance` may reach, per axis ``(k, j, i)``."""
-    return tuple(len(_axis_costs(float(h), float(radius_mm))) for h in spacing_kji)  # type: ignore[return-value]
+    hk, hj, hi = (len(_axis_costs(float(h), float(radius_mm))) for h in spacing_kji)
+    return hk, hj, hi
 
 
 # ----------------------------------------------------------------------------- connectivity
-def _image(array: np.ndarray) -> Any:
+def _image(array: np.ndarray) -> vtkImageData:
     """VtkImageData of an array on the unit grid (world point = (i, j, k)); shares memory."""
     from vtkmodules.util.numpy_support import numpy_to_vtk
     from vtkmodules.vtkCommonDataModel import vtkImageData
@@ -167,7 +171,7 @@ def _image(array: np.ndarray) -> Any:
     return image
 
 
-def _seed_points(seeds_kji: Sequence[Sequence[int]]) -> Any:
+def _seed_points(seeds_kji: Sequence[Sequence[int]]) -> vtkPolyData:
     from vtkmodules.vtkCommonCore import vtkPoints
     from vtkmodules.vtkCommonDataModel import vtkPolyData
 

@@ -128,7 +128,9 @@ def load_nifti(path: str | os.PathLike[str], *, reference: Any = None) -> Segmen
 
     name = os.fspath(path)
     try:
-        img: Any = nib.load(name)
+        img = nib.load(name)
+        if not isinstance(img, nib.Nifti1Image):  # Nifti2Image is a Nifti1Image too
+            raise TypeError(f"a {type(img).__name__}, not a NIfTI image")
         data = np.asanyarray(img.dataobj)
     except Exception as exc:  # nibabel raises many kinds
         raise SegmentationFileError(f"{name}: cannot read it as NIfTI ({exc})") from exc

@@ -31,7 +31,7 @@ import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
@@ -41,7 +41,10 @@ from vtkdicom_app.bridge import arrays_to_mesh, mesh_to_arrays
 from vtkdicom_app.mesh import clean_arrays, edge_topology, restore_volume, signed_volume
 from vtkdicom_app.pipeline import run_update
 from vtkdicom_app.segmentation.geometry import Box, Geometry, SegmentationError
-from vtkdicom_app.segmentation.model import SegmentationModel
+from vtkdicom_app.segmentation.model import Segment, SegmentationModel
+
+if TYPE_CHECKING:
+    from vtkmodules.vtkCommonDataModel import vtkPolyData
 
 __all__ = [
     "SurfaceOptions",
@@ -133,7 +136,7 @@ def _orient_outward(points: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return faces if signed_volume(points, faces) >= 0 else faces[:, ::-1].copy()
 
 
-def mask_surface(mask: np.ndarray, geometry: Geometry, *, options: SurfaceOptions = DEFAULT_SURFACE, name: str = "segment") -> Any:
+def mask_surface(mask: np.ndarray, geometry: Geometry, *, options: SurfaceOptions = DEFAULT_SURFACE, name: str = "segment") -> vtkPolyData:
     """The closed surface of a bool mask on a grid, smooth, in LPS mm.
 
     Parameters
@@ -239,13 +242,15 @@ def mask_surface(mask: np.ndarray, geometry: Geometry, *, options: SurfaceOption
     return mesh
 
 
-def segment_surface(model: SegmentationModel, segment_id: str, *, options: SurfaceOptions = DEFAULT_SURFACE) -> Any:
+def segment_surface(model: SegmentationModel, segment_id: str, *, options: SurfaceOptions = DEFAULT_SURFACE) -> vtkPolyData:
     """The surface of one segment (see :func:`mask_surface`)."""
     seg = model.segment(segment_id)
     return mask_surface(model.mask(seg.segment_id), model.geometry, options=options, name=seg.name)
 
 
-def segment_surfaces(model: SegmentationModel, segment_ids: Sequence[str] | None = None, *, options: SurfaceOptions = DEFAULT_SURFACE) -> list[tuple[Any, Any]]:
+def segment_surfaces(
+    model: SegmentationModel, segment_ids: Sequence[str] | None = None, *, options: SurfaceOptions = DEFAULT_SURFACE
+) -> list[tuple[Segment, vtkPolyData]]:
     """``(Segment, vtkPolyData)`` for each segment (all, in order, by default).
 
     Raises
@@ -273,7 +278,7 @@ def _hex(color: Sequence[float]) -> str:
     return f"#{r:02X}{g:02X}{b:02X}FF"
 
 
-def _cleaned(mesh: Any) -> tuple[np.ndarray, np.ndarray]:
+def _cleaned(mesh: vtkPolyData) -> tuple[np.ndarray, np.ndarray]:
     points, faces = mesh_to_arrays(mesh)
     points, faces, _stats = clean_arrays(points, faces)
     return points, faces
@@ -320,7 +325,7 @@ def _model_xml(parts: Sequence[tuple[str, Sequence[float], np.ndarray, np.ndarra
     return "".join(out).encode("utf-8")
 
 
-def write_3mf(path: str | os.PathLike[str], parts: Sequence[tuple[str, Sequence[float], Any]]) -> Path:
+def write_3mf(path: str | os.PathLike[str], parts: Sequence[tuple[str, Sequence[float], vtkPolyData]]) -> Path:
     """One 3MF file with one named, coloured object per part (LPS mm, ``unit="millimeter"``).
 
     Parameters
@@ -347,7 +352,7 @@ def write_3mf(path: str | os.PathLike[str], parts: Sequence[tuple[str, Sequence[
 LPS_TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]) * 0.001
 
 
-def write_glb(path: str | os.PathLike[str], parts: Sequence[tuple[str, Sequence[float], Any]]) -> Path:
+def write_glb(path: str | os.PathLike[str], parts: Sequence[tuple[str, Sequence[float], vtkPolyData]]) -> Path:
     """One GLB (binary glTF 2.0) with one named node and PBR material per part.
 
     glTF's conventions, not the print files': metres, +Y up. Points are mapped from LPS

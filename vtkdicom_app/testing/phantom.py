@@ -553,10 +553,7 @@ def _check_arguments(
                 "cannot describe: use multiframe=MultiFrame.ENHANCED or MultiFrame.NONE"
             )
     if transfer_syntax is TransferSyntax.JPEG2000_LOSSLESS and min(rows, columns) < _J2K_MIN_SIDE:
-        raise ValueError(
-            f"JPEG2000_LOSSLESS needs rows and columns >= {_J2K_MIN_SIDE} (openjpeg encodes 6 resolution "
-            f"levels), got {rows} x {columns}"
-        )
+        raise ValueError(f"JPEG2000_LOSSLESS needs rows and columns >= {_J2K_MIN_SIDE} (openjpeg encodes 6 resolution levels), got {rows} x {columns}")
 
 
 def _add_dimensions(ds: Dataset, organization_uid: str) -> None:
@@ -638,7 +635,10 @@ def pixel_format(slope: float, intercept: float) -> PixelFormat:
 def _set_pixel_format(ds: Dataset, slope: float, intercept: float) -> tuple[np.dtype, int, int]:
     fmt = pixel_format(slope, intercept)
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = (
-        fmt.bits_allocated, fmt.bits_stored, fmt.high_bit, fmt.pixel_representation,
+        fmt.bits_allocated,
+        fmt.bits_stored,
+        fmt.high_bit,
+        fmt.pixel_representation,
     )
     return fmt.dtype, fmt.lo, fmt.hi
 
@@ -721,10 +721,19 @@ class WriteSpec:
         extra: Any = self.extra_tags
         object.__setattr__(self, "extra_tags", tuple(extra.items()) if isinstance(extra, dict) else tuple(extra or ()))
         _check_arguments(
-            rows=self.rows, columns=self.columns, slices=self.slices, pixel_spacing=self.pixel_spacing,
-            slice_spacing=self.slice_spacing, n_series=self.n_series, rescale_slope=self.rescale_slope,
-            noise_sd=self.noise_sd, skip_slices=self.skip_slices, orientation=self.orientation,
-            gantry_tilt_deg=self.gantry_tilt_deg, multiframe=self.multiframe, transfer_syntax=self.transfer_syntax,
+            rows=self.rows,
+            columns=self.columns,
+            slices=self.slices,
+            pixel_spacing=self.pixel_spacing,
+            slice_spacing=self.slice_spacing,
+            n_series=self.n_series,
+            rescale_slope=self.rescale_slope,
+            noise_sd=self.noise_sd,
+            skip_slices=self.skip_slices,
+            orientation=self.orientation,
+            gantry_tilt_deg=self.gantry_tilt_deg,
+            multiframe=self.multiframe,
+            transfer_syntax=self.transfer_syntax,
         )
         object.__setattr__(self, "skip_slices", frozenset(int(k) for k in self.skip_slices))
 
@@ -826,8 +835,12 @@ def series_geometry(spec: WriteSpec, series: int = 0) -> SeriesGeometry:
         offset = (k - (n_slices - 1) / 2) * spec.slice_spacing
         positions.append(np.round(-half + offset * step_dir, 6))
     return SeriesGeometry(
-        row=r, column=c, normal=n, step=spec.slice_spacing * step_dir,
-        positions=tuple(positions), written=tuple(spec.written_indices(series)),
+        row=r,
+        column=c,
+        normal=n,
+        step=spec.slice_spacing * step_dir,
+        positions=tuple(positions),
+        written=tuple(spec.written_indices(series)),
     )
 
 
@@ -836,9 +849,21 @@ def render_slice(spec: WriteSpec, model: PhantomSpec, geometry: SeriesGeometry, 
     boundary voxel with ``partial_volume``), plus noise from ``rng``, rescaled and clipped."""
     fmt = spec.pixel_format
     return _stored_slice(
-        ipp, geometry.row, geometry.column, spec.rows, spec.columns, spec.pixel_spacing, model, rng,
-        spec.rescale_slope, spec.rescale_intercept, fmt.dtype, fmt.lo, fmt.hi,
-        step=geometry.step, supersample=3 if spec.partial_volume else 1,
+        ipp,
+        geometry.row,
+        geometry.column,
+        spec.rows,
+        spec.columns,
+        spec.pixel_spacing,
+        model,
+        rng,
+        spec.rescale_slope,
+        spec.rescale_intercept,
+        fmt.dtype,
+        fmt.lo,
+        fmt.hi,
+        step=geometry.step,
+        supersample=3 if spec.partial_volume else 1,
     )
 
 
@@ -889,9 +914,7 @@ def build_series_dataset(spec: WriteSpec, series: int, geometry: SeriesGeometry)
     return base
 
 
-def build_slice_dataset(
-    base: Dataset, spec: WriteSpec, series: int, geometry: SeriesGeometry, index: int, frame: np.ndarray
-) -> Dataset:
+def build_slice_dataset(base: Dataset, spec: WriteSpec, series: int, geometry: SeriesGeometry, index: int, frame: np.ndarray) -> Dataset:
     """One single-frame file: ``base`` plus the slice's UIDs, position and encoded pixels.
 
     Parameters
@@ -1233,13 +1256,32 @@ def write_phantom(
     (8, 1000.0)
     """
     spec = WriteSpec(
-        rows=rows, columns=columns, slices=slices, pixel_spacing=pixel_spacing, slice_spacing=slice_spacing,
-        orientation=orientation, feet_first=feet_first, gantry_tilt_deg=gantry_tilt_deg, shuffle_names=shuffle_names,
-        suffix=suffix, reverse_instance_numbers=reverse_instance_numbers, n_series=n_series, noise_sd=noise_sd,
-        seed=seed, transfer_syntax=transfer_syntax, multiframe=multiframe, rescale_intercept=rescale_intercept,
-        rescale_slope=rescale_slope, patient_name=patient_name, patient_id=patient_id, modality=modality,
-        skip_slices=frozenset(int(k) for k in skip_slices), partial_volume=partial_volume,
-        sphere_radius_mm=sphere_radius_mm, sphere_hu=sphere_hu, extra_tags=tuple((extra_tags or {}).items()),
+        rows=rows,
+        columns=columns,
+        slices=slices,
+        pixel_spacing=pixel_spacing,
+        slice_spacing=slice_spacing,
+        orientation=orientation,
+        feet_first=feet_first,
+        gantry_tilt_deg=gantry_tilt_deg,
+        shuffle_names=shuffle_names,
+        suffix=suffix,
+        reverse_instance_numbers=reverse_instance_numbers,
+        n_series=n_series,
+        noise_sd=noise_sd,
+        seed=seed,
+        transfer_syntax=transfer_syntax,
+        multiframe=multiframe,
+        rescale_intercept=rescale_intercept,
+        rescale_slope=rescale_slope,
+        patient_name=patient_name,
+        patient_id=patient_id,
+        modality=modality,
+        skip_slices=frozenset(int(k) for k in skip_slices),
+        partial_volume=partial_volume,
+        sphere_radius_mm=sphere_radius_mm,
+        sphere_hu=sphere_hu,
+        extra_tags=tuple((extra_tags or {}).items()),
         variant=variant,
     )
     return write_spec(outdir, spec, progress=progress)
@@ -1330,8 +1372,15 @@ def write_sequence(
             tags = {}
             hu = 1000.0 - 120.0 * t
         res = write_phantom(
-            out, multiframe=multiframe, shuffle_names=shuffle_names, seed=seed, variant=f"F{t:03d}",
-            extra_tags=tags, sphere_radius_mm=radius, sphere_hu=hu, **options,
+            out,
+            multiframe=multiframe,
+            shuffle_names=shuffle_names,
+            seed=seed,
+            variant=f"F{t:03d}",
+            extra_tags=tags,
+            sphere_radius_mm=radius,
+            sphere_hu=hu,
+            **options,
         )
         if kind is SequenceKind.DIFFUSION:
             _add_bvalue(res, values[t])

@@ -423,8 +423,18 @@ def write_classic_4d(
         hu = 1000.0 - 45.0 * v
         hus.append(hu)
         res = write_phantom(
-            out, rows=rows, columns=columns, slices=slices, pixel_spacing=pixel_spacing, slice_spacing=slice_spacing,
-            seed=seed, variant=f"V{v:03d}", sphere_hu=hu, shuffle_names=True, modality="MR", **options,
+            out,
+            rows=rows,
+            columns=columns,
+            slices=slices,
+            pixel_spacing=pixel_spacing,
+            slice_spacing=slice_spacing,
+            seed=seed,
+            variant=f"V{v:03d}",
+            sphere_hu=hu,
+            shuffle_names=True,
+            modality="MR",
+            **options,
         )
         for a, path in enumerate(res.files):
             ds = pydicom.dcmread(path)
