@@ -391,6 +391,7 @@ class VolumeScene:
         return actor
 
     def _make_orientation_cube(self) -> Any:
+        from vtkmodules.vtkCommonCore import vtkCommand
         from vtkmodules.vtkRenderingAnnotation import vtkAnnotatedCubeActor
         from vtkmodules.vtkRenderingCore import vtkRenderer
 
@@ -418,7 +419,7 @@ class VolumeScene:
         ren.AddActor(cube)
         self.render_window.SetNumberOfLayers(max(2, self.render_window.GetNumberOfLayers()))
         self.render_window.AddRenderer(ren)
-        self.renderer.AddObserver("StartEvent", lambda *_: self._sync_cube())
+        self.renderer.AddObserver(vtkCommand.StartEvent, lambda *_: self._sync_cube())
         self._cube = cube
         return ren
 
@@ -542,7 +543,7 @@ class VolumeScene:
     def interactive(self, moving: bool) -> None:
         """Lower sampling while the camera moves (10+ fps), full quality when it stops."""
         self.render_window.SetDesiredUpdateRate(15.0 if moving else 0.0001)
-        self.volume.SetAllocatedRenderTime(1.0 / 15.0 if moving else 1e6, None) if hasattr(self.volume, "SetAllocatedRenderTime") else None
+        self.volume.SetAllocatedRenderTime(1.0 / 15.0 if moving else 1e6, self.renderer)
 
     def render(self) -> float:
         """Render one frame; return its wall time in seconds."""
