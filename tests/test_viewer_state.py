@@ -384,3 +384,379 @@ def test_a_script_drives_the_state_without_qt(phantom_factory: Any) -> None:
     assert out["events"][3:] == ["crosshair", "zoom", "window_level", "slab", "slab", "slab", "surfaces", "surface", "layout"]
     assert out["z"] == pytest.approx(4.0) and out["wl"] == [440.0, 30.0] and out["zoom"] == pytest.approx(1.2)
     assert out["slab"] == 6.0 and out["triangles"] > 0
+
+
+# ----------------------------------------------------------------------------- the Segment Editor
+# 96 x 96 x 64 axial CT, 2 mm voxels, a 20 mm bone sphere of 1000 HU clear of the spine and the marker
+SEG_GEOM: dict[str, Any] = dict(rows=96, columns=96, slices=64, pixel_spacing=(2.0, 2.0), slice_spacing=2.0, sphere_radius_mm=20.0, sphere_hu=1000.0)
+
+
+@pytest.fixture(scope="module")
+def seg_phantom(phantom_factory: Any) -> Any:
+    return phantom_factory(**SEG_GEOM)
+
+
+@pytest.fixture
+def seg_state(seg_phantom: Any) -> ViewerState:
+    s = ViewerState()
+    s.set_volume(vda.load(seg_phantom.outdir))
+    s.set_crosshair(seg_phantom.spec.sphere_center)
+    return s
+
+
+def test_segment_options_validate_clamp_and_emit_once(seg_state: ViewerState) -> None:
+    from vtkdicom_app.segmentation import Mode
+    from vtkdicom_app.viewer_state import BRUSH_RADIUS_RANGE, SegmentOptions
+
+    state = seg_state
+    for bad, match in (
+        (dict(brush_radius_mm=-1.0), "brush radius"),
+        (dict(brush_radius_mm=float("nan")), "brush radius"),
+        (dict(threshold_lower=500.0, threshold_upper=100.0), "empty"),
+        (dict(margin_mm=0.0), "0 mm"),
+        (dict(hollow_mm=-2.0), "wall thickness"),
+        (dict(min_island_mm3=-1.0), "island"),
+        (dict(seed_mode=Mode.SUBTRACT), "replaces or adds"),
+        (dict(scissors="cut"), "scissors operation"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            SegmentOptions(**bad)
+    with pytest.raises(ValueError, match="unknown segment option"):
+        state.set_segment_options(brush_size=3.0)
+    assert SegmentOptions(brush_radius_mm=1e4).brush_radius_mm == BRUSH_RADIUS_RANGE[1]
+    assert SegmentOptions(overlay_opacity=7.0).overlay_opacity == 1.0
+    assert SegmentOptions(scissors="erase_outside").scissors.value == "erase_outside"  # enum values are accepted
+    rec = Recorder(state)
+    state.set_segment_options(brush_radius_mm=3.0, overlay_opacity=0.25)
+    state.set_segment_options(brush_radius_mm=3.0)  # no change, no event
+    with pytest.raises(ValueError):
+        state.set_segment_options(threshold_upper=-5000.0)  # below the lower 300: nothing changes
+    assert rec.names() == [StateEvent.SEGMENT_OPTIONS]
+    assert state.segment_options.brush_radius_mm == 3.0 and state.segment_options.threshold_upper is None
+    state.set_segment_tool("paint")
+    state.set_segment_tool("paint")
+    with pytest.raises(ValueError, match="segment tool"):
+        state.set_segment_tool("lasso")
+    assert rec.names() == [StateEvent.SEGMENT_OPTIONS, StateEvent.SEGMENT_TOOL]
+
+
+def test_segmentation_is_made_on_the_volumes_grid_and_every_change_is_forwarded(seg_state: ViewerState) -> None:
+    from vtkdicom_app.segmentation import EventKind, Geometry, tools
+
+    state = seg_state
+    assert state.segmentation is None and state.segment_overlay() is None
+    with pytest.raises(ValueError, match="add a segment"):
+        state.apply_segment_tool()
+    rec = Recorder(state)
+    seg = state.add_segment("bone")
+    model = state.segmentation
+    assert model is not None and model.geometry == Geometry.from_volume(state.volume)
+    assert state.current_segment == seg.segment_id
+    assert rec.names() == [StateEvent.SEGMENTATION, StateEvent.SEGMENT, StateEvent.CURRENT_SEGMENT, StateEvent.SEGMENT]
+    assert [rec.events[1].value.kind, rec.events[3].value.kind] == [EventKind.SEGMENT_ADDED, EventKind.HISTORY]
+    # a script that calls a tool on the model directly: the state forwards it, with the box that changed
+    rec.clear()
+    box = tools.threshold(model, seg.segment_id, 300.0)
+    assert rec.names() == [StateEvent.SEGMENT, StateEvent.SEGMENT]
+    changed = rec.events[0].value
+    assert changed.kind is EventKind.MASK_CHANGED and changed.box == box and rec.events[0].key == seg.segment_id
+    overlay = state.segment_overlay()
+    assert overlay is not None and [layer.key for layer in overlay.layers] == [seg.segment_id]
+    state.set_segment_properties(visible=False)
+    overlay = state.segment_overlay()
+    assert overlay is not None and overlay.layers == ()
+    # removing the current segment picks the last one left; undo brings it back
+    other = state.add_segment("other")
+    state.set_current_segment(seg.segment_id)
+    state.remove_segment()
+    assert state.current_segment == other.segment_id and len(model) == 1
+    assert state.undo_segmentation() == "remove segment bone" and len(model) == 2
+    with pytest.raises(Exception, match="no segment"):
+        state.set_current_segment("nope")
+
+
+def test_seed_click_gives_the_sphere_and_a_bad_seed_changes_nothing(seg_state: ViewerState, seg_phantom: Any) -> None:
+    from vtkdicom_app.segmentation import SegmentationError
+    from vtkdicom_app.viewer_state import SegmentTool
+
+    state, spec = seg_state, seg_phantom.spec
+    sid = state.add_segment().segment_id
+    model = state.segmentation
+    assert model is not None
+    state.set_segment_tool(SegmentTool.SEED)
+    state.set_segment_options(threshold_lower=300.0, threshold_upper=3000.0)
+    state.segment_press(Plane.AXIAL, spec.sphere_center)
+    state.segment_release(Plane.AXIAL, spec.sphere_center)
+    assert model.voxel_count(sid) * model.geometry.voxel_volume_mm3 == pytest.approx(spec.sphere_volume_mm3, rel=0.02)
+    before = model.mask(sid).copy()
+    rec = Recorder(state)
+    body = np.asarray(spec.sphere_center) + (spec.sphere_radius + 6.0, 0.0, 0.0)  # soft tissue, 40 HU
+    with pytest.raises(SegmentationError, match="outside the range"):
+        state.segment_press(Plane.AXIAL, body)
+    with pytest.raises(SegmentationError, match="outside"):
+        state.segment_press(Plane.AXIAL, (1e4, 0.0, 0.0))
+    np.testing.assert_array_equal(model.mask(sid), before)
+    assert rec.events == [] and model.undo_description == "seed region"
+
+
+def test_a_brush_stroke_is_live_and_one_undo_step(seg_state: ViewerState, seg_phantom: Any) -> None:
+    from vtkdicom_app.segmentation import EventKind
+    from vtkdicom_app.viewer_state import SegmentTool
+
+    state = seg_state
+    sid = state.add_segment().segment_id
+    model = state.segmentation
+    assert model is not None
+    state.set_segment_tool(SegmentTool.PAINT)
+    state.set_segment_options(brush_radius_mm=4.5)
+    c = np.asarray(seg_phantom.spec.sphere_center)
+    rec = Recorder(state)
+    state.segment_press(Plane.AXIAL, c)
+    assert state.stroke_active and model.voxel_count(sid) > 0  # the first dab shows at once
+    state.segment_drag(Plane.AXIAL, c + (12.0, 0.0, 0.0))
+    state.segment_drag(Plane.AXIAL, c + (12.0, 12.0, 0.0))  # dabs every half radius along the way
+    state.segment_release(Plane.AXIAL)
+    assert not state.stroke_active
+    kinds = [e.value.kind for e in rec.events if e.name is StateEvent.SEGMENT]
+    assert kinds.count(EventKind.MASK_CHANGED) >= 3 and kinds[-1] is EventKind.HISTORY and kinds.count(EventKind.HISTORY) == 1
+    # a 4.5 mm tube along two 12 mm legs: between the swept tube's volume and that volume less the overlap
+    painted = model.voxel_count(sid) * model.geometry.voxel_volume_mm3
+    tube = math.pi * 4.5**2 * 24.0 + 4.0 / 3.0 * math.pi * 4.5**3
+    assert 0.75 * tube < painted < 1.1 * tube
+    after = model.mask(sid).copy()
+    assert state.undo_segmentation() == "paint" and not model.mask(sid).any()
+    assert state.redo_segmentation() == "paint"
+    np.testing.assert_array_equal(model.mask(sid), after)
+    # erase with the same brush along the first leg
+    state.set_segment_tool(SegmentTool.ERASE)
+    state.segment_press(Plane.AXIAL, c)
+    state.segment_release(Plane.AXIAL, c + (12.0, 0.0, 0.0))
+    assert 0 < model.voxel_count(sid) < after.sum() and model.undo_description == "erase"
+    # the brush outline follows the pointer (a sketch with the radius); a new tool hides it
+    state.segment_hover(Plane.CORONAL, c)
+    assert state.segment_sketch is not None and state.segment_sketch.radius_mm == 4.5 and state.segment_sketch.view is Plane.CORONAL
+    state.set_segment_tool(SegmentTool.NONE)
+    assert state.segment_sketch is None
+
+
+def test_scissors_polygon_is_a_sketch_until_released(seg_state: ViewerState, seg_phantom: Any) -> None:
+    from vtkdicom_app.segmentation import ScissorsOperation, tools
+    from vtkdicom_app.viewer_state import SegmentTool
+
+    state, spec = seg_state, seg_phantom.spec
+    sid = state.add_segment().segment_id
+    model = state.segmentation
+    assert model is not None
+    tools.threshold(model, sid, 300.0, 3000.0)
+    tools.keep_island_at(model, sid, spec.sphere_center)
+    full = model.voxel_count(sid)
+    sphere = model.mask(sid).copy()
+    state.set_segment_tool(SegmentTool.SCISSORS)
+    state.set_segment_options(scissors=ScissorsOperation.ERASE_OUTSIDE)  # keep what is inside
+    c = np.asarray(spec.sphere_center)
+    rec = Recorder(state)
+    # a square on the axial view over the posterior part of the sphere (y > y0), its edge between two rows of voxels
+    y0 = 2.0 * round(float(c[1]) / 2.0)  # an even y: the voxel centres lie on odd ones
+    state.segment_press(Plane.AXIAL, (c[0] - 30.0, y0, c[2]))
+    for p in ((c[0] + 30.0, y0, c[2]), (c[0] + 30.0, y0 + 40.0, c[2])):
+        state.segment_drag(Plane.AXIAL, p)
+    assert model.voxel_count(sid) == full  # nothing is cut while drawing
+    state.segment_release(Plane.AXIAL, (c[0] - 30.0, y0 + 40.0, c[2]))
+    sketches = [e.value for e in rec.events if e.name is StateEvent.SEGMENT_SKETCH]
+    assert [None if s is None else len(s.points) for s in sketches] == [1, 2, 3, None]
+    # exactly the sphere's voxels posterior of the polygon's edge, on every slice (extruded along z)
+    kji = np.indices(model.geometry.shape).reshape(3, -1).T
+    y = model.geometry.index_to_patient(kji[:, ::-1].astype(float))[:, 1].reshape(model.geometry.shape)
+    np.testing.assert_array_equal(model.mask(sid), sphere & (y > y0))
+    assert 0 < model.voxel_count(sid) < full and model.undo_description == "scissors"
+
+
+def test_whole_segment_tools_apply_with_the_options(seg_state: ViewerState, seg_phantom: Any) -> None:
+    from vtkdicom_app.segmentation import Mode, SegmentationError
+    from vtkdicom_app.viewer_state import IslandAction, SegmentTool
+
+    state, spec = seg_state, seg_phantom.spec
+    bone = state.add_segment("bone").segment_id
+    model = state.segmentation
+    assert model is not None
+    state.set_segment_tool(SegmentTool.THRESHOLD)
+    state.set_segment_options(threshold_lower=300.0, threshold_upper=None)
+    state.apply_segment_tool()
+    all_bone = model.voxel_count(bone)
+    state.set_segment_tool(SegmentTool.ISLANDS)
+    state.set_segment_options(island_action=IslandAction.REMOVE_SMALL, min_island_mm3=0.5 * spec.sphere_volume_mm3)
+    state.apply_segment_tool()
+    assert 0 < model.voxel_count(bone) < all_bone
+    state.set_segment_options(island_action=IslandAction.KEEP_LARGEST)
+    state.apply_segment_tool()
+    sphere = state.add_segment("sphere").segment_id
+    state.set_segment_tool(SegmentTool.SEED)
+    state.segment_press(Plane.AXIAL, spec.sphere_center)
+    # logical: subtract the sphere from the bone; copying it back gives the sphere
+    state.set_current_segment(bone)
+    state.set_segment_tool(SegmentTool.LOGICAL)
+    state.set_segment_options(logical_op=Mode.SUBTRACT, logical_other=sphere)
+    state.apply_segment_tool()
+    assert not (model.mask(bone) & model.mask(sphere)).any()
+    state.set_segment_options(logical_op=Mode.REPLACE)
+    state.apply_segment_tool()
+    np.testing.assert_array_equal(model.mask(bone), model.mask(sphere))
+    state.set_segment_options(logical_other=bone)
+    with pytest.raises(ValueError, match="another segment"):
+        state.apply_segment_tool()
+    # margin, hollow, fill holes on the sphere: known volumes
+    state.set_current_segment(sphere)
+    v0 = model.voxel_count(sphere) * model.geometry.voxel_volume_mm3
+    state.set_segment_tool(SegmentTool.MARGIN)
+    state.set_segment_options(margin_mm=3.0)
+    state.apply_segment_tool()
+    grown = model.voxel_count(sphere) * model.geometry.voxel_volume_mm3
+    assert grown == pytest.approx(4.0 / 3.0 * math.pi * (spec.sphere_radius + 3.0) ** 3, rel=0.04)
+    state.undo_segmentation()
+    state.set_segment_tool(SegmentTool.HOLLOW)
+    state.set_segment_options(hollow_mm=3.0)
+    state.apply_segment_tool()
+    shell = model.voxel_count(sphere) * model.geometry.voxel_volume_mm3
+    assert shell == pytest.approx(v0 - 4.0 / 3.0 * math.pi * (spec.sphere_radius - 3.0) ** 3, rel=0.1)
+    state.set_segment_tool(SegmentTool.FILL_HOLES)
+    state.apply_segment_tool()
+    assert model.voxel_count(sphere) * model.geometry.voxel_volume_mm3 == pytest.approx(v0)
+    state.set_segment_tool(SegmentTool.HOLLOW)
+    state.set_segment_options(hollow_mm=40.0)
+    with pytest.raises(SegmentationError, match="thicker than"):
+        state.apply_segment_tool()
+    state.set_segment_tool(SegmentTool.PAINT)
+    with pytest.raises(ValueError, match="nothing to apply"):
+        state.apply_segment_tool()
+
+
+def test_a_new_volume_or_segmentation_replaces_the_segments(seg_state: ViewerState, seg_phantom: Any, tmp_path: Path) -> None:
+    from vtkdicom_app.segmentation import GridMismatchError, SegmentationModel
+
+    state = seg_state
+    state.add_segment("a")
+    vol = state.volume
+    assert vol is not None
+    rec = Recorder(state)
+    state.set_volume(vol)
+    assert rec.events == [Event(StateEvent.VOLUME, vol)]  # one event; the segments went with the old volume
+    assert state.segmentation is None and state.current_segment is None
+    # a segmentation of another grid is refused; the state keeps what it had
+    other = vda.load(vda.phantom.write_phantom(tmp_path / "other", rows=16, columns=16, slices=4).outdir)
+    foreign = SegmentationModel.from_volume(other)
+    foreign.add_segment("x")
+    rec.clear()
+    with pytest.raises(GridMismatchError):
+        state.set_segmentation(foreign)
+    assert rec.events == [] and state.segmentation is None
+    mine = SegmentationModel.from_volume(vol)
+    first = mine.add_segment("first")
+    state.set_segmentation(mine)
+    assert state.segmentation is mine and state.current_segment == first.segment_id
+    assert rec.names() == [StateEvent.SEGMENTATION, StateEvent.CURRENT_SEGMENT]
+    rec.clear()
+    state.set_segmentation(None)
+    assert rec.names() == [StateEvent.SEGMENTATION, StateEvent.CURRENT_SEGMENT] and rec.events[0].value is None
+
+
+def test_surfaces_are_made_from_frozen_jobs_and_stale_ones_are_dropped(seg_state: ViewerState, seg_phantom: Any) -> None:
+    from vtkdicom_app.bridge import mesh_to_arrays
+    from vtkdicom_app.mesh import signed_volume
+    from vtkdicom_app.segmentation import tools
+
+    state, spec = seg_state, seg_phantom.spec
+    sid = state.add_segment().segment_id
+    model = state.segmentation
+    assert model is not None
+    tools.seed_region(model, sid, spec.sphere_center, 300.0, 3000.0)
+    job = state.segment_surface_job(sid)
+    assert job.mask is not None and not job.mask.flags.writeable
+    results: list[Any] = []
+    thread = threading.Thread(target=lambda: results.append(job.run()))  # a worker: reads only the job
+    thread.start()
+    tools.paint(model, sid, np.asarray(spec.sphere_center) + (0.0, 0.0, spec.sphere_radius), 3.0)  # meanwhile, an edit
+    thread.join()
+    assert len(results) == 1 and results[0].mesh is not None
+    rec = Recorder(state)
+    assert state.set_segment_surface(results[0]) is False and rec.events == []  # made from an older revision
+    fresh = state.segment_surface_job(sid).run()
+    caught: list[BaseException] = []
+
+    def off_thread() -> None:
+        try:
+            state.set_segment_surface(fresh)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            caught.append(exc)
+
+    t = threading.Thread(target=off_thread)
+    t.start()
+    t.join()
+    assert len(caught) == 1 and isinstance(caught[0], StateThreadError)
+    assert state.set_segment_surface(fresh) is True and rec.names() == [StateEvent.SEGMENT_SURFACE]
+    points, faces = mesh_to_arrays(fresh.mesh)
+    voxels = model.voxel_count(sid) * model.geometry.voxel_volume_mm3
+    assert signed_volume(points, faces) == pytest.approx(voxels, rel=0.01)  # in LPS, on the right grid
+    assert fresh.mesh.GetPointData().GetNormals() is not None
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    assert np.allclose((lo + hi) / 2, np.asarray(spec.sphere_center) + (0.0, 0.0, 1.5), atol=1.5)
+    # removing the segment removes its surface
+    rec.clear()
+    state.remove_segment(sid)
+    surfaces = [e.value for e in rec.events if e.name is StateEvent.SEGMENT_SURFACE]
+    assert len(surfaces) == 1 and surfaces[0].mesh is None and state.segment_surfaces == {}
+
+
+def test_overlay_samples_each_pixels_nearest_voxel_on_any_grid() -> None:
+    """The overlay against a brute-force nearest-voxel lookup: axis-aligned, rotated and permuted grids."""
+    from vtkdicom_app.mpr import Reslicer
+    from vtkdicom_app.rendering.slice_view import OverlayLayer, SegmentOverlay, SliceSampler, segment_overlay
+    from vtkdicom_app.segmentation import Box, Geometry
+
+    rng = np.random.default_rng(0)
+    rotations = (np.eye(3), np.array([[0.8, -0.6, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]]), np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+    for direction in rotations:
+        arr = rng.integers(0, 100, (20, 30, 40)).astype(np.int16)
+        vol = vda.Volume(arr, spacing=(0.9, 1.1, 2.0), origin=(-10.0, 5.0, 3.0), direction=direction)
+        geo = Geometry.from_volume(vol)
+        mask = arr > 50
+        reslicer = Reslicer(vol)
+        for plane in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL):
+            s = reslicer.reslice(plane, point=reslicer.centre() + 0.3)
+            rows, cols = s.shape
+            rr, cc = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+            ijk = np.rint(geo.patient_to_index(s.pixel_to_patient(rr, cc).reshape(-1, 3))).astype(int)
+            inside = np.all((ijk >= 0) & (ijk < np.array(geo.shape[::-1])), axis=1)
+            expected = np.zeros(len(ijk), bool)
+            expected[inside] = mask[ijk[inside, 2], ijk[inside, 1], ijk[inside, 0]]
+            expected = expected.reshape(rows, cols)
+            sampler = SliceSampler(s, geo)
+            assert sampler.separable == (direction is not rotations[1])
+            np.testing.assert_array_equal(sampler.sample(mask), expected)
+            # one layer boxed to part of the grid: only its voxels, drawn in its colour
+            box = Box((5, 5, 5), (12, 20, 30))
+            part = np.zeros_like(mask)
+            part[box.slices] = mask[box.slices]
+            rgba = segment_overlay(s, SegmentOverlay(geo, (OverlayLayer(part, (1.0, 0.5, 0.0), box),), opacity=0.4, outline=False))
+            shown = sampler.sample(part)
+            assert np.array_equal(rgba[..., 3] > 0, shown)
+            if shown.any():
+                assert set(map(tuple, rgba[shown].tolist())) == {(255, 128, 0, 102)}
+            outlined = segment_overlay(s, SegmentOverlay(geo, (OverlayLayer(part, (1.0, 0.5, 0.0), box),), opacity=0.4, outline=True))
+            assert np.array_equal(outlined[..., 3] > 0, shown) and (not shown.any() or (outlined[..., 3] == 255).any())
+
+
+def test_a_view_is_redrawn_only_when_its_plane_crosses_the_change(seg_state: ViewerState) -> None:
+    from vtkdicom_app.segmentation import Box
+
+    state = seg_state
+    state.add_segment()
+    model = state.segmentation
+    assert model is not None
+    i, j, k = (int(v) for v in np.rint(model.geometry.patient_to_index(state.crosshair)))
+    here = Box((k, j, i), (k + 1, j + 1, i + 1))
+    away = Box((k + 3, j + 3, i + 3), (k + 5, j + 5, i + 5))
+    assert all(state.segment_touches_view(here, p) for p in Plane if p is not Plane.OBLIQUE)
+    assert not any(state.segment_touches_view(away, p) for p in Plane if p is not Plane.OBLIQUE)
+    beside = Box((k, j + 3, i + 3), (k + 1, j + 5, i + 5))  # same slice, elsewhere on it
+    assert state.segment_touches_view(beside, Plane.AXIAL) and not state.segment_touches_view(beside, Plane.CORONAL)
+    assert state.segment_touches_view(None, Plane.AXIAL)

@@ -40,21 +40,40 @@ A new kind of viewer data gets: a member of :class:`StateEvent`, an immutable va
 ``__init__`` (and reset in :meth:`ViewerState.set_volume` when it belongs to a volume), a
 read-only property, and setters that call ``self._check_thread()``, validate, compare with
 the old value and call ``self._emit(StateEvent.X, new_value, key)``. Its computation lives
-in a library module, its widget in ``app/``. Segments (label maps per volume) and
-measurements (LPS points and their derived lengths/angles) are expected to follow this
-recipe; nothing here stands in for them yet.
+in a library module, its widget in ``app/``. Measurements (LPS points and their derived
+lengths/angles) are expected to follow this recipe.
+
+Segments (the Segment Editor)
+-----------------------------
+The state holds the :class:`~vtkdicom_app.segmentation.SegmentationModel` of the open
+volume (``state.segmentation``; made on the volume's grid by :meth:`ViewerState.ensure_segmentation`
+or the first :meth:`ViewerState.add_segment`, dropped with the volume), the current segment,
+the current :class:`SegmentTool` and its :class:`SegmentOptions` (brush radius in mm,
+threshold range, overlay opacity...). Every change of the model, whoever made it, is
+forwarded as a ``SEGMENT`` event carrying the model's
+:class:`~vtkdicom_app.segmentation.SegmentationEvent` (its index box tells a view whether
+its plane is touched). Input on a slice becomes :meth:`ViewerState.segment_press`,
+``segment_drag`` and ``segment_release`` (a brush stroke, a seed click, a scissors polygon),
+whole-segment tools :meth:`ViewerState.apply_segment_tool`; each is one undo step
+(:meth:`ViewerState.undo_segmentation`). The model must be edited on the owner thread:
+workers get frozen :class:`SegmentSurfaceJob` copies and hand :class:`SegmentSurface`
+results back through :meth:`ViewerState.set_segment_surface`, which drops a result whose
+segment has changed since.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from vtkdicom_app.display import (
     ZOOM_STEP,
@@ -69,19 +88,32 @@ from vtkdicom_app.display import (
 )
 from vtkdicom_app.geometry import as_enum
 from vtkdicom_app.io.loader import SeriesInfo
-from vtkdicom_app.mpr import ORTHOGONAL_PLANES, Plane, Reslicer, SlabMode, Slice, step_point
+from vtkdicom_app.mpr import ORTHOGONAL_PLANES, Plane, Reslicer, SlabMode, Slice, plane_axes, step_point
+from vtkdicom_app.rendering.slice_view import OverlayLayer, SegmentOverlay
+from vtkdicom_app.segmentation import tools as seg_tools
+from vtkdicom_app.segmentation.geometry import Box, Geometry, SegmentationError
+from vtkdicom_app.segmentation.model import EventKind, Mode, Segment, SegmentationEvent, SegmentationModel
+from vtkdicom_app.segmentation.tools import ScissorsOperation, ShellSide
 from vtkdicom_app.surface import MeshReport
 from vtkdicom_app.volume import Volume, VolumeSequence
 
 __all__ = [
+    "BRUSH_RADIUS_RANGE",
+    "INTERACTIVE_TOOLS",
     "MAX_RECENT",
     "SLAB_MAX_MM",
     "VOLUME_OPACITY_RANGE",
     "VOLUME_SHIFT_RANGE",
     "Event",
     "EventEmitter",
+    "IslandAction",
     "Layout",
     "LayoutState",
+    "SegmentOptions",
+    "SegmentSketch",
+    "SegmentSurface",
+    "SegmentSurfaceJob",
+    "SegmentTool",
     "Slab",
     "StateEvent",
     "StateThreadError",
@@ -99,6 +131,8 @@ VOLUME_OPACITY_RANGE = (0.0, 3.0)
 """Volume rendering opacity scale, clamped."""
 MAX_RECENT = 10
 """Entries kept in the recent-paths list."""
+BRUSH_RADIUS_RANGE = (0.1, 100.0)
+"""Paint/erase brush radius (mm), clamped."""
 
 
 _EnumT = TypeVar("_EnumT", bound=enum.Enum)
@@ -175,6 +209,20 @@ class StateEvent(enum.Enum):
     """VolumeLook: the volume rendering preset, shift and opacity scale."""
     RECENT = "recent"
     """tuple of str: recently opened paths, newest first."""
+    SEGMENTATION = "segmentation"
+    """SegmentationModel or None: a new segmentation (made, opened or closed); redraw every segment."""
+    SEGMENT = "segment"
+    """SegmentationEvent: the segmentation changed (forwarded from the model); key: the segment ID or None."""
+    CURRENT_SEGMENT = "current_segment"
+    """str or None: the segment the tools edit."""
+    SEGMENT_TOOL = "segment_tool"
+    """SegmentTool."""
+    SEGMENT_OPTIONS = "segment_options"
+    """SegmentOptions: brush radius, threshold range, overlay opacity and the other tools' options."""
+    SEGMENT_SKETCH = "segment_sketch"
+    """SegmentSketch or None: the scissors polygon being drawn or the brush under the pointer."""
+    SEGMENT_SURFACE = "segment_surface"
+    """SegmentSurface: a segment's 3D surface was updated (``mesh`` None: removed); key: the segment ID."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -411,6 +459,229 @@ class VolumeLook:
         object.__setattr__(self, "opacity", min(VOLUME_OPACITY_RANGE[1], max(VOLUME_OPACITY_RANGE[0], opacity)))
 
 
+class SegmentTool(enum.Enum):
+    """What the Segment Editor does: on a click or drag in a slice view, or on Apply."""
+
+    NONE = "none"
+    """Left clicks move the crosshair."""
+    THRESHOLD = "threshold"
+    """Apply: the segment becomes the voxels within the threshold range."""
+    SEED = "seed"
+    """Click: what is connected to the click within the threshold range."""
+    PAINT = "paint"
+    """Drag: add spheres of the brush radius along the stroke."""
+    ERASE = "erase"
+    """Drag: remove spheres of the brush radius along the stroke."""
+    SCISSORS = "scissors"
+    """Drag a polygon on a view: cut (or fill) inside or outside it, along the view direction."""
+    ISLANDS = "islands"
+    """Click: keep the island there; Apply: keep the largest, or remove the small ones."""
+    MARGIN = "margin"
+    """Apply: grow (> 0) or shrink (< 0) by the margin in mm."""
+    HOLLOW = "hollow"
+    """Apply: a shell of the wall thickness."""
+    FILL_HOLES = "fill_holes"
+    """Apply: fill the cavities the segment encloses."""
+    LOGICAL = "logical"
+    """Apply: union, subtract, intersect or copy another segment."""
+
+
+INTERACTIVE_TOOLS = frozenset({SegmentTool.SEED, SegmentTool.PAINT, SegmentTool.ERASE, SegmentTool.SCISSORS, SegmentTool.ISLANDS})
+"""Tools that take the left button in the slice views."""
+
+
+class IslandAction(enum.Enum):
+    """What Apply does with the islands tool (a click always keeps the island under it)."""
+
+    KEEP_LARGEST = "keep_largest"
+    REMOVE_SMALL = "remove_small"
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentOptions:
+    """The Segment Editor's options (validated; clamped where the editor clamps).
+
+    Attributes
+    ----------
+    brush_radius_mm : float
+        Paint/erase sphere radius, clamped to :data:`BRUSH_RADIUS_RANGE`.
+    threshold_lower, threshold_upper : float
+        Range of the threshold and seed tools (the image's units); ``threshold_upper`` None:
+        no upper limit.
+    seed_mode : Mode
+        REPLACE (the segment becomes the clicked region) or ADD.
+    overlay_opacity : float
+        Fill opacity of the segments over the slices, clamped to 0..1.
+    overlay_outline : bool
+        Draw the segments' outlines (opaque) over the slices.
+    scissors : ScissorsOperation
+    island_action : IslandAction
+    min_island_mm3 : float
+        Islands smaller than this are removed (>= 0).
+    margin_mm : float
+        Grow (> 0) or shrink (< 0), non-zero.
+    hollow_mm : float
+        Wall thickness (> 0).
+    hollow_side : ShellSide
+    logical_op : Mode
+        ADD (union), SUBTRACT, INTERSECT or REPLACE (copy) with ``logical_other``.
+    logical_other : str or None
+        The other segment's ID.
+    live_surfaces : bool
+        Show each segment's surface in the 3D view, recomputed after every edit.
+    """
+
+    brush_radius_mm: float = 5.0
+    threshold_lower: float = 300.0
+    threshold_upper: float | None = None
+    seed_mode: Mode = Mode.REPLACE
+    overlay_opacity: float = 0.5
+    overlay_outline: bool = True
+    scissors: ScissorsOperation = ScissorsOperation.ERASE_INSIDE
+    island_action: IslandAction = IslandAction.KEEP_LARGEST
+    min_island_mm3: float = 100.0
+    margin_mm: float = 2.0
+    hollow_mm: float = 2.0
+    hollow_side: ShellSide = ShellSide.INSIDE
+    logical_op: Mode = Mode.ADD
+    logical_other: str | None = None
+    live_surfaces: bool = True
+
+    def __post_init__(self) -> None:
+        radius = _finite(self.brush_radius_mm, "brush radius (mm)")
+        if radius <= 0:
+            raise ValueError(f"the brush radius must be > 0 mm, got {self.brush_radius_mm!r}")
+        object.__setattr__(self, "brush_radius_mm", min(BRUSH_RADIUS_RANGE[1], max(BRUSH_RADIUS_RANGE[0], radius)))
+        lower = _finite(self.threshold_lower, "lower threshold")
+        upper = None if self.threshold_upper is None else _finite(self.threshold_upper, "upper threshold")
+        if upper is not None and upper < lower:
+            raise ValueError(f"threshold range {lower:g}..{upper:g} is empty: the upper value must not be below the lower one")
+        object.__setattr__(self, "threshold_lower", lower)
+        object.__setattr__(self, "threshold_upper", upper)
+        seed_mode = _enum(Mode, self.seed_mode, "seed mode")
+        if seed_mode not in (Mode.REPLACE, Mode.ADD):
+            raise ValueError(f"the seed tool replaces or adds, not {seed_mode.value}")
+        object.__setattr__(self, "seed_mode", seed_mode)
+        opacity = _finite(self.overlay_opacity, "overlay opacity")
+        object.__setattr__(self, "overlay_opacity", min(1.0, max(0.0, opacity)))
+        object.__setattr__(self, "overlay_outline", bool(self.overlay_outline))
+        object.__setattr__(self, "scissors", _enum(ScissorsOperation, self.scissors, "scissors operation"))
+        object.__setattr__(self, "island_action", _enum(IslandAction, self.island_action, "islands action"))
+        min_island = _finite(self.min_island_mm3, "minimum island volume (mm3)")
+        if min_island < 0:
+            raise ValueError(f"the minimum island volume must be >= 0 mm3, got {self.min_island_mm3!r}")
+        object.__setattr__(self, "min_island_mm3", min_island)
+        margin = _finite(self.margin_mm, "margin (mm)")
+        if margin == 0:
+            raise ValueError("a margin of 0 mm changes nothing: grow (> 0) or shrink (< 0)")
+        object.__setattr__(self, "margin_mm", margin)
+        hollow = _finite(self.hollow_mm, "wall thickness (mm)")
+        if hollow <= 0:
+            raise ValueError(f"the wall thickness must be > 0 mm, got {self.hollow_mm!r}")
+        object.__setattr__(self, "hollow_mm", hollow)
+        object.__setattr__(self, "hollow_side", _enum(ShellSide, self.hollow_side, "shell side"))
+        object.__setattr__(self, "logical_op", _enum(Mode, self.logical_op, "logical operation"))
+        object.__setattr__(self, "logical_other", None if self.logical_other in (None, "") else str(self.logical_other))
+        object.__setattr__(self, "live_surfaces", bool(self.live_surfaces))
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentSketch:
+    """A transient drawing on one slice view (no undo, no file): what a pane draws over the image.
+
+    Attributes
+    ----------
+    view : Plane
+    points : numpy.ndarray
+        ``(N, 3)`` LPS mm, read-only: the scissors polygon so far, or the brush centre (N = 1).
+    radius_mm : float
+        The brush radius (0 for a polygon).
+    """
+
+    view: Plane
+    points: np.ndarray
+    radius_mm: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SegmentSurface:
+    """A segment's surface for the 3D view (what a worker returns).
+
+    Attributes
+    ----------
+    segment_id : str
+    revision : int
+        The segment's :meth:`~vtkdicom_app.segmentation.SegmentationModel.revision` the mesh was made from.
+    mesh : vtkPolyData or None
+        LPS mm, with point normals; None: the segment is empty (or gone).
+    seconds : float
+        How long the worker took.
+    """
+
+    segment_id: str
+    revision: int
+    mesh: Any
+    seconds: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SegmentSurfaceJob:
+    """Everything a worker needs to make one segment's surface: a copy of its box, no model.
+
+    Attributes
+    ----------
+    segment_id : str
+    name : str
+    revision : int
+    mask : numpy.ndarray or None
+        bool, the segment's bounding box (a copy, read-only); None: the segment is empty.
+    geometry : Geometry or None
+        The grid of ``mask`` (the box of the volume's grid).
+    """
+
+    segment_id: str
+    name: str
+    revision: int
+    mask: np.ndarray | None
+    geometry: Geometry | None
+
+    def run(self, progress: Callable[[int, int, str], None] | None = None) -> SegmentSurface:
+        """Make the surface (worker-safe: reads only the job's own copy)."""
+        from vtkmodules.vtkFiltersCore import vtkPolyDataNormals
+
+        from vtkdicom_app.pipeline import run_update
+        from vtkdicom_app.segmentation.surfaces import mask_surface
+
+        start = time.perf_counter()
+        if progress is not None:
+            progress(0, 1, f"surface of {self.name}")
+        if self.mask is None or self.geometry is None:
+            return SegmentSurface(self.segment_id, self.revision, None, time.perf_counter() - start)
+        mesh = mask_surface(self.mask, self.geometry, name=self.name)
+        normals = vtkPolyDataNormals()
+        normals.SetInputData(mesh)
+        normals.SplittingOff()
+        normals.ConsistencyOff()
+        normals.AutoOrientNormalsOff()
+        normals.ComputeCellNormalsOff()
+        mesh = run_update(normals, f"normals of {self.name}")
+        return SegmentSurface(self.segment_id, self.revision, mesh, time.perf_counter() - start)
+
+
+def _sub_geometry(geometry: Geometry, box: Box) -> Geometry:
+    """The grid of an index box of ``geometry`` (same spacing and direction)."""
+    origin = geometry.index_to_patient(np.asarray(box.lo[::-1], float))
+    return Geometry(box.shape, geometry.spacing, tuple(float(v) for v in np.asarray(origin).reshape(3)), geometry.direction)  # type: ignore[arg-type]
+
+
+def _stroke_points(start: np.ndarray, end: np.ndarray, radius_mm: float) -> np.ndarray:
+    """Brush centres from ``start`` (excluded) to ``end``, at most half a radius apart."""
+    length = float(np.linalg.norm(end - start))
+    n = max(1, min(400, int(math.ceil(length / max(radius_mm / 2.0, 1e-3)))))
+    t = np.arange(1, n + 1, dtype=np.float64)[:, None] / n
+    return start + t * (end - start)
+
+
 class ViewerState:
     """Everything the viewer shows, validated, with events (see the module docstring).
 
@@ -442,6 +713,18 @@ class ViewerState:
         # where a drag began (transient: not state, no events)
         self._wl_anchor: WindowLevel | None = None
         self._pan_anchor: dict[Plane, tuple[float, float]] = {}
+        # the Segment Editor
+        self._segmentation: SegmentationModel | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._current_segment: str | None = None
+        self._segment_tool = SegmentTool.NONE
+        self._segment_options = SegmentOptions()
+        self._segment_extents: dict[str, Box | None] = {}  # boxes holding each segment (loose: for the overlay)
+        self._segment_surfaces: dict[str, SegmentSurface] = {}
+        self._sketch: SegmentSketch | None = None
+        self._stroke: contextlib.ExitStack | None = None  # an open brush stroke (one undo step)
+        self._stroke_last: np.ndarray | None = None
+        self._stroke_view: Plane | None = None
 
     # ------------------------------------------------------------------ machinery
     @property
@@ -552,13 +835,14 @@ class ViewerState:
         if self._reslicer is None:
             raise ValueError("no volume loaded: nothing to slice")
         slab = self._views[plane].slab
-        return self._reslicer.reslice(plane, point=self._crosshair, slab_mm=slab.thickness_mm, slab_mode=slab.mode)
+        point = (float(self._crosshair[0]), float(self._crosshair[1]), float(self._crosshair[2]))
+        return self._reslicer.reslice(plane, point=point, slab_mm=slab.thickness_mm, slab_mode=slab.mode)
 
     def position(self, view: Plane | str) -> float:
         """The LPS coordinate of a view's plane through the crosshair (z, y or x)."""
         return float(self._crosshair[{Plane.AXIAL: 2, Plane.CORONAL: 1, Plane.SAGITTAL: 0}[_plane(view)]])
 
-    def value_at(self, xyz: Sequence[float]) -> tuple[float | None, tuple[int, int, int] | None]:
+    def value_at(self, xyz: npt.ArrayLike) -> tuple[float | None, tuple[int, int, int] | None]:
         """Value and voxel index ``(i, j, k)`` nearest an LPS point, ``(None, None)`` outside."""
         vol = self._volume
         if vol is None:
@@ -624,6 +908,7 @@ class ViewerState:
         modality = vol.modality
         self._volume_look = VolumeLook("ct-bone" if modality in ("CT", "") else "mr-default")
         self._wl_anchor, self._pan_anchor = None, {}
+        self._drop_segmentation()  # segments belong to the volume's grid
         self._emit(StateEvent.VOLUME, vol)
 
     def set_frame(self, n: int) -> None:
@@ -639,6 +924,8 @@ class ViewerState:
         self._frame = frame
         self._volume = self._sequence[frame]
         self._reslicer = Reslicer(self._volume)
+        if self._segmentation is not None:  # the frames share one grid: the tools read this frame's values
+            self._segmentation.volume = self._volume
         self._emit(StateEvent.FRAME, frame)
 
     def add_recent(self, path: str) -> None:
@@ -658,7 +945,7 @@ class ViewerState:
             self._emit(StateEvent.RECENT, new)
 
     # ------------------------------------------------------------------ crosshair
-    def set_crosshair(self, xyz: Sequence[float]) -> None:
+    def set_crosshair(self, xyz: npt.ArrayLike) -> None:
         """Move the crosshair to an LPS point (a click or drag in a view; emits CROSSHAIR)."""
         self._check_thread()
         p = _point(xyz)
@@ -674,7 +961,8 @@ class ViewerState:
         """
         self._check_thread()
         vol = self._need_volume("step through slices")
-        self.set_crosshair(step_point(vol, self._crosshair, _plane(view), _finite(n, "slice steps"), clamp=True))
+        here = (float(self._crosshair[0]), float(self._crosshair[1]), float(self._crosshair[2]))
+        self.set_crosshair(step_point(vol, here, _plane(view), _finite(n, "slice steps"), clamp=True))
 
     # ------------------------------------------------------------------ window / level
     def set_window_level(self, window: float, level: float, name: str = "") -> None:
@@ -807,7 +1095,7 @@ class ViewerState:
             Negative or non-finite thickness, an unknown mode, or mode NONE with a thickness.
         """
         self._check_thread()
-        slab = Slab(thickness_mm, mode)
+        slab = Slab(thickness_mm, _enum(SlabMode, mode, "slab mode"))
         for plane in ORTHOGONAL_PLANES if view is None else (_plane(view),):
             self._set_view(plane, StateEvent.SLAB, slab=slab)
 
@@ -862,7 +1150,7 @@ class ViewerState:
     def set_layout(self, layout: Layout | str, single_view: Plane | str | None = None) -> None:
         """Arrange the views: 2x2, 1x3+3D, or one view maximised (None: the 3D view; emits LAYOUT)."""
         self._check_thread()
-        new = LayoutState(_enum(Layout, layout, "layout"), single_view)
+        new = LayoutState(_enum(Layout, layout, "layout"), None if single_view is None else _plane(single_view))
         if new != self._layout:
             self._layout = new
             self._emit(StateEvent.LAYOUT, new)
@@ -887,3 +1175,410 @@ class ViewerState:
         if new != old:
             self._volume_look = new
             self._emit(StateEvent.VOLUME_LOOK, new)
+
+    # ------------------------------------------------------------------ segments: read-only views
+    @property
+    def segmentation(self) -> SegmentationModel | None:
+        """The segmentation of the volume shown (None until a segment is added or a file opened)."""
+        return self._segmentation
+
+    @property
+    def current_segment(self) -> str | None:
+        """ID of the segment the tools edit."""
+        return self._current_segment
+
+    @property
+    def segment_tool(self) -> SegmentTool:
+        """The Segment Editor's tool."""
+        return self._segment_tool
+
+    @property
+    def segment_options(self) -> SegmentOptions:
+        """The Segment Editor's options."""
+        return self._segment_options
+
+    @property
+    def segment_sketch(self) -> SegmentSketch | None:
+        """The scissors polygon being drawn, or the brush under the pointer."""
+        return self._sketch
+
+    @property
+    def segment_surfaces(self) -> dict[str, SegmentSurface]:
+        """The latest surface of each segment (a new dict)."""
+        return dict(self._segment_surfaces)
+
+    @property
+    def stroke_active(self) -> bool:
+        """A brush stroke is being drawn (its dabs are one undo step when it ends)."""
+        return self._stroke is not None
+
+    def segment_overlay(self) -> SegmentOverlay | None:
+        """What the slice views draw over the image: the visible segments, in order, with the overlay options."""
+        model = self._segmentation
+        if model is None:
+            return None
+        options = self._segment_options
+        layers = tuple(
+            OverlayLayer(model.mask(seg.segment_id), seg.color, self._segment_extents.get(seg.segment_id), seg.segment_id)
+            for seg in model.segments
+            if seg.visible
+        )
+        return SegmentOverlay(model.geometry, layers, options.overlay_opacity, options.overlay_outline)
+
+    def segment_touches_view(self, box: Box | None, view: Plane | str) -> bool:
+        """Whether a view's plane through the crosshair crosses an index box of the segmentation's grid (None: yes)."""
+        model = self._segmentation
+        if box is None or model is None:
+            return True
+        lo = np.asarray(box.lo[::-1], float) - 0.5
+        hi = np.asarray(box.hi[::-1], float) - 0.5
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        normal = plane_axes(_plane(view))[:, 2]
+        dist = (model.geometry.index_to_patient(corners) - self._crosshair) @ normal
+        return bool(dist.min() <= 1e-6 and dist.max() >= -1e-6)
+
+    # ------------------------------------------------------------------ segments: the model
+    def _need_segmentation(self) -> SegmentationModel:
+        if self._segmentation is None:
+            raise ValueError("no segmentation: add a segment (or open a segmentation) first")
+        return self._segmentation
+
+    def _need_segment(self) -> tuple[SegmentationModel, str]:
+        model = self._need_segmentation()
+        if self._current_segment is None:
+            raise ValueError("no segment selected: add a segment or pick one in the list")
+        return model, self._current_segment
+
+    def _drop_segmentation(self) -> None:
+        """Forget the segmentation (no event: callers emit VOLUME or SEGMENTATION)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._unsubscribe = None
+        self._close_stroke()
+        self._segmentation = None
+        self._current_segment = None
+        self._segment_extents = {}
+        self._segment_surfaces = {}
+        self._sketch = None
+
+    def ensure_segmentation(self) -> SegmentationModel:
+        """The segmentation of the volume shown, made (empty, on its grid) when there is none (emits SEGMENTATION then)."""
+        self._check_thread()
+        if self._segmentation is None:
+            vol = self._need_volume("segment it")
+            if vol.is_colour or vol.array.ndim != 3:
+                raise ValueError("segments need a grey-value volume; this one is colour (RGB)")
+            self._install(SegmentationModel.from_volume(vol))
+        assert self._segmentation is not None
+        return self._segmentation
+
+    def set_segmentation(self, model: SegmentationModel | None) -> None:
+        """Show a segmentation (opened from a file) on the volume shown, or None to close it (emits SEGMENTATION, CURRENT_SEGMENT).
+
+        Raises
+        ------
+        GridMismatchError
+            The segmentation lies on another grid than the volume's (nothing changes).
+        """
+        self._check_thread()
+        if model is None:
+            if self._segmentation is not None:
+                had_current = self._current_segment is not None
+                self._drop_segmentation()
+                self._emit(StateEvent.SEGMENTATION, None)
+                if had_current:
+                    self._emit(StateEvent.CURRENT_SEGMENT, None)
+            return
+        if not isinstance(model, SegmentationModel):
+            raise ValueError(f"set_segmentation() takes a SegmentationModel, got {type(model).__name__}")
+        vol = self._need_volume("show a segmentation")
+        model.geometry.require_same(Geometry.from_volume(vol), what="the segmentation")
+        if model.volume is None and not vol.is_colour:
+            model.volume = vol
+        self._install(model)
+
+    def _install(self, model: SegmentationModel) -> None:
+        old_current = self._current_segment
+        self._drop_segmentation()
+        self._segmentation = model
+        self._segment_extents = {sid: model.bounding_box(sid) for sid in model.segment_ids}
+        self._unsubscribe = model.subscribe(self._on_segmentation)
+        self._current_segment = model.segment_ids[0] if len(model) else None
+        self._emit(StateEvent.SEGMENTATION, model)
+        if self._current_segment != old_current:
+            self._emit(StateEvent.CURRENT_SEGMENT, self._current_segment)
+
+    def _on_segmentation(self, event: SegmentationEvent) -> None:
+        """The model changed (a tool, undo, a script): keep the overlay boxes and the current segment, forward the event."""
+        model = self._segmentation
+        if model is None:
+            return
+        sid = event.segment_id
+        kind = event.kind
+        removed_surface = False
+        if sid is not None:
+            if kind is EventKind.MASK_CHANGED:
+                old = self._segment_extents.get(sid)
+                self._segment_extents[sid] = event.box if old is None else old.union(event.box)
+            elif kind is EventKind.SEGMENT_ADDED:
+                self._segment_extents[sid] = event.box
+            elif kind is EventKind.SEGMENT_REMOVED:
+                self._segment_extents.pop(sid, None)
+                removed_surface = self._segment_surfaces.pop(sid, None) is not None
+        self._emit(StateEvent.SEGMENT, event, sid)
+        if removed_surface and sid is not None:
+            self._emit(StateEvent.SEGMENT_SURFACE, SegmentSurface(sid, -1, None), sid)
+        if kind is EventKind.SEGMENT_REMOVED and sid == self._current_segment:
+            ids = model.segment_ids
+            self._current_segment = ids[-1] if ids else None
+            self._emit(StateEvent.CURRENT_SEGMENT, self._current_segment)
+        elif kind is EventKind.SEGMENT_ADDED and self._current_segment is None:
+            self._current_segment = sid
+            self._emit(StateEvent.CURRENT_SEGMENT, sid)
+
+    def add_segment(self, name: str | None = None, color: Sequence[float] | None = None) -> Segment:
+        """Add an empty segment and make it the current one (one undo step; emits SEGMENT, CURRENT_SEGMENT)."""
+        self._check_thread()
+        model = self.ensure_segmentation()
+        self._close_stroke()
+        seg = model.add_segment(name or f"Segment_{len(model) + 1}", color)
+        self.set_current_segment(seg.segment_id)
+        return seg
+
+    def remove_segment(self, segment_id: str | None = None) -> None:
+        """Remove a segment (default: the current one; one undo step)."""
+        self._check_thread()
+        model, current = self._need_segment() if segment_id is None else (self._need_segmentation(), segment_id)
+        self._close_stroke()
+        model.remove_segment(current)
+
+    def set_segment_properties(
+        self, segment_id: str | None = None, *, name: str | None = None, color: Sequence[float] | None = None, visible: bool | None = None
+    ) -> Segment:
+        """Rename, recolour (RGB 0..1), show or hide a segment (default: the current one; one undo step)."""
+        self._check_thread()
+        model, sid = self._need_segment() if segment_id is None else (self._need_segmentation(), segment_id)
+        return model.set_properties(sid, name=name, color=color, visible=visible)
+
+    def set_current_segment(self, segment_id: str | None) -> None:
+        """The segment the tools edit (emits CURRENT_SEGMENT)."""
+        self._check_thread()
+        if segment_id is not None:
+            segment_id = self._need_segmentation().segment(str(segment_id)).segment_id
+        if segment_id != self._current_segment:
+            self._close_stroke()
+            self._current_segment = segment_id
+            self._emit(StateEvent.CURRENT_SEGMENT, segment_id)
+
+    def set_segment_tool(self, tool: SegmentTool | str) -> None:
+        """The Segment Editor's tool (emits SEGMENT_TOOL)."""
+        self._check_thread()
+        new = _enum(SegmentTool, tool, "segment tool")
+        if new != self._segment_tool:
+            self._close_stroke()
+            self._set_sketch(None)
+            self._segment_tool = new
+            self._emit(StateEvent.SEGMENT_TOOL, new)
+
+    def set_segment_options(self, **changes: Any) -> None:
+        """Change some of the :class:`SegmentOptions` by name (validated, clamped; emits SEGMENT_OPTIONS).
+
+        Raises
+        ------
+        ValueError
+            An unknown option or a bad value (nothing changes).
+        """
+        self._check_thread()
+        known = {f.name for f in dataclasses.fields(SegmentOptions)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown segment option(s) {', '.join(unknown)}; use: {', '.join(sorted(known))}")
+        new = dataclasses.replace(self._segment_options, **changes)
+        if new != self._segment_options:
+            self._segment_options = new
+            self._emit(StateEvent.SEGMENT_OPTIONS, new)
+
+    # ------------------------------------------------------------------ segments: editing
+    def _set_sketch(self, sketch: SegmentSketch | None) -> None:
+        if sketch is None and self._sketch is None:
+            return
+        self._sketch = sketch
+        self._emit(StateEvent.SEGMENT_SKETCH, sketch)
+
+    def _close_stroke(self) -> None:
+        stroke, self._stroke, self._stroke_last, self._stroke_view = self._stroke, None, None, None
+        if stroke is not None:
+            stroke.close()  # the transaction ends: the stroke becomes one undo step
+
+    def segment_press(self, view: Plane | str, xyz: npt.ArrayLike) -> Box | None:
+        """The left button went down on a slice view at an LPS point, with the current tool.
+
+        SEED and ISLANDS act at once; PAINT and ERASE start a stroke (continued by
+        :meth:`segment_drag`, one undo step when :meth:`segment_release` ends it); SCISSORS
+        starts a polygon. Returns the index box that changed (None: nothing yet).
+
+        Raises
+        ------
+        SegmentationError
+            The tool cannot act there (a seed outside the range, a click off the segment):
+            the message names the value and the fix; nothing changed.
+        """
+        self._check_thread()
+        plane = _plane(view)
+        p = _point(xyz)
+        tool = self._segment_tool
+        if tool not in INTERACTIVE_TOOLS:
+            return None
+        model, sid = self._need_segment()
+        options = self._segment_options
+        self._close_stroke()
+        if tool is SegmentTool.SEED:
+            return seg_tools.seed_region(model, sid, p, options.threshold_lower, options.threshold_upper, mode=options.seed_mode)
+        if tool is SegmentTool.ISLANDS:
+            return seg_tools.keep_island_at(model, sid, p)
+        if tool is SegmentTool.SCISSORS:
+            self._stroke_view = plane
+            self._set_sketch(SegmentSketch(plane, _frozen(p[None, :])))
+            return None
+        stroke = contextlib.ExitStack()
+        stroke.enter_context(model.transaction(tool.value))
+        self._stroke, self._stroke_last, self._stroke_view = stroke, p, plane
+        return self._dab(model, sid, p[None, :])
+
+    def _dab(self, model: SegmentationModel, sid: str, centres: np.ndarray) -> Box | None:
+        radius = self._segment_options.brush_radius_mm
+        brush = seg_tools.paint if self._segment_tool is SegmentTool.PAINT else seg_tools.erase
+        try:
+            return brush(model, sid, centres, radius)
+        except SegmentationError:
+            return None  # the brush is off the image: a stroke may leave it and come back
+
+    def segment_drag(self, view: Plane | str, xyz: npt.ArrayLike) -> Box | None:
+        """The pointer moved with the left button down: continue the stroke (dabs at most half a radius apart) or the polygon."""
+        self._check_thread()
+        p = _point(xyz)
+        if self._segment_tool is SegmentTool.SCISSORS and self._sketch is not None:
+            self._set_sketch(SegmentSketch(self._sketch.view, _frozen(np.vstack([self._sketch.points, p[None, :]]))))
+            return None
+        if self._stroke is None or self._stroke_last is None or self._segmentation is None or self._current_segment is None:
+            return None
+        centres = _stroke_points(self._stroke_last, p, self._segment_options.brush_radius_mm)
+        self._stroke_last = p
+        return self._dab(self._segmentation, self._current_segment, centres)
+
+    def segment_release(self, view: Plane | str, xyz: npt.ArrayLike | None = None) -> Box | None:
+        """The left button came up: the stroke ends (one undo step), or the scissors cut along the polygon.
+
+        Raises
+        ------
+        SegmentationError
+            The polygon has no area, or the scissors erase from an empty segment (nothing changed).
+        """
+        self._check_thread()
+        if self._segment_tool is SegmentTool.SCISSORS and self._sketch is not None:
+            sketch = self._sketch
+            points = sketch.points if xyz is None else np.vstack([sketch.points, _point(xyz)[None, :]])
+            self._set_sketch(None)
+            model, sid = self._need_segment()
+            n = plane_axes(sketch.view)[:, 2]
+            normal = (float(n[0]), float(n[1]), float(n[2]))
+            return seg_tools.scissors(model, sid, points, normal, operation=self._segment_options.scissors)
+        box = None
+        if xyz is not None and self._stroke is not None:
+            box = self.segment_drag(view, xyz)
+        self._close_stroke()
+        return box
+
+    def segment_hover(self, view: Plane | str, xyz: npt.ArrayLike | None) -> None:
+        """The pointer is over a view (None: it left): the brush outline follows it (emits SEGMENT_SKETCH)."""
+        self._check_thread()
+        if self._segment_tool not in (SegmentTool.PAINT, SegmentTool.ERASE) or xyz is None:
+            if self._sketch is not None and self._sketch.radius_mm > 0:
+                self._set_sketch(None)
+            return
+        self._set_sketch(SegmentSketch(_plane(view), _frozen(_point(xyz)[None, :]), self._segment_options.brush_radius_mm))
+
+    def apply_segment_tool(self) -> Box | None:
+        """Apply the current whole-segment tool to the current segment (one undo step).
+
+        THRESHOLD, ISLANDS (keep largest or remove small ones), MARGIN, HOLLOW, FILL_HOLES
+        and LOGICAL; the click tools have nothing to apply. Returns the index box that changed.
+
+        Raises
+        ------
+        SegmentationError, ValueError
+            The tool cannot do it (an empty range, an empty segment, no other segment): the
+            message names the value and the fix; nothing changed.
+        """
+        self._check_thread()
+        model, sid = self._need_segment()
+        self._close_stroke()
+        o = self._segment_options
+        tool = self._segment_tool
+        if tool is SegmentTool.THRESHOLD:
+            return seg_tools.threshold(model, sid, o.threshold_lower, o.threshold_upper)
+        if tool is SegmentTool.ISLANDS:
+            if o.island_action is IslandAction.KEEP_LARGEST:
+                return seg_tools.keep_largest_island(model, sid)
+            return seg_tools.remove_small_islands(model, sid, o.min_island_mm3)
+        if tool is SegmentTool.MARGIN:
+            return seg_tools.margin(model, sid, o.margin_mm)
+        if tool is SegmentTool.HOLLOW:
+            return seg_tools.hollow(model, sid, o.hollow_mm, side=o.hollow_side)
+        if tool is SegmentTool.FILL_HOLES:
+            return seg_tools.fill_holes(model, sid)
+        if tool is SegmentTool.LOGICAL:
+            if o.logical_other is None:
+                raise ValueError("the logical tool needs another segment: pick one")
+            other = model.segment(o.logical_other).segment_id
+            if other == sid:
+                raise ValueError("the logical tool combines two segments: pick another segment than the current one")
+            return seg_tools.combine(model, sid, other, o.logical_op)
+        raise ValueError(f"the {tool.value} tool acts on clicks in the slice views; there is nothing to apply")
+
+    def undo_segmentation(self) -> str | None:
+        """Undo the last segmentation step (Ctrl+Z); returns its description, None when there was none."""
+        self._check_thread()
+        self._close_stroke()
+        return None if self._segmentation is None else self._segmentation.undo()
+
+    def redo_segmentation(self) -> str | None:
+        """Redo the last undone segmentation step (Ctrl+Shift+Z); returns its description, None when there was none."""
+        self._check_thread()
+        self._close_stroke()
+        return None if self._segmentation is None else self._segmentation.redo()
+
+    # ------------------------------------------------------------------ segments: surfaces
+    def segment_surface_job(self, segment_id: str) -> SegmentSurfaceJob:
+        """A frozen copy of a segment's voxels (its box only) for a worker to make its surface."""
+        self._check_thread()
+        model = self._need_segmentation()
+        seg = model.segment(segment_id)
+        sid = seg.segment_id
+        box = model.bounding_box(sid)
+        self._segment_extents[sid] = box
+        if box is None:
+            return SegmentSurfaceJob(sid, seg.name, model.revision(sid), None, None)
+        mask = model.mask(sid)[box.slices].copy()
+        mask.setflags(write=False)
+        return SegmentSurfaceJob(sid, seg.name, model.revision(sid), mask, _sub_geometry(model.geometry, box))
+
+    def set_segment_surface(self, surface: SegmentSurface) -> bool:
+        """Keep a segment's surface made by a worker (emits SEGMENT_SURFACE).
+
+        Returns
+        -------
+        bool
+            False (and nothing changes) when the segment is gone or its voxels changed
+            since the job was made: a newer job brings its surface.
+        """
+        self._check_thread()
+        if not isinstance(surface, SegmentSurface):
+            raise ValueError(f"set_segment_surface() takes a SegmentSurface, got {type(surface).__name__}")
+        model = self._segmentation
+        sid = surface.segment_id
+        if model is None or sid not in model or model.revision(sid) != surface.revision:
+            return False
+        self._segment_surfaces[sid] = surface
+        self._emit(StateEvent.SEGMENT_SURFACE, surface, sid)
+        return True

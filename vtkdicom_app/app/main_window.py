@@ -5,14 +5,21 @@ The widgets compute nothing and keep no numbers: input becomes calls on the Qt-f
 views and panels. Slow work (open, surface, export) runs in a :class:`Worker` that returns an
 immutable result, which the GUI thread applies to the state; errors are shown in a dialog
 with the library's message and logged.
+
+The Segment Editor (issue 14): a dock (:class:`~vtkdicom_app.app.segment_panel.SegmentEditorPanel`),
+coloured overlays drawn by each slice view, tools driven by clicks and drags on the slices,
+Edit > Undo/Redo (Ctrl+Z, Ctrl+Shift+Z), File > Open/Save segmentation and Export segment
+meshes. After each edit the segment's surface is remade in a worker (debounced, one job per
+segment at a time, from a copy of its box); the GUI thread only swaps the actor's mesh.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -27,17 +34,24 @@ from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 
 from vtkdicom_app.app.model import OpenResult, ViewerModel
 from vtkdicom_app.app.panels import FramesPanel, SeriesPanel, SlabPanel, SurfacePanel, VolumeRenderingPanel, WindowLevelPanel, listen
+from vtkdicom_app.app.segment_panel import SegmentEditorPanel
 from vtkdicom_app.app.slice_pane import SlicePane
 from vtkdicom_app.app.worker import Worker, wait_for
 from vtkdicom_app.errors import VtkDicomError
 from vtkdicom_app.mpr import ORTHOGONAL_PLANES, Plane
 from vtkdicom_app.rendering import VolumeScene, grab_render_window
-from vtkdicom_app.viewer_state import Event, Layout, StateEvent, Surface, ViewerState
+from vtkdicom_app.segmentation.model import EventKind
+from vtkdicom_app.viewer_state import Event, Layout, SegmentSurface, StateEvent, Surface, ViewerState
 
 __all__ = ["MainWindow", "SlicePane", "Worker", "wait_for"]
 
 log = logging.getLogger(__name__)
 PLANES = ORTHOGONAL_PLANES
+_Qt = QtCore.Qt
+SURFACE_DELAY_MS = 120
+"""Segment surfaces are remade this long after the last edit (a drag paints many dabs)."""
+SEGMENTATION_FILES = "Segmentations (*.seg.nrrd *.nrrd *.nii.gz *.nii *.dcm)"
+MESH_FILES = "Meshes (*.3mf *.glb *.stl *.obj *.ply)"
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -65,7 +79,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.surface_actors: list[Any] = []  # one per state.surfaces entry, same order
         self.last_error: str | None = None
         self.error_dialogs = True
-        self.panes = {p: SlicePane(self, self.state, p, hover=self.show_status) for p in PLANES}
+        self.panes = {p: SlicePane(self, self.state, p, hover=self.show_status, error=self.show_error) for p in PLANES}
+        # the Segment Editor's 3D surfaces: one actor per segment; workers remake them after edits
+        self.segment_actors: dict[str, Any] = {}
+        self._surface_workers: dict[str, Worker] = {}
+        self._dirty_surfaces: set[str] = set()
+        self._surface_timer = QtCore.QTimer(self)
+        self._surface_timer.setSingleShot(True)
+        self._surface_timer.setInterval(SURFACE_DELAY_MS)
+        self._surface_timer.timeout.connect(self._start_surface_jobs)
+        self.surface_updates = 0  # segment surfaces swapped into the 3D view (tests, benchmarks)
         self.view3d = QVTKRenderWindowInteractor(self)
         self.view3d.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
         self.view3d.AddObserver("StartInteractionEvent", lambda *_: self.scene and self.scene.interactive(True))
@@ -82,14 +105,28 @@ class MainWindow(QtWidgets.QMainWindow):
         stored = QtCore.QSettings("vtkdicom_app", "viewer").value("recent", []) or []
         self.state.set_recent(str(p) for p in (stored if isinstance(stored, list) else [stored]) if p)
         self._refresh_recent()
-        self.statusBar().showMessage("Open a DICOM folder, file or DICOMDIR (File menu or drag and drop)")
+        self.status().showMessage("Open a DICOM folder, file or DICOMDIR (File menu or drag and drop)")
         self._initialized = False
 
-    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt API
+    def status(self) -> QtWidgets.QStatusBar:
+        """The status bar (always there: QMainWindow makes it on first use)."""
+        bar = self.statusBar()
+        assert bar is not None
+        return bar
+
+    def showEvent(self, event: QtGui.QShowEvent | None) -> None:  # noqa: N802 - Qt API
         """Start the VTK interactors once the native windows exist (next event loop turn)."""
         super().showEvent(event)
         if not self._initialized:
             QtCore.QTimer.singleShot(0, self.init_vtk)
+
+    def closeEvent(self, event: QtGui.QCloseEvent | None) -> None:  # noqa: N802 - Qt API
+        """Wait for the surface workers (a QThread must not be destroyed while it runs)."""
+        self._surface_timer.stop()
+        self._dirty_surfaces.clear()
+        for worker in list(self._surface_workers.values()):
+            worker.wait()
+        super().closeEvent(event)
 
     def init_vtk(self) -> None:
         """Initialise the VTK interactors (after the window is shown and painted)."""
@@ -102,21 +139,41 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view3d.Start()
 
     # ------------------------------------------------------------------ building
+    def _menu(self, title: str, parent: QtWidgets.QMenu | None = None) -> QtWidgets.QMenu:
+        if parent is None:
+            bar = self.menuBar()
+            assert bar is not None
+            menu = bar.addMenu(title)
+        else:
+            menu = parent.addMenu(title)
+        assert menu is not None
+        return menu
+
     def _build_menus(self) -> None:
-        menu = self.menuBar().addMenu("&File")
-        menu.addAction("Open &folder...", self.open_folder_dialog, QtGui.QKeySequence.Open)
+        menu = self._menu("&File")
+        menu.addAction("Open &folder...", self.open_folder_dialog, QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Open))
         menu.addAction("Open f&ile or DICOMDIR...", self.open_file_dialog)
-        self.recent_menu = menu.addMenu("Open &recent")
+        self.recent_menu = self._menu("Open &recent", menu)
+        menu.addSeparator()
+        menu.addAction("Open se&gmentation...", self.open_segmentation_dialog)
+        menu.addAction("Save segmentation...", self.save_segmentation_dialog)
+        menu.addAction("Export segment &meshes...", self.export_segments_dialog)
         menu.addSeparator()
         menu.addAction("Save &screenshot...", self.screenshot_dialog)
-        views = menu.addMenu("Save screenshot of one &view")
+        views = self._menu("Save screenshot of one &view", menu)
         for plane in PLANES:
             views.addAction(plane.value, lambda p=plane: self.view_screenshot_dialog(p))
         views.addAction("3D", lambda: self.view_screenshot_dialog(None))
         menu.addAction("DICOM &tags of the current slice...", self.show_tags)
         menu.addSeparator()
-        menu.addAction("&Quit", self.close, QtGui.QKeySequence.Quit)
-        view = self.menuBar().addMenu("&View")
+        menu.addAction("&Quit", self.close, QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Quit))
+        edit = self._menu("&Edit")
+        undo = edit.addAction("&Undo segmentation", self.undo_segmentation, QtGui.QKeySequence("Ctrl+Z"))
+        redo = edit.addAction("&Redo segmentation", self.redo_segmentation, QtGui.QKeySequence("Ctrl+Shift+Z"))
+        assert undo is not None and redo is not None
+        self.undo_action, self.redo_action = undo, redo
+        self._show_history()
+        view = self._menu("&View")
         view.addAction("2 x 2", lambda: self.set_layout(Layout.GRID))
         view.addAction("1 x 3 + 3D", lambda: self.set_layout(Layout.ROW_PLUS_3D))
         view.addAction("3D only", lambda: self.toggle_maximised(None))
@@ -130,17 +187,28 @@ class MainWindow(QtWidgets.QMainWindow):
         self.vr_panel = VolumeRenderingPanel(state)
         self.surface_panel = SurfacePanel(state, self.add_surface, self.export_surface_dialog)
         self.frames_panel = FramesPanel(state, self.model.frame_text)
-        self._dock("Series", self.series_panel, QtCore.Qt.BottomDockWidgetArea)
+        self.segment_panel = SegmentEditorPanel(
+            state,
+            open_segmentation=self.open_segmentation_dialog,
+            save_segmentation=self.save_segmentation_dialog,
+            export_meshes=self.export_segments_dialog,
+            error=self.show_error,
+        )
+        bottom, right = _Qt.DockWidgetArea.BottomDockWidgetArea, _Qt.DockWidgetArea.RightDockWidgetArea
+        self._dock("Series", self.series_panel, bottom)
         display = QtWidgets.QWidget()  # window/level and slab share one dock, as before
         column = QtWidgets.QVBoxLayout(display)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.wl_panel)
         column.addWidget(self.slab_panel)
-        self._dock("Window / level", display, QtCore.Qt.RightDockWidgetArea)
-        self._dock("Volume rendering", self.vr_panel, QtCore.Qt.RightDockWidgetArea)
-        self._dock("Surfaces", self.surface_panel, QtCore.Qt.RightDockWidgetArea)
-        self.frames_dock = self._dock("Frames", self.frames_panel, QtCore.Qt.BottomDockWidgetArea)
+        self._dock("Window / level", display, right)
+        self._dock("Volume rendering", self.vr_panel, right)
+        surfaces_dock = self._dock("Surfaces", self.surface_panel, right)
+        self.segment_dock = self._dock("Segment Editor", self.segment_panel, right)
+        self.tabifyDockWidget(surfaces_dock, self.segment_dock)  # a tab next to Surfaces
+        surfaces_dock.raise_()
+        self.frames_dock = self._dock("Frames", self.frames_panel, bottom)
         self.frames_dock.hide()
 
     def _dock(self, title: str, widget: QtWidgets.QWidget, area: Any) -> QtWidgets.QDockWidget:
@@ -185,8 +253,10 @@ class MainWindow(QtWidgets.QMainWindow):
             vol = self.state.volume
             if self.scene is not None and vol is not None:
                 self.scene.set_frame(vol)
-            self.statusBar().showMessage(self.model.frame_text())
+            self.status().showMessage(self.model.frame_text())
             self._render_3d()
+        elif name in (StateEvent.SEGMENTATION, StateEvent.SEGMENT, StateEvent.SEGMENT_SURFACE, StateEvent.SEGMENT_OPTIONS):
+            self._on_segments(event)
         elif name is StateEvent.CROSSHAIR:
             self.show_status(self.state.crosshair)
         elif name is StateEvent.LAYOUT:
@@ -218,9 +288,10 @@ class MainWindow(QtWidgets.QMainWindow):
             if self.scene._marker_renderer is not None:
                 self.view3d.GetRenderWindow().RemoveRenderer(self.scene._marker_renderer)
         self.surface_actors = []
+        self._clear_segment_actors()
         if vol.is_colour:  # colour shows in the slice views; volume rendering needs grey values
             self.scene = None
-            self.statusBar().showMessage("colour (RGB) volume: shown in the slice views; no volume rendering or surfaces")
+            self.status().showMessage("colour (RGB) volume: shown in the slice views; no volume rendering or surfaces")
             return
         look = self.state.volume_look
         self.scene = VolumeScene(vol, preset=look.preset, render_window=self.view3d.GetRenderWindow())
@@ -292,7 +363,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def show_status(self, xyz: Any) -> None:
         """Value under the pointer, voxel index, LPS position (and the frame of a sequence)."""
         frame = self.model.frame_text()
-        self.statusBar().showMessage(self.model.status_text(xyz) + (f" | {frame}" if frame else ""))
+        self.status().showMessage(self.model.status_text(xyz) + (f" | {frame}" if frame else ""))
 
     def _end_3d_interaction(self) -> None:
         if self.scene is not None:
@@ -312,14 +383,16 @@ class MainWindow(QtWidgets.QMainWindow):
         if path:
             self.open_path(path)
 
-    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent | None) -> None:  # noqa: N802 - Qt API
         """Accept dragged files and folders."""
-        if event.mimeData().hasUrls():
+        data = None if event is None else event.mimeData()
+        if event is not None and data is not None and data.hasUrls():
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802 - Qt API
+    def dropEvent(self, event: QtGui.QDropEvent | None) -> None:  # noqa: N802 - Qt API
         """Open the first dropped file or folder."""
-        urls = event.mimeData().urls()
+        data = None if event is None else event.mimeData()
+        urls = [] if data is None else data.urls()
         if urls:
             self.open_path(urls[0].toLocalFile())
 
@@ -334,9 +407,9 @@ class MainWindow(QtWidgets.QMainWindow):
         def done(result: OpenResult) -> None:
             model.apply_open(result)
             vol = result.volume
-            self.statusBar().showMessage(f"loaded {vol.shape[2]}x{vol.shape[1]}x{vol.shape[0]} from {path}")
+            self.status().showMessage(f"loaded {vol.shape[2]}x{vol.shape[1]}x{vol.shape[0]} from {path}")
             if vol.warnings:
-                self.statusBar().showMessage("warnings: " + "; ".join(vol.warnings)[:300])
+                self.status().showMessage("warnings: " + "; ".join(vol.warnings)[:300])
 
         return self.run_in_worker(
             f"Loading {os.path.basename(path.rstrip('/')) or path}",
@@ -354,13 +427,18 @@ class MainWindow(QtWidgets.QMainWindow):
         """Run ``fn(progress)`` in a thread; ``done(result)`` on the GUI thread."""
         worker = Worker(fn, self)
         dialog = QtWidgets.QProgressDialog(title, "Cancel", 0, 100, self)
-        dialog.setWindowModality(QtCore.Qt.WindowModal)
+        dialog.setWindowModality(_Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)
         dialog.canceled.connect(worker.cancel)
-        worker.progressed.connect(lambda d, t, s: (dialog.setLabelText(f"{title}: {s}"), dialog.setValue(int(100 * d / max(t, 1)))))
+
+        def progressed(done: int, total: int, stage: str) -> None:
+            dialog.setLabelText(f"{title}: {stage}")
+            dialog.setValue(int(100 * done / max(total, 1)))
+
+        worker.progressed.connect(progressed)
         worker.succeeded.connect(done)
         worker.failed.connect(self.show_error)
-        worker.cancelled.connect(lambda: self.statusBar().showMessage(f"{title}: cancelled"))
+        worker.cancelled.connect(lambda: self.status().showMessage(f"{title}: cancelled"))
         worker.finished.connect(dialog.reset)
         self.worker, self.progress_dialog = worker, dialog
         worker.start()
@@ -370,7 +448,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Show a library error in a dialog (and keep it for tests)."""
         self.last_error = message
         log.error("%s", message)
-        self.statusBar().showMessage(f"error: {message}"[:300])
+        self.status().showMessage(f"error: {message}"[:300])
         if self.error_dialogs:
             box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Critical, "vtkdicom_app", message, parent=self)
             box.setObjectName("error_dialog")
@@ -388,10 +466,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.show_error("surfaces need a grey-value volume (this one is colour)")
             return None
         model = self.model
+
+        def done(surface: Surface) -> None:
+            self.state.add_surface(surface)
+
         return self.run_in_worker(
             "Extracting a surface",
             lambda progress: model.extract_surface(vol, preset=preset, threshold=threshold, progress=progress),
-            self.state.add_surface,
+            done,
         )
 
     def set_surface_look(self, row: int, *, color: tuple[float, float, float] | None = None, opacity: float | None = None) -> None:
@@ -415,8 +497,210 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.run_in_worker(
             "Exporting",
             lambda progress: model.export_mesh(mesh, path),
-            lambda report: self.statusBar().showMessage(f"wrote {path}: {report.triangles} triangles, watertight {report.watertight}"),
+            lambda report: self.status().showMessage(f"wrote {path}: {report.triangles} triangles, watertight {report.watertight}"),
         )
+
+    # ------------------------------------------------------------------ Segment Editor
+    def undo_segmentation(self) -> None:
+        """Edit > Undo (Ctrl+Z): the last segmentation step."""
+        done = self.state.undo_segmentation()
+        self.status().showMessage(f"undone: {done}" if done else "nothing to undo")
+
+    def redo_segmentation(self) -> None:
+        """Edit > Redo (Ctrl+Shift+Z)."""
+        done = self.state.redo_segmentation()
+        self.status().showMessage(f"redone: {done}" if done else "nothing to redo")
+
+    def _show_history(self) -> None:
+        model = self.state.segmentation
+        self.undo_action.setEnabled(model is not None and model.can_undo)
+        self.redo_action.setEnabled(model is not None and model.can_redo)
+        self.undo_action.setText(f"&Undo {model.undo_description}" if model is not None and model.can_undo else "&Undo segmentation")
+        self.redo_action.setText(f"&Redo {model.redo_description}" if model is not None and model.can_redo else "&Redo segmentation")
+
+    def _on_segments(self, event: Event) -> None:
+        name = event.name
+        model = self.state.segmentation
+        if name is StateEvent.SEGMENTATION:
+            self._clear_segment_actors()
+            self._show_history()
+            if model is not None:
+                self._schedule_surfaces(model.segment_ids)
+        elif name is StateEvent.SEGMENT:
+            kind, sid = event.value.kind, event.value.segment_id
+            if kind is EventKind.HISTORY:
+                self._show_history()
+            elif kind in (EventKind.MASK_CHANGED, EventKind.SEGMENT_ADDED) and sid is not None:
+                self._schedule_surfaces([sid])
+            elif kind is EventKind.SEGMENT_PROPERTIES and sid is not None:
+                self._show_segment_look(sid)
+            elif kind is EventKind.SEGMENT_REMOVED and sid is not None:
+                self._dirty_surfaces.discard(sid)
+                self._remove_segment_actor(sid)
+        elif name is StateEvent.SEGMENT_SURFACE:
+            self._swap_segment_surface(event.value)
+        elif name is StateEvent.SEGMENT_OPTIONS:
+            live = event.value.live_surfaces
+            if live and model is not None and not self.segment_actors:
+                self._schedule_surfaces(model.segment_ids)
+            for sid in list(self.segment_actors):
+                self._show_segment_look(sid)
+
+    def _schedule_surfaces(self, segment_ids: Any) -> None:
+        if self.scene is None or not self.state.segment_options.live_surfaces:
+            return
+        self._dirty_surfaces.update(segment_ids)
+        self._surface_timer.start()  # restarts: the surfaces are made once the edits pause
+
+    def _start_surface_jobs(self) -> None:
+        model = self.state.segmentation
+        if model is None or self.scene is None:
+            self._dirty_surfaces.clear()
+            return
+        for sid in list(self._dirty_surfaces):
+            if sid in self._surface_workers:
+                continue  # one job per segment; it is made again when this one ends
+            self._dirty_surfaces.discard(sid)
+            if sid not in model:
+                continue
+            job = self.state.segment_surface_job(sid)
+            worker = Worker(job.run, self)
+            worker.succeeded.connect(self._surface_done)
+            worker.failed.connect(lambda message, sid=sid: self.status().showMessage(f"surface of {sid}: {message}"[:300]))
+            worker.finished.connect(lambda sid=sid, worker=worker: self._surface_worker_ended(sid, worker))
+            self._surface_workers[sid] = worker
+            worker.start()
+
+    def _surface_done(self, surface: SegmentSurface) -> None:
+        self.state.set_segment_surface(surface)  # dropped when the segment changed meanwhile
+
+    def _surface_worker_ended(self, sid: str, worker: Worker) -> None:
+        if self._surface_workers.get(sid) is worker:
+            del self._surface_workers[sid]
+        worker.deleteLater()
+        if sid in self._dirty_surfaces and not self._surface_timer.isActive():
+            self._surface_timer.start()
+
+    def surfaces_pending(self) -> bool:
+        """Segment surfaces are waiting to be made or being made."""
+        return bool(self._dirty_surfaces or self._surface_workers or self._surface_timer.isActive())
+
+    def wait_segment_surfaces(self, timeout_s: float = 60.0) -> None:
+        """Process events until every segment surface is up to date (scripts, tests)."""
+        start = time.monotonic()
+        while self.surfaces_pending() and time.monotonic() - start < timeout_s:
+            QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        QtWidgets.QApplication.processEvents()
+
+    def _swap_segment_surface(self, surface: SegmentSurface) -> None:
+        """Put a worker's mesh into the segment's actor (the only 3D work on the GUI thread)."""
+        sid = surface.segment_id
+        if surface.mesh is None or self.scene is None:
+            self._remove_segment_actor(sid)
+            return
+        actor = self.segment_actors.get(sid)
+        if actor is None:
+            from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+
+            mapper = vtkPolyDataMapper()
+            mapper.ScalarVisibilityOff()
+            actor = vtkActor()
+            actor.SetMapper(mapper)
+            actor.GetProperty().SetSpecular(0.2)
+            self.scene.renderer.AddActor(actor)
+            self.segment_actors[sid] = actor
+        actor_mapper: Any = actor.GetMapper()
+        actor_mapper.SetInputData(surface.mesh)
+        self._show_segment_look(sid, render=False)
+        self.surface_updates += 1
+        self._render_3d()
+
+    def _show_segment_look(self, sid: str, *, render: bool = True) -> None:
+        actor = self.segment_actors.get(sid)
+        model = self.state.segmentation
+        if actor is None or model is None or sid not in model:
+            return
+        seg = model.segment(sid)
+        actor.GetProperty().SetColor(*seg.color)
+        actor.SetVisibility(bool(seg.visible and self.state.segment_options.live_surfaces))
+        if render:
+            self._render_3d()
+
+    def _remove_segment_actor(self, sid: str) -> None:
+        actor = self.segment_actors.pop(sid, None)
+        if actor is not None and self.scene is not None:
+            self.scene.renderer.RemoveActor(actor)
+            self._render_3d()
+
+    def _clear_segment_actors(self) -> None:
+        self._dirty_surfaces.clear()
+        for sid in list(self.segment_actors):
+            self._remove_segment_actor(sid)
+        self.segment_actors = {}
+
+    def open_segmentation(self, path: str) -> Worker | None:
+        """Read a segmentation file onto the volume shown, in a worker; the GUI thread shows it."""
+        vol = self.state.volume
+        if vol is None:
+            self.show_error("load a series first: a segmentation is drawn on its volume")
+            return None
+        model = self.model
+
+        def done(result: Any) -> None:
+            try:
+                self.state.set_segmentation(result)
+            except (VtkDicomError, ValueError) as exc:
+                self.show_error(str(exc))
+                return
+            self.status().showMessage(f"opened {path}: {len(result)} segment(s)")
+
+        return self.run_in_worker("Opening a segmentation", lambda progress: model.load_segmentation(path, vol), done)
+
+    def save_segmentation(self, path: str) -> Worker | None:
+        """Write the segmentation (a snapshot taken here) in a worker: ``.seg.nrrd``, ``.nii.gz`` or ``.dcm``."""
+        try:
+            snapshot = self.model.segmentation_snapshot()
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return None
+        model = self.model
+        return self.run_in_worker(
+            "Saving the segmentation",
+            lambda progress: model.save_segmentation(snapshot, path),
+            lambda written: self.status().showMessage(f"wrote {written}"),
+        )
+
+    def export_segment_meshes(self, path: str) -> Worker | None:
+        """Export every segment's surface in a worker: all in one ``.3mf``/``.glb``, or one STL/OBJ/PLY each."""
+        try:
+            snapshot = self.model.segmentation_snapshot()
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return None
+        model = self.model
+        return self.run_in_worker(
+            "Exporting segment meshes",
+            lambda progress: model.export_segments(snapshot, path),
+            lambda files: self.status().showMessage("wrote " + ", ".join(str(f) for f in files)),
+        )
+
+    def open_segmentation_dialog(self) -> None:
+        """File > Open segmentation."""
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open a segmentation", "", SEGMENTATION_FILES)
+        if path:
+            self.open_segmentation(path)
+
+    def save_segmentation_dialog(self) -> None:
+        """File > Save segmentation."""
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save the segmentation", "segmentation.seg.nrrd", SEGMENTATION_FILES)
+        if path:
+            self.save_segmentation(path)
+
+    def export_segments_dialog(self) -> None:
+        """File > Export segment meshes."""
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export segment meshes", "segments.3mf", MESH_FILES)
+        if path:
+            self.export_segment_meshes(path)
 
     # ------------------------------------------------------------------ screenshots & tags
     def grab_window(self) -> np.ndarray:
@@ -425,8 +709,10 @@ class MainWindow(QtWidgets.QMainWindow):
         image = self.grab().toImage().convertToFormat(QtGui.QImage.Format_RGB888)
         w, h = image.width(), image.height()
         ptr = image.bits()
+        assert ptr is not None
         ptr.setsize(image.byteCount())
-        canvas = np.frombuffer(ptr, np.uint8).reshape(h, image.bytesPerLine())[:, : w * 3].reshape(h, w, 3).copy()
+        raw = np.frombuffer(cast(bytes, ptr), np.uint8)  # a sized voidptr exposes the buffer protocol
+        canvas = raw.reshape(h, image.bytesPerLine())[:, : w * 3].reshape(h, w, 3).copy()
         ratio = self.devicePixelRatioF()
         for widget in (*self.panes.values(), self.view3d):
             if not widget.isVisible():

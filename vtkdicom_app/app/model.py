@@ -1,4 +1,4 @@
-"""The viewer's actions without Qt: loading, surfaces, exports and status texts.
+"""The viewer's actions without Qt: loading, surfaces, segmentations, exports and status texts.
 
 The state (crosshair, window, views, surfaces, layout...) lives in one Qt-free owner,
 :class:`vtkdicom_app.viewer_state.ViewerState`, which notifies the widgets. This module
@@ -10,16 +10,19 @@ a result to the state.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vtkdicom_app.errors import Cancelled
 from vtkdicom_app.display import load_wl_presets
+from vtkdicom_app.errors import Cancelled
 from vtkdicom_app.io.loader import SeriesInfo, load, load_sequence, scan
 from vtkdicom_app.mesh_io import export_mesh
 from vtkdicom_app.mpr import Plane
+from vtkdicom_app.segmentation.model import SegmentationModel, copy_model
 from vtkdicom_app.surface import MeshReport, extract_surface, load_surface_presets, mesh_report
 from vtkdicom_app.viewer_state import Layout, Surface, ViewerState
 from vtkdicom_app.volume import Volume, VolumeSequence
@@ -158,21 +161,62 @@ class ViewerModel:
         if upper is not None:
             kwargs["upper"] = float(upper)
         mesh = extract_surface(vol, largest=False, progress=progress, **kwargs)
-        color = load_surface_presets()[preset].color if preset else DEFAULT_SURFACE_COLOR
+        color = tuple(load_surface_presets()[preset].color) if preset else DEFAULT_SURFACE_COLOR
         if preset:
             name = preset if threshold is None else f"{preset} {threshold:g}+"
         elif threshold is not None:
             name = f"{threshold:g}" + (f"..{upper:g}" if upper is not None else "+")
         else:
             name = "surface"
-        return Surface(name=name, mesh=mesh, report=mesh_report(mesh), color=tuple(color))
+        return Surface(name=name, mesh=mesh, report=mesh_report(mesh), color=(float(color[0]), float(color[1]), float(color[2])))
 
     @staticmethod
     def export_mesh(mesh: Any, path: str, *, coords: str = "lps", allow_open: bool = False) -> MeshReport:
         """Write a mesh to a file, atomically (worker-safe)."""
         return export_mesh(mesh, path, coords=coords, allow_open=allow_open)
 
+    @staticmethod
+    def save_segmentation(model: SegmentationModel, path: str | os.PathLike[str]) -> Path:
+        """Write a segmentation by its suffix: ``.seg.nrrd``, ``.nii.gz``/``.nii`` or ``.dcm`` (DICOM SEG), atomically.
+
+        Worker-safe on a model no one else edits: give it :meth:`segmentation_snapshot`.
+        """
+        from vtkdicom_app.segmentation.io_files import save_segmentation
+
+        return save_segmentation(model, path)
+
+    @staticmethod
+    def load_segmentation(path: str | os.PathLike[str], reference: Volume) -> SegmentationModel:
+        """Read a segmentation file onto a volume's grid (worker-safe).
+
+        Raises
+        ------
+        SegmentationFileError, GridMismatchError
+            An unreadable file, or one that does not lie on ``reference``'s grid.
+        """
+        from vtkdicom_app.segmentation.io_files import load_segmentation
+
+        model = load_segmentation(path, reference=reference)
+        if model.volume is None and not reference.is_colour:
+            model.volume = reference
+        model.clear_history()
+        return model
+
+    @staticmethod
+    def export_segments(model: SegmentationModel, path: str | os.PathLike[str], segment_ids: Sequence[str] | None = None) -> list[Path]:
+        """Meshes of segments: all in one ``.3mf``/``.glb``, or one ``.stl``/``.obj``/``.ply`` each (worker-safe on a snapshot)."""
+        from vtkdicom_app.segmentation.surfaces import export_segments
+
+        return export_segments(model, path, segment_ids=segment_ids)
+
     # ------------------------------------------------------------------ GUI thread
+    def segmentation_snapshot(self) -> SegmentationModel:
+        """A copy of the state's segmentation (no history, no listeners) that a worker may read while editing goes on."""
+        model = self.state.segmentation
+        if model is None or len(model) == 0:
+            raise ValueError("there is no segment: add one first")
+        return copy_model(model)
+
     def apply_open(self, result: OpenResult) -> None:
         """Show what a worker opened: series browser, volume, recent paths."""
         self.state.set_series(result.series, result.path)

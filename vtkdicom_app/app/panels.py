@@ -21,12 +21,39 @@ from vtkdicom_app.viewer_state import SLAB_MAX_MM, VOLUME_OPACITY_RANGE, VOLUME_
 __all__ = ["FramesPanel", "SeriesPanel", "SlabPanel", "SurfacePanel", "VolumeRenderingPanel", "WindowLevelPanel", "listen"]
 
 HEADER_WINDOW = "(header)"
+_Qt = QtCore.Qt
+_HORIZONTAL = _Qt.Orientation.Horizontal
+_CHECKED = _Qt.CheckState.Checked
+_UNCHECKED = _Qt.CheckState.Unchecked
 
 
 def listen(widget: QtCore.QObject, state: ViewerState, callback: Callable[[Event], None]) -> None:
     """Connect ``callback`` to the state's events for as long as ``widget`` lives."""
     state.events.connect(callback)
-    widget.destroyed.connect(lambda *_: state.events.is_connected(callback) and state.events.disconnect(callback))
+
+    def forget(*_: Any) -> None:
+        if state.events.is_connected(callback):
+            state.events.disconnect(callback)
+
+    widget.destroyed.connect(forget)
+
+
+def double_spin(lo: float, hi: float, value: float = 0.0, *, decimals: int = 2, suffix: str = "") -> QtWidgets.QDoubleSpinBox:
+    """A QDoubleSpinBox with its range, value, decimals and suffix (set in that order)."""
+    spin = QtWidgets.QDoubleSpinBox()
+    spin.setDecimals(decimals)
+    spin.setRange(lo, hi)
+    spin.setSuffix(suffix)
+    spin.setValue(value)
+    return spin
+
+
+def slider(lo: int, hi: int, value: int) -> QtWidgets.QSlider:
+    """A horizontal QSlider with its range and value."""
+    widget = QtWidgets.QSlider(_HORIZONTAL)
+    widget.setRange(lo, hi)
+    widget.setValue(value)
+    return widget
 
 
 class _Panel(QtWidgets.QWidget):
@@ -62,8 +89,9 @@ class SeriesPanel(_Panel):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
         self.table.cellDoubleClicked.connect(lambda row, _col: self._chosen(row))
         self._open_series = open_series
-        QtWidgets.QVBoxLayout(self).addWidget(self.table)
-        self.layout().setContentsMargins(0, 0, 0, 0)
+        column = QtWidgets.QVBoxLayout(self)
+        column.addWidget(self.table)
+        column.setContentsMargins(0, 0, 0, 0)
 
     def _chosen(self, row: int) -> None:
         if 0 <= row < len(self.state.series):
@@ -98,8 +126,8 @@ class WindowLevelPanel(_Panel):
         self.preset = QtWidgets.QComboBox()
         self.preset.addItems([HEADER_WINDOW, *ViewerModel.window_presets()])
         self.preset.activated.connect(self.choose_preset)
-        self.window_spin = QtWidgets.QDoubleSpinBox(maximum=1e5, minimum=1.0, decimals=0)
-        self.level_spin = QtWidgets.QDoubleSpinBox(maximum=1e5, minimum=-1e5, decimals=0)
+        self.window_spin = double_spin(1.0, 1e5, decimals=0)
+        self.level_spin = double_spin(-1e5, 1e5, decimals=0)
         self.window_spin.editingFinished.connect(self._typed)
         self.level_spin.editingFinished.connect(self._typed)
         form.addRow("Preset", self.preset)
@@ -144,7 +172,7 @@ class SlabPanel(_Panel):
     def __init__(self, state: ViewerState) -> None:
         super().__init__(state)
         form = QtWidgets.QFormLayout(self)
-        self.thickness = QtWidgets.QDoubleSpinBox(maximum=SLAB_MAX_MM, minimum=0.0, decimals=1, suffix=" mm")
+        self.thickness = double_spin(0.0, SLAB_MAX_MM, decimals=1, suffix=" mm")
         self.mode = QtWidgets.QComboBox()
         self.mode.addItems([m.value for m in self.MODES])
         self.thickness.editingFinished.connect(self.apply)
@@ -177,9 +205,9 @@ class VolumeRenderingPanel(_Panel):
         self.preset.addItems(list(load_volume_presets()))
         self.preset.activated.connect(self.apply)
         lo, hi = VOLUME_SHIFT_RANGE
-        self.shift = QtWidgets.QSlider(QtCore.Qt.Horizontal, minimum=int(lo), maximum=int(hi), value=0)
+        self.shift = slider(int(lo), int(hi), 0)
         lo, hi = VOLUME_OPACITY_RANGE
-        self.opacity = QtWidgets.QSlider(QtCore.Qt.Horizontal, minimum=int(lo * 100), maximum=int(hi * 100), value=100)
+        self.opacity = slider(int(lo * 100), int(hi * 100), 100)
         self.shift.sliderReleased.connect(self.apply)
         self.opacity.sliderReleased.connect(self.apply)
         form.addRow("Preset", self.preset)
@@ -192,13 +220,12 @@ class VolumeRenderingPanel(_Panel):
 
     def show_state(self, event: Event | None = None) -> None:  # noqa: D102
         look = self.state.volume_look
-        for widget, setter, value in (
-            (self.preset, self.preset.setCurrentText, look.preset),
-            (self.shift, self.shift.setValue, round(look.shift)),
-            (self.opacity, self.opacity.setValue, round(look.opacity * 100)),
-        ):
+        for widget in (self.preset, self.shift, self.opacity):
             widget.blockSignals(True)
-            setter(value)
+        self.preset.setCurrentText(look.preset)
+        self.shift.setValue(round(look.shift))
+        self.opacity.setValue(round(look.opacity * 100))
+        for widget in (self.preset, self.shift, self.opacity):
             widget.blockSignals(False)
 
 
@@ -219,7 +246,7 @@ class SurfacePanel(_Panel):
         row.addWidget(add)
         box.addLayout(row)
         row = QtWidgets.QHBoxLayout()
-        self.threshold = QtWidgets.QDoubleSpinBox(minimum=-5000.0, maximum=50000.0, value=300.0, decimals=0)
+        self.threshold = double_spin(-5000.0, 50000.0, 300.0, decimals=0)
         add_threshold = QtWidgets.QPushButton("Add threshold")
         add_threshold.clicked.connect(lambda: add_surface(threshold=self.threshold.value()))  # the user's threshold
         row.addWidget(self.threshold)
@@ -228,7 +255,7 @@ class SurfacePanel(_Panel):
         row = QtWidgets.QHBoxLayout()
         colour = QtWidgets.QPushButton("Colour...")
         colour.clicked.connect(self._colour_dialog)
-        self.opacity = QtWidgets.QSlider(QtCore.Qt.Horizontal, minimum=5, maximum=100, value=100)
+        self.opacity = slider(5, 100, 100)
         self.opacity.valueChanged.connect(self._opacity_moved)
         row.addWidget(colour)
         row.addWidget(QtWidgets.QLabel("Opacity"))
@@ -253,7 +280,7 @@ class SurfacePanel(_Panel):
     def _toggled(self, item: QtWidgets.QListWidgetItem) -> None:
         row = self.list.row(item)
         if 0 <= row < len(self.state.surfaces):
-            self.state.set_surface_look(row, visible=item.checkState() == QtCore.Qt.Checked)
+            self.state.set_surface_look(row, visible=item.checkState() == _CHECKED)
 
     def _colour_dialog(self) -> None:
         row = self.list.currentRow()
@@ -280,15 +307,15 @@ class SurfacePanel(_Panel):
         if event is not None and event.name is StateEvent.SURFACE:
             item = self.list.item(event.key)
             if item is not None:
-                item.setCheckState(QtCore.Qt.Checked if event.value.visible else QtCore.Qt.Unchecked)
+                item.setCheckState(_CHECKED if event.value.visible else _UNCHECKED)
             self.list.blockSignals(False)
             return
         added = event is not None and event.name is StateEvent.SURFACES and len(surfaces) > self.list.count()
         self.list.clear()
         for s in surfaces:
             item = QtWidgets.QListWidgetItem(f"{s.name}: {s.report.triangles} triangles")
-            item.setFlags(item.flags() | QtCore.Qt.ItemIsUserCheckable)
-            item.setCheckState(QtCore.Qt.Checked if s.visible else QtCore.Qt.Unchecked)
+            item.setFlags(item.flags() | _Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(_CHECKED if s.visible else _UNCHECKED)
             self.list.addItem(item)
         self.list.blockSignals(False)
         row = len(surfaces) - 1 if added else min(self.list.currentRow(), len(surfaces) - 1)
@@ -308,9 +335,9 @@ class FramesPanel(_Panel):
         self.play_button = QtWidgets.QPushButton("Play")
         self.play_button.setCheckable(True)
         self.play_button.toggled.connect(self._play_toggled)
-        self.slider = QtWidgets.QSlider(QtCore.Qt.Horizontal, minimum=0, maximum=0)
+        self.slider = slider(0, 0, 0)
         self.slider.valueChanged.connect(self._slid)
-        self.fps = QtWidgets.QDoubleSpinBox(minimum=0.5, maximum=60.0, value=8.0, suffix=" fps")
+        self.fps = double_spin(0.5, 60.0, 8.0, suffix=" fps")
         self.fps.valueChanged.connect(lambda v: self.timer.setInterval(int(1000 / v)))
         self.label = QtWidgets.QLabel("")
         for w in (self.play_button, self.slider, self.fps, self.label):

@@ -16,9 +16,11 @@ from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleUser
 
 from vtkdicom_app.app.panels import listen
+from vtkdicom_app.errors import VtkDicomError
 from vtkdicom_app.mpr import Plane
 from vtkdicom_app.rendering.slice_view import SliceView
-from vtkdicom_app.viewer_state import Event, StateEvent, ViewerState
+from vtkdicom_app.segmentation.model import EventKind
+from vtkdicom_app.viewer_state import INTERACTIVE_TOOLS, Event, SegmentSketch, StateEvent, ViewerState
 
 __all__ = ["SlicePane"]
 
@@ -28,6 +30,8 @@ _REDRAW = {StateEvent.WINDOW_LEVEL}
 # per-view events (key = the pane's plane)
 _OWN_RESLICE = {StateEvent.SLAB}
 _OWN_REDRAW = {StateEvent.ZOOM, StateEvent.PAN}
+# events that change only the segments drawn over the slice
+_OVERLAY = {StateEvent.SEGMENTATION, StateEvent.SEGMENT_OPTIONS}
 
 
 class SlicePane(QVTKRenderWindowInteractor):
@@ -42,13 +46,26 @@ class SlicePane(QVTKRenderWindowInteractor):
     hover : callable, optional
         ``hover(lps_point)`` when the pointer moves over the image without a button held
         (the status bar).
+    error : callable, optional
+        ``error(message)`` when a Segment Editor tool refuses a click (a seed outside the
+        range...); the message names the value and the fix.
     """
 
-    def __init__(self, parent: QtWidgets.QWidget, state: ViewerState, plane: Plane, hover: Callable[[np.ndarray], None] | None = None) -> None:
+    def __init__(
+        self,
+        parent: QtWidgets.QWidget,
+        state: ViewerState,
+        plane: Plane,
+        hover: Callable[[np.ndarray], None] | None = None,
+        error: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.state = state
         self.plane = plane
         self._hover = hover
+        self._error = error
+        # a 2D image needs no multisampling; without it a frame renders ~3x faster on llvmpipe
+        self.GetRenderWindow().SetMultiSamples(0)
         self.view = SliceView(self.GetRenderWindow())
         style = vtkInteractorStyleUser()
         self._style = style  # keep the Python wrapper (and its observers) alive
@@ -56,11 +73,15 @@ class SlicePane(QVTKRenderWindowInteractor):
         self._started = False
         self._stale = True
         self.redraws = 0  # how often the pane was drawn (tests check that events redraw it)
+        self.overlay_redraws = 0  # how often only the segments were redrawn
         # the pointer position where a drag began (display pixels); the values live in the state
         self._press: dict[str, tuple[int, int]] = {}
+        # input handlers render once at their end (a brush dab redraws the overlay and moves the outline)
+        self._batch = 0
+        self._render_pending = False
         for event, handler in (
             ("LeftButtonPressEvent", self._left_press),
-            ("LeftButtonReleaseEvent", lambda *_: self._press.pop("left", None)),
+            ("LeftButtonReleaseEvent", self._left_release),
             ("MouseMoveEvent", self._move),
             ("MouseWheelForwardEvent", lambda *_: self._wheel(1)),
             ("MouseWheelBackwardEvent", lambda *_: self._wheel(-1)),
@@ -68,9 +89,10 @@ class SlicePane(QVTKRenderWindowInteractor):
             ("MiddleButtonReleaseEvent", self._middle_release),
             ("RightButtonPressEvent", self._right_press),
             ("RightButtonReleaseEvent", self._right_release),
+            ("LeaveEvent", self._leave),
             ("KeyPressEvent", self._key),
         ):
-            style.AddObserver(event, handler)
+            style.AddObserver(event, handler)  # type: ignore[arg-type]  # VTK's stubs want an event id; names work too
         listen(self, state, self._on_state)
 
     # ------------------------------------------------------------------ drawing
@@ -85,29 +107,85 @@ class SlicePane(QVTKRenderWindowInteractor):
             self.redraw(reslice=True)
 
     def _on_state(self, event: Event) -> None:
-        if event.name in _RESLICE or (event.name in _OWN_RESLICE and event.key is self.plane):
+        name = event.name
+        if name in _RESLICE or (name in _OWN_RESLICE and event.key is self.plane):
             self.redraw(reslice=True)
-        elif event.name in _REDRAW or (event.name in _OWN_REDRAW and event.key is self.plane):
+        elif name in _REDRAW or (name in _OWN_REDRAW and event.key is self.plane):
             self.redraw(reslice=False)
+        elif name in _OVERLAY:
+            self.redraw_overlay()
+        elif name is StateEvent.SEGMENT:
+            kind = event.value.kind
+            if kind is EventKind.HISTORY or (kind is EventKind.MASK_CHANGED and not self.state.segment_touches_view(event.value.box, self.plane)):
+                return
+            self.redraw_overlay()
+        elif name is StateEvent.SEGMENT_SKETCH:
+            self._show_sketch(event.value)
+        elif name is StateEvent.SEGMENT_TOOL:
+            self._show_sketch(None)
+
+    def _ready(self) -> bool:
+        return self._started and self.isVisible()
+
+    def _render(self) -> None:
+        if self._batch:
+            self._render_pending = True
+        else:
+            self.GetRenderWindow().Render()
 
     def redraw(self, *, reslice: bool = True) -> None:
-        """Show the state: the slice through the crosshair (``reslice``) or the last one again.
+        """Show the state: the slice through the crosshair (``reslice``) or the last one again, and the segments over it.
 
         A hidden or not yet started pane only remembers that it is out of date.
         """
         state = self.state
         if state.volume is None or state.window_level is None:
             return
-        if not (self._started and self.isVisible()):
+        if not self._ready():
             self._stale = True
             return
         s = self.view.slice if not reslice and not self._stale and self.view.slice is not None else state.slice(self.plane)
         view = state.view(self.plane)
         wl = state.window_level
-        self.view.show(s, window=wl.window, level=wl.level, invert=state.invert, crosshair=state.crosshair, zoom=view.zoom, pan=view.pan)
-        self.GetRenderWindow().Render()
+        self.view.show(
+            s,
+            window=wl.window,
+            level=wl.level,
+            invert=state.invert,
+            crosshair=tuple(float(v) for v in state.crosshair),
+            zoom=view.zoom,
+            pan=view.pan,
+            overlay=state.segment_overlay(),
+        )
+        self._show_sketch(state.segment_sketch, render=False)
+        self._render()
         self._stale = False
         self.redraws += 1
+
+    def redraw_overlay(self) -> None:
+        """Redraw only the segments over the slice shown (after an edit, a new opacity...)."""
+        if self.view.slice is None or not self._ready():
+            self._stale = True
+            return
+        if self._stale:
+            self.redraw(reslice=True)
+            return
+        self.view.show_overlay(self.state.segment_overlay())
+        self._render()
+        self.overlay_redraws += 1
+
+    def _show_sketch(self, sketch: SegmentSketch | None, *, render: bool = True) -> None:
+        if sketch is None or sketch.view is not self.plane:
+            was = self.view.sketch_actor.GetVisibility()
+            self.view.show_sketch(None)
+            if not was:
+                return
+        elif sketch.radius_mm > 0:
+            self.view.show_brush(sketch.points[0], sketch.radius_mm)
+        else:
+            self.view.show_sketch(sketch.points)
+        if render and self._ready() and self.view.slice is not None:
+            self._render()
 
     def patient_at(self, x: int, y: int) -> np.ndarray | None:
         """LPS point under display pixel (x, y), on this view's plane."""
@@ -117,14 +195,45 @@ class SlicePane(QVTKRenderWindowInteractor):
     def _active(self) -> bool:
         return self.state.volume is not None and self.view.slice is not None
 
+    def _editing(self) -> bool:
+        state = self.state
+        return state.segment_tool in INTERACTIVE_TOOLS and state.segmentation is not None and state.current_segment is not None
+
+    def _batched(self, fn: Callable[[], Any]) -> None:
+        """Run an input handler; render once at its end."""
+        self._batch += 1
+        try:
+            fn()
+        except (VtkDicomError, ValueError) as exc:  # a tool refused the click: say why, change nothing
+            if self._error is None:
+                raise
+            self._error(str(exc))
+        finally:
+            self._batch -= 1
+            if not self._batch and self._render_pending:
+                self._render_pending = False
+                self.GetRenderWindow().Render()
+
     def _left_press(self, *_: Any) -> None:
         if not self._active():
+            return
+        if self._editing():
+            p = self.patient_at(*self.GetEventPosition())
+            if p is not None:
+                self._press["tool"] = self.GetEventPosition()
+                self._batched(lambda: self.state.segment_press(self.plane, p))
             return
         if self.GetRepeatCount() >= 1:  # double click
             self.state.toggle_maximised(self.plane)
             return
         self._press["left"] = self.GetEventPosition()
         self._pick()
+
+    def _left_release(self, *_: Any) -> None:
+        self._press.pop("left", None)
+        if self._press.pop("tool", None) is not None:
+            p = self.patient_at(*self.GetEventPosition())
+            self._batched(lambda: self.state.segment_release(self.plane, p))
 
     def _pick(self) -> None:
         p = self.patient_at(*self.GetEventPosition())
@@ -141,12 +250,28 @@ class SlicePane(QVTKRenderWindowInteractor):
         elif "right" in self._press:
             x0, y0 = self._press["right"]
             self.state.drag_window_level(x - x0, y - y0)
+        elif "tool" in self._press:
+            at = self.patient_at(x, y)
+            if at is not None:
+                point: np.ndarray = at
+                self._batched(lambda: self._drag_tool(point))
         elif "left" in self._press:
             self._pick()
-        elif self._hover is not None:
+        else:
             p = self.patient_at(x, y)
             if p is not None:
-                self._hover(p)
+                if self._hover is not None:
+                    self._hover(p)
+                if self._editing():
+                    self._batched(lambda: self.state.segment_hover(self.plane, p))
+
+    def _drag_tool(self, p: np.ndarray) -> None:
+        self.state.segment_drag(self.plane, p)
+        self.state.segment_hover(self.plane, p)  # the brush outline follows
+
+    def _leave(self, *_: Any) -> None:
+        if self.state.segment_sketch is not None and self.state.segment_sketch.radius_mm > 0:
+            self.state.segment_hover(self.plane, None)
 
     def _wheel(self, direction: int) -> None:
         """Wheel: next/previous slice; Ctrl+wheel: zoom."""

@@ -60,5 +60,5 @@ def wait_for(worker: Worker, timeout_s: float = 120.0) -> None:
     """Process events until a worker finished (for --screenshot and tests)."""
     start = time.monotonic()
     while not worker.isFinished() and time.monotonic() - start < timeout_s:
-        QtWidgets.QApplication.processEvents(QtCore.QEventLoop.AllEvents, 50)
+        QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
     QtWidgets.QApplication.processEvents()

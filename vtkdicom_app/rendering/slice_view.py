@@ -1,27 +1,233 @@
 """2D slice views (offscreen or in the viewer's windows): the windowed slice, orientation
-letters on each edge, a scale bar in mm and the crosshair.
+letters on each edge, a scale bar in mm, the crosshair, and coloured segment overlays.
 
 The image is shown with row 0 at the top (camera view-up along -j), with square pixels of
 the slice's pixel size, so what the PNG shows is what the numpy array holds.
+
+Segment overlays
+----------------
+:func:`segment_overlay` samples each segment's mask (a ``(k, j, i)`` bool array on a
+:class:`~vtkdicom_app.segmentation.Geometry`) at the slice's pixel centres, nearest voxel,
+and colours it into an RGBA image: the fill at the overlay opacity, the outline opaque.
+:class:`SliceView` draws that image with a second ``vtkImageActor`` over the slice (VTK
+blends it by its alpha). Sampling only touches the pixels of each segment's index box
+projected on the slice, and for the usual case (a view plane along the volume's axes) it
+is two ``numpy.take`` calls on one slab of the mask, not a per-pixel gather: a brush dab
+on a 512x512x300 grid recolours a view in well under a millisecond.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from vtkdicom_app.display import to_display
 from vtkdicom_app.mpr import Slice
 from vtkdicom_app.rendering.volume_render import ensure_offscreen_backend, grab_render_window, write_png
+from vtkdicom_app.segmentation.geometry import Box, Geometry
 
-__all__ = ["SliceView", "render_slice", "contact_sheet"]
+__all__ = ["OverlayLayer", "SegmentOverlay", "SliceSampler", "SliceView", "contact_sheet", "render_slice", "segment_overlay"]
 
 _LETTER_COLOR = (1.0, 0.85, 0.2)
 _CROSS_COLOR = (0.2, 0.9, 0.3)
+_SKETCH_COLOR = (1.0, 0.9, 0.1)
+_EPS = 1e-9
+
+
+# ----------------------------------------------------------------------------- segment overlays
+@dataclasses.dataclass(frozen=True, eq=False)
+class OverlayLayer:
+    """One segment to draw over a slice.
+
+    Attributes
+    ----------
+    mask : numpy.ndarray
+        bool ``(k, j, i)`` on the overlay's grid (read-only views are fine; it is not copied).
+    color : tuple of float
+        RGB 0..1.
+    box : Box or None
+        An index box holding every voxel of the mask (it may be larger than the tightest
+        one); None: the mask is empty and is skipped.
+    key : str
+        The segment's ID (for the caller; not drawn).
+    """
+
+    mask: np.ndarray
+    color: tuple[float, float, float]
+    box: Box | None
+    key: str = ""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SegmentOverlay:
+    """Segments to draw over the slices of one grid.
+
+    Attributes
+    ----------
+    geometry : Geometry
+        The grid of every layer's mask.
+    layers : tuple of OverlayLayer
+        Drawn in order (a later layer covers an earlier one where they overlap).
+    opacity : float
+        Opacity of the fill, 0..1.
+    outline : bool
+        Draw each segment's outline on the slice, opaque.
+    """
+
+    geometry: Geometry
+    layers: tuple[OverlayLayer, ...] = ()
+    opacity: float = 0.5
+    outline: bool = True
+
+
+class SliceSampler:
+    """Nearest-voxel sampling of masks on a grid at the pixel centres of one slice.
+
+    Parameters
+    ----------
+    s : Slice
+    geometry : Geometry
+        The grid the masks lie on (LPS, the same frame as the slice).
+
+    Notes
+    -----
+    Pixel ``(row, col)`` lies at the continuous index ``base + col * d_col + row * d_row``
+    ``(i, j, k)``. When each index axis depends on the row only, on the column only, or on
+    neither (a view along the grid's axes, in any order or sign), sampling is separable: one
+    2D slab of the mask and two ``take`` calls. Otherwise every pixel is gathered.
+    """
+
+    def __init__(self, s: Slice, geometry: Geometry) -> None:
+        self.slice = s
+        self.geometry = geometry
+        inv = np.linalg.inv(geometry.affine)
+        m = inv[:3, :3]
+        self._base = m @ np.asarray(s.origin, float) + inv[:3, 3]  # (i, j, k) of pixel (0, 0)
+        self._dcol = m @ (s.pixel_size[0] * s.axes[:, 0])
+        self._drow = m @ (s.pixel_size[1] * s.axes[:, 1])
+        self._n_ijk = (geometry.shape[2], geometry.shape[1], geometry.shape[0])
+        kinds: list[str] = []
+        for a in range(3):
+            on_col, on_row = abs(self._dcol[a]) > _EPS, abs(self._drow[a]) > _EPS
+            kinds.append("both" if on_col and on_row else "col" if on_col else "row" if on_row else "const")
+        self.separable = sorted(kinds) == ["col", "const", "row"]
+        self._kinds = kinds
+
+    def pixel_rect(self, box: Box) -> tuple[int, int, int, int] | None:
+        """``(row0, row1, col0, col1)`` (half-open) of the pixels whose nearest voxel may lie in ``box``; None when the plane misses it."""
+        rows, cols = self.slice.shape
+        lo = np.asarray(box.lo[::-1], float) - 0.5  # (i, j, k)
+        hi = np.asarray(box.hi[::-1], float) - 0.5
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        row, col, dist = self.slice.patient_to_pixel(self.geometry.index_to_patient(corners))
+        if dist.min() > 1e-6 or dist.max() < -1e-6:
+            return None
+        r0, r1 = max(0, int(math.floor(row.min())) - 1), min(rows, int(math.ceil(row.max())) + 2)
+        c0, c1 = max(0, int(math.floor(col.min())) - 1), min(cols, int(math.ceil(col.max())) + 2)
+        if r1 <= r0 or c1 <= c0:
+            return None
+        return r0, r1, c0, c1
+
+    def sample(self, mask: np.ndarray, rect: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """The mask at the pixels of ``rect`` (default: the whole slice): bool ``(rows, cols)``."""
+        rows, cols = self.slice.shape
+        r0, r1, c0, c1 = rect if rect is not None else (0, rows, 0, cols)
+        r = np.arange(r0, r1, dtype=np.float64)
+        c = np.arange(c0, c1, dtype=np.float64)
+        if self.separable:
+            return self._sample_separable(mask, r, c)
+        idx = []
+        valid = np.ones((len(r), len(c)), bool)
+        for a in range(3):
+            v = np.rint(self._base[a] + c[None, :] * self._dcol[a] + r[:, None] * self._drow[a]).astype(np.int64)
+            valid &= (v >= 0) & (v < self._n_ijk[a])
+            idx.append(v)
+        ni, nj = self._n_ijk[0], self._n_ijk[1]
+        flat = (idx[2] * nj + idx[1]) * ni + idx[0]
+        np.copyto(flat, 0, where=~valid)
+        return np.asarray(mask).reshape(-1)[flat] & valid
+
+    def _sample_separable(self, mask: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        kinds = self._kinds
+        a_const, a_row, a_col = kinds.index("const"), kinds.index("row"), kinds.index("col")
+        const = int(np.rint(self._base[a_const]))
+        if not 0 <= const < self._n_ijk[a_const]:
+            return np.zeros((len(r), len(c)), bool)
+        ri = np.rint(self._base[a_row] + r * self._drow[a_row]).astype(np.intp)
+        ci = np.rint(self._base[a_col] + c * self._dcol[a_col]).astype(np.intp)
+        r_ok = (ri >= 0) & (ri < self._n_ijk[a_row])
+        c_ok = (ci >= 0) & (ci < self._n_ijk[a_col])
+        index: list[Any] = [slice(None)] * 3
+        index[2 - a_const] = const  # mask axes are (k, j, i): index axis a is mask axis 2 - a
+        plane = np.asarray(mask)[tuple(index)]  # 2D view; its axes are the two others, in mask order
+        row_axis = 0 if (2 - a_row) < (2 - a_col) else 1
+        out = plane.take(np.where(r_ok, ri, 0), axis=row_axis).take(np.where(c_ok, ci, 0), axis=1 - row_axis)
+        if row_axis == 1:
+            out = out.T
+        if not (r_ok.all() and c_ok.all()):
+            out = out & (r_ok[:, None] & c_ok[None, :])
+        return np.ascontiguousarray(out, dtype=bool)
+
+
+def _edges(m: np.ndarray) -> np.ndarray:
+    """Pixels of ``m`` with a 4-neighbour outside it (the outline; the image border counts as outside)."""
+    inner = m.copy()
+    inner[1:, :] &= m[:-1, :]
+    inner[:-1, :] &= m[1:, :]
+    inner[:, 1:] &= m[:, :-1]
+    inner[:, :-1] &= m[:, 1:]
+    inner[0, :] = inner[-1, :] = False
+    inner[:, 0] = inner[:, -1] = False
+    return m & ~inner
+
+
+def segment_overlay(s: Slice, overlay: SegmentOverlay, *, out: np.ndarray | None = None) -> np.ndarray:
+    """The segments of ``overlay`` on a slice's pixels, as an RGBA image.
+
+    Parameters
+    ----------
+    s : Slice
+    overlay : SegmentOverlay
+    out : numpy.ndarray, optional
+        A ``(rows, cols, 4)`` uint8 buffer to fill (reused between calls); a new one otherwise.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows, cols, 4)`` uint8, row 0 at the top like ``s.array``: the segment's colour
+        with alpha ``opacity * 255`` inside it, 255 on its outline, 0 elsewhere.
+    """
+    rows, cols = s.shape
+    rgba = out if out is not None and out.shape == (rows, cols, 4) and out.dtype == np.uint8 else np.zeros((rows, cols, 4), np.uint8)
+    rgba.fill(0)
+    opacity = min(1.0, max(0.0, float(overlay.opacity)))
+    if not overlay.layers or (opacity <= 0.0 and not overlay.outline):
+        return rgba
+    sampler = SliceSampler(s, overlay.geometry)
+    fill_alpha = int(round(opacity * 255))
+    for layer in overlay.layers:
+        if layer.box is None:
+            continue
+        rect = sampler.pixel_rect(layer.box)
+        if rect is None:
+            continue
+        m = sampler.sample(layer.mask, rect)
+        if not m.any():
+            continue
+        r0, r1, c0, c1 = rect
+        region = rgba[r0:r1, c0:c1]
+        rgb = [int(round(255 * min(1.0, max(0.0, float(v))))) for v in layer.color]
+        if fill_alpha > 0:
+            region[m] = (*rgb, fill_alpha)
+        if overlay.outline:
+            region[_edges(m)] = (*rgb, 255)
+    return rgba
 
 
 def _nice_length(max_mm: float) -> float:
@@ -48,7 +254,7 @@ class SliceView:
     def __init__(self, render_window: Any, viewport: Sequence[float] = (0.0, 0.0, 1.0, 1.0)) -> None:
         import vtkmodules.vtkRenderingFreeType  # noqa: F401  (text rendering factories)
         import vtkmodules.vtkRenderingOpenGL2  # noqa: F401
-        from vtkmodules.vtkRenderingCore import vtkActor2D, vtkImageActor, vtkPolyDataMapper2D, vtkRenderer, vtkTextActor
+        from vtkmodules.vtkRenderingCore import vtkActor, vtkActor2D, vtkImageActor, vtkPolyDataMapper, vtkPolyDataMapper2D, vtkRenderer, vtkTextActor
 
         self.render_window = render_window
         self.renderer = vtkRenderer()
@@ -59,6 +265,26 @@ class SliceView:
         self.image_actor.InterpolateOff()
         self.image_actor.VisibilityOff()  # until a slice is shown
         self.renderer.AddActor(self.image_actor)
+        # segments: an RGBA image over the slice, same pixels (VTK blends it by its alpha)
+        self.overlay_actor = vtkImageActor()
+        self.overlay_actor.InterpolateOff()
+        self.overlay_actor.VisibilityOff()
+        # drawn in the opaque pass right after the slice, alpha-blended onto it: the translucent
+        # pass (order-independent transparency, full-window passes) costs ~4 ms a frame on llvmpipe
+        self.overlay_actor.ForceOpaqueOn()
+        self.renderer.AddActor(self.overlay_actor)
+        self.overlay_rgba: np.ndarray | None = None  # what the overlay actor shows (row 0 at the top)
+        self._overlay_image: Any = None
+        self._overlay_slice: Slice | None = None
+        # a line drawn on the slice (the scissors' polygon, the brush's outline), in the view's world frame
+        self._sketch_mapper = vtkPolyDataMapper()
+        self.sketch_actor = vtkActor()
+        self.sketch_actor.SetMapper(self._sketch_mapper)
+        self.sketch_actor.GetProperty().SetColor(*_SKETCH_COLOR)
+        self.sketch_actor.GetProperty().SetLineWidth(2)
+        self.sketch_actor.PickableOff()
+        self.sketch_actor.VisibilityOff()
+        self.renderer.AddActor(self.sketch_actor)
         self.letters: dict[str, Any] = {}
         for edge in ("left", "right", "top", "bottom"):
             text = vtkTextActor()
@@ -103,8 +329,13 @@ class SliceView:
         crosshair: Sequence[float] | None = None,
         zoom: float = 1.0,
         pan: tuple[float, float] = (0.0, 0.0),
+        overlay: SegmentOverlay | None = None,
     ) -> None:
-        """Display a slice with a window; ``crosshair`` is an LPS point drawn as two lines."""
+        """Display a slice with a window; ``crosshair`` is an LPS point drawn as two lines.
+
+        ``overlay``: segments drawn over the slice (see :meth:`show_overlay`); without it
+        an overlay shown on an earlier slice is hidden.
+        """
         from vtkmodules.util.numpy_support import numpy_to_vtk
         from vtkmodules.vtkCommonDataModel import vtkImageData
 
@@ -136,6 +367,85 @@ class SliceView:
             self.letters[edge].SetInput(letter)
         self._place_camera(s, zoom, pan)
         self._update_scale_bar(s)
+        self.show_overlay(overlay)
+
+    def show_overlay(self, overlay: SegmentOverlay | None) -> None:
+        """Draw segments over the slice shown (None hides them); the caller renders.
+
+        The RGBA buffer and its VTK image are reused while the slice keeps its size, so a
+        redraw after an edit only refills the pixels and marks the image modified.
+        """
+        from vtkmodules.util.numpy_support import numpy_to_vtk
+        from vtkmodules.vtkCommonDataModel import vtkImageData
+
+        s = self.slice
+        if s is None or overlay is None or not overlay.layers:
+            self.overlay_actor.VisibilityOff()
+            self._overlay_slice = None
+            return
+        rows, cols = s.shape
+        same_grid = self.overlay_rgba is not None and self.overlay_rgba.shape[:2] == (rows, cols) and self._overlay_image is not None
+        if same_grid:
+            assert self.overlay_rgba is not None
+            segment_overlay(s, overlay, out=self.overlay_rgba)
+            image = self._overlay_image
+            spacing = image.GetSpacing()
+            if (spacing[0], spacing[1]) != (s.pixel_size[0], s.pixel_size[1]):
+                image.SetSpacing(s.pixel_size[0], s.pixel_size[1], 1.0)
+            image.GetPointData().GetScalars().Modified()
+            image.Modified()
+        else:
+            rgba = segment_overlay(s, overlay)
+            image = vtkImageData()
+            image.SetDimensions(cols, rows, 1)
+            image.SetSpacing(s.pixel_size[0], s.pixel_size[1], 1.0)
+            image.GetPointData().SetScalars(numpy_to_vtk(rgba.reshape(-1, 4), deep=False))  # shares ``rgba``
+            self.overlay_rgba, self._overlay_image = rgba, image
+            self.overlay_actor.SetInputData(image)
+        self._overlay_slice = s
+        self.overlay_actor.VisibilityOn()
+
+    def show_sketch(self, points_lps: npt.ArrayLike | None, *, closed: bool = False) -> None:
+        """Draw a line through LPS points on the slice (the scissors' polygon); None hides it."""
+        pts = None if points_lps is None else np.asarray(points_lps, float).reshape(-1, 3)
+        if pts is None or len(pts) < 2 or self.slice is None:
+            self.sketch_actor.VisibilityOff()
+            return
+        self._set_line(pts, closed)
+
+    def show_brush(self, center_lps: npt.ArrayLike | None, radius_mm: float) -> None:
+        """Draw the brush's footprint on the slice, a circle of ``radius_mm`` (None hides it)."""
+        if center_lps is None or self.slice is None or not radius_mm > 0:
+            self.sketch_actor.VisibilityOff()
+            return
+        s = self.slice
+        c = np.asarray(center_lps, float).reshape(3)
+        t = np.linspace(0.0, 2.0 * np.pi, 48, endpoint=False)
+        circle = c + radius_mm * (np.cos(t)[:, None] * s.axes[:, 0] + np.sin(t)[:, None] * s.axes[:, 1])
+        self._set_line(circle, True)
+
+    def _set_line(self, pts: np.ndarray, closed: bool) -> None:
+        from vtkmodules.util.numpy_support import numpy_to_vtk
+        from vtkmodules.vtkCommonCore import vtkPoints
+        from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+
+        s = self.slice
+        assert s is not None
+        row, col, _dist = s.patient_to_pixel(pts)
+        world = np.column_stack([col * s.pixel_size[0], row * s.pixel_size[1], np.full(len(pts), -0.5)])  # a little towards the camera
+        points = vtkPoints()
+        points.SetData(numpy_to_vtk(np.ascontiguousarray(world), deep=True))
+        ids = list(range(len(pts))) + ([0] if closed else [])
+        lines = vtkCellArray()
+        lines.InsertNextCell(len(ids))
+        for i in ids:
+            lines.InsertCellPoint(i)
+        poly = vtkPolyData()
+        poly.SetPoints(points)
+        poly.SetLines(lines)
+        self._sketch_mapper.SetInputData(poly)
+        self.sketch_actor.VisibilityOn()
+        self.renderer.ResetCameraClippingRange()
 
     def mm_per_pixel(self) -> float:
         """Millimetres of the slice per display pixel at the current zoom."""
@@ -154,6 +464,18 @@ class SliceView:
         if w:
             wx, wy = wx / w, wy / w
         return s.pixel_to_patient(wy / s.pixel_size[1], wx / s.pixel_size[0])
+
+    def display_at(self, xyz: npt.ArrayLike) -> tuple[float, float] | None:
+        """Display pixel ``(x, y)`` (origin bottom left) of an LPS point projected on the slice; None before a slice is shown."""
+        s = self.slice
+        if s is None:
+            return None
+        row, col, _dist = s.patient_to_pixel(np.asarray(xyz, float).reshape(3))
+        ren = self.renderer
+        ren.SetWorldPoint(float(col) * s.pixel_size[0], float(row) * s.pixel_size[1], 0.0, 1.0)
+        ren.WorldToDisplay()
+        x, y, _z = ren.GetDisplayPoint()
+        return float(x), float(y)
 
     def _place_camera(self, s: Slice, zoom: float, pan: tuple[float, float]) -> None:
         cam = self.renderer.GetActiveCamera()
@@ -225,8 +547,9 @@ def render_slice(
     invert: bool = False,
     crosshair: Sequence[float] | None = None,
     size: tuple[int, int] | None = None,
+    overlay: SegmentOverlay | None = None,
 ) -> np.ndarray:
-    """Render one slice with letters, scale bar and crosshair, offscreen; save a PNG.
+    """Render one slice with letters, scale bar and crosshair (and segments), offscreen; save a PNG.
 
     Returns
     -------
@@ -238,7 +561,7 @@ def render_slice(
         size = (int(s.shape[1] * scale), int(s.shape[0] * scale))
     rw = _offscreen_window(size)
     view = SliceView(rw)
-    view.show(s, window=window, level=level, invert=invert, crosshair=crosshair)
+    view.show(s, window=window, level=level, invert=invert, crosshair=crosshair, overlay=overlay)
     rgb = grab_render_window(rw)
     if path is not None:
         write_png(rgb, path)
@@ -254,13 +577,14 @@ def contact_sheet(
     invert: bool = False,
     crosshair: Sequence[float] | None = None,
     tile: int = 384,
+    overlay: SegmentOverlay | None = None,
 ) -> np.ndarray:
-    """Slices side by side (e.g. axial, coronal, sagittal through the crosshair) in one PNG."""
+    """Slices side by side (e.g. axial, coronal, sagittal through the crosshair) in one PNG, with segments when given."""
     rw = _offscreen_window((tile * len(slices), tile))
     n = len(slices)
     for idx, s in enumerate(slices):
         view = SliceView(rw, viewport=(idx / n, 0.0, (idx + 1) / n, 1.0))
-        view.show(s, window=window, level=level, invert=invert, crosshair=crosshair)
+        view.show(s, window=window, level=level, invert=invert, crosshair=crosshair, overlay=overlay)
     rgb = grab_render_window(rw)
     if path is not None:
         write_png(rgb, path)
