@@ -354,6 +354,51 @@ def test_segment_command_bad_input(phantom: SegPhantom, tmp_path: Path, capsys: 
     assert list(tmp_path.iterdir()) == []  # nothing written under any name
 
 
+def _read_3mf_with_lib3mf(path: Path) -> tuple[bool, dict[str, tuple[tuple[int, int, int, int], np.ndarray, np.ndarray, bool]]]:
+    """(unit is mm, {object name: (RGBA of its base material, points, faces, manifold and oriented)})."""
+    import lib3mf
+
+    wrapper = lib3mf.get_wrapper()
+    m = wrapper.CreateModel()
+    m.QueryReader("3mf").ReadFromFile(str(path))
+    parts = {}
+    objects = m.GetMeshObjects()
+    while objects.MoveNext():
+        obj = objects.GetCurrentMeshObject()
+        resource, prop, has = obj.GetObjectLevelProperty()
+        assert has, obj.GetName()
+        rgba = wrapper.ColorToRGBA(m.GetBaseMaterialGroupByID(resource).GetDisplayColor(prop))
+        points = np.array([v.Coordinates[:] for v in obj.GetVertices()], np.float64)
+        faces = np.array([t.Indices[:] for t in obj.GetTriangleIndices()], np.int64)
+        parts[obj.GetName()] = (rgba, points, faces, obj.IsManifoldAndOriented())
+    return m.GetUnit() == lib3mf.ModelUnit.MilliMeter, parts
+
+
+def _check_3mf_parts(path: Path, model: SegmentationModel, phantom: SegPhantom) -> None:
+    """Every segment is one closed object of its name, colour and voxel volume, in LPS mm (trimesh and lib3mf agree)."""
+    import trimesh
+
+    from vtkdicom_app.mesh import signed_volume
+
+    scene = trimesh.load_scene(path)  # trimesh's own 3MF reader
+    in_mm, parts = _read_3mf_with_lib3mf(path)  # the 3MF Consortium's reader
+    assert in_mm
+    names = sorted(s.name for s in model.segments)
+    assert sorted(scene.geometry) == names and sorted(parts) == names
+    for seg in model.segments:
+        expected = model.volume_mm3(seg.segment_id)
+        tm = scene.geometry[seg.name]
+        assert isinstance(tm, trimesh.Trimesh)
+        assert tm.is_watertight and tm.volume == pytest.approx(expected, rel=0.02), seg.name
+        rgba, points, faces, manifold = parts[seg.name]
+        assert rgba == (*(round(255 * c) for c in seg.color), 255), seg.name
+        assert manifold and signed_volume(points, faces) == pytest.approx(expected, rel=0.02), seg.name
+        assert len(points) == len(tm.vertices) and len(faces) == len(tm.faces)
+    marker = np.asarray(phantom.spec.marker_center)  # type: ignore[attr-defined]
+    tm = scene.geometry["left marker"]
+    assert isinstance(tm, trimesh.Trimesh) and tm.center_mass == pytest.approx(marker, abs=0.5)  # LPS: +x is the left
+
+
 def test_export_mesh_with_seed_and_with_a_saved_segmentation(model: SegmentationModel, phantom: SegPhantom, tmp_path: Path) -> None:
     parser = _segment_parser()
     seed = ",".join(str(v) for v in SPHERE_CENTER)
@@ -372,6 +417,7 @@ def test_export_mesh_with_seed_and_with_a_saved_segmentation(model: Segmentation
     with zipfile.ZipFile(three) as z:
         xml = z.read("3D/3dmodel.model").decode()
     assert xml.count("<object ") == 3 and 'name="left marker"' in xml and 'displaycolor="#FF0000FF"' in xml
+    _check_3mf_parts(three, model, phantom)
     args = parser.parse_args(
         ["export-mesh", str(phantom.folder), "-o", str(tmp_path / "p.ply"), "--segmentation", str(saved), "--segment", "cylinder", "--segment", "sphere"]
     )
