@@ -68,6 +68,7 @@ __all__ = [
     "MEASUREMENTS_SCHEMA",
     "Angle",
     "Ellipse",
+    "EventEmitter",
     "Measurement",
     "MeasurementChange",
     "MeasurementError",
@@ -80,6 +81,7 @@ __all__ = [
     "Shape",
     "Sphere",
     "measure",
+    "outline",
     "shape_from_dict",
     "shape_to_dict",
 ]
@@ -713,39 +715,88 @@ class MeasurementEvent:
     measurement: Measurement | None = None
 
 
-_E = TypeVar("_E")
+E = TypeVar("E")
 
 
-class _Listeners(Generic[_E]):
-    """The listener list of :class:`MeasurementList`: the interface of
-    :class:`vtkdicom_app.viewer_state.EventEmitter` (connect, disconnect, is_connected, emit),
-    kept here so that this module stays below the viewer state in the layers."""
+class EventEmitter(Generic[E]):
+    """A small, typed, synchronous event mechanism (no Qt).
+
+    The one listener list of the library's Qt-free objects: :class:`MeasurementList` and
+    :class:`~vtkdicom_app.viewer_state.ViewerState` (which re-exports it) both use it. It
+    lives here, in a low layer, so that the measurements need not import the viewer state.
+    Listeners are called in the order they were connected, on the thread that emits; an
+    exception in a listener propagates to the code that emitted.
+
+    Examples
+    --------
+    >>> emitter: EventEmitter[int] = EventEmitter()
+    >>> seen = []
+    >>> _ = emitter.connect(seen.append)
+    >>> emitter.emit(3)
+    >>> emitter.disconnect(seen.append)
+    >>> emitter.emit(4)
+    >>> seen
+    [3]
+    """
 
     def __init__(self) -> None:
-        self._listeners: list[Callable[[_E], None]] = []
+        self._listeners: list[Callable[[E], None]] = []
 
-    def connect(self, callback: Callable[[_E], None]) -> Callable[[_E], None]:
+    def connect(self, callback: Callable[[E], None]) -> Callable[[E], None]:
+        """Call ``callback(event)`` on every emit (once, however often it is connected).
+
+        Returns
+        -------
+        callable
+            ``callback``, so that ``connect`` can decorate a function.
+        """
         if not callable(callback):
             raise TypeError(f"a listener must be callable, got {callback!r}")
         if callback not in self._listeners:
             self._listeners.append(callback)
         return callback
 
-    def disconnect(self, callback: Callable[[_E], None]) -> None:
+    def disconnect(self, callback: Callable[[E], None]) -> None:
+        """Stop calling ``callback``.
+
+        Raises
+        ------
+        ValueError
+            It was not connected.
+        """
         try:
             self._listeners.remove(callback)
         except ValueError:
             raise ValueError(f"{callback!r} is not connected") from None
 
-    def is_connected(self, callback: Callable[[_E], None]) -> bool:
+    def is_connected(self, callback: Callable[[E], None]) -> bool:
+        """Whether ``callback`` is connected."""
         return callback in self._listeners
 
-    def emit(self, event: _E) -> None:
+    def emit(self, event: E) -> None:
+        """Call every listener with ``event`` (listeners connected meanwhile wait for the next one)."""
         for callback in tuple(self._listeners):
             callback(event)
 
     def __len__(self) -> int:
         return len(self._listeners)
+
+
+_Listeners = EventEmitter  # the old private name
+
+
+def outline(shape: Shape, *, segments: int = 64) -> tuple[np.ndarray, bool]:
+    """The LPS polyline a view draws for a shape: ``(points (n, 3), closed)``.
+
+    A ruler's two ends, an angle's three points (arm, vertex, arm), an ellipse's boundary
+    (``segments`` points, closed); a sphere gives its centre only (its outline depends on
+    the plane that cuts it).
+    """
+    if isinstance(shape, Ellipse):
+        t = np.linspace(0.0, 2.0 * np.pi, int(segments), endpoint=False)
+        c, u, v = _vec(shape.centre), _vec(shape.axis_u), _vec(shape.axis_v)
+        return c + np.cos(t)[:, None] * u + np.sin(t)[:, None] * v, True
+    return np.array([np.asarray(h, dtype=np.float64) for h in shape.handles()[: 3 if isinstance(shape, Angle) else 2]]).reshape(-1, 3), False
 
 
 _DEFAULT_NAMES = {MeasurementKind.RULER: "Ruler", MeasurementKind.ANGLE: "Angle", MeasurementKind.ELLIPSE: "Ellipse", MeasurementKind.SPHERE: "Sphere"}
@@ -756,9 +807,8 @@ class MeasurementList:
 
     Attributes
     ----------
-    events : listener list of MeasurementEvent
-        ``connect(callback)``, ``disconnect(callback)``, as
-        :class:`~vtkdicom_app.viewer_state.EventEmitter`.
+    events : EventEmitter of MeasurementEvent
+        ``connect(callback)``, ``disconnect(callback)``.
 
     Examples
     --------
@@ -774,7 +824,7 @@ class MeasurementList:
     """
 
     def __init__(self) -> None:
-        self.events: _Listeners[MeasurementEvent] = _Listeners()
+        self.events: EventEmitter[MeasurementEvent] = EventEmitter()
         self._items: dict[int, Measurement] = {}
         self._next_id = 1
 

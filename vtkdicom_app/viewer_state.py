@@ -70,7 +70,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -88,6 +88,17 @@ from vtkdicom_app.display import (
 )
 from vtkdicom_app.geometry import as_enum
 from vtkdicom_app.io.loader import SeriesInfo
+from vtkdicom_app.measurements import (
+    Angle,
+    Ellipse,
+    EventEmitter,
+    MeasurementEvent,
+    MeasurementList,
+    MeasurementResult,
+    Ruler,
+    Shape,
+    measure,
+)
 from vtkdicom_app.mpr import ORTHOGONAL_PLANES, Plane, Reslicer, SlabMode, Slice, plane_axes, step_point
 from vtkdicom_app.rendering.slice_view import OverlayLayer, SegmentOverlay
 from vtkdicom_app.segmentation import tools as seg_tools
@@ -106,9 +117,11 @@ __all__ = [
     "VOLUME_SHIFT_RANGE",
     "Event",
     "EventEmitter",
+    "AnnotationOptions",
     "IslandAction",
     "Layout",
     "LayoutState",
+    "MeasureTool",
     "SegmentOptions",
     "SegmentSketch",
     "SegmentSurface",
@@ -172,6 +185,10 @@ def _point(xyz: Any) -> np.ndarray:
     return p
 
 
+def _xyz(p: np.ndarray) -> tuple[float, float, float]:
+    return float(p[0]), float(p[1]), float(p[2])
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     out = np.array(a, dtype=np.float64)
     out.setflags(write=False)
@@ -223,6 +240,14 @@ class StateEvent(enum.Enum):
     """SegmentSketch or None: the scissors polygon being drawn or the brush under the pointer."""
     SEGMENT_SURFACE = "segment_surface"
     """SegmentSurface: a segment's 3D surface was updated (``mesh`` None: removed); key: the segment ID."""
+    MEASUREMENTS = "measurements"
+    """MeasurementEvent: the measurement list changed (forwarded from it); key: the measurement's id or None."""
+    MEASURE_TOOL = "measure_tool"
+    """MeasureTool: the tool that left clicks on a slice place (NONE: clicks move the crosshair)."""
+    ANNOTATIONS = "annotations"
+    """AnnotationOptions: whether the slice views show their corner texts, and patient information in them."""
+    MEASURE_POINTS = "measure_points"
+    """tuple of numpy.ndarray: the points placed so far of the measurement being made; key: its view or None."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,68 +268,39 @@ class Event:
     key: Any = None
 
 
-E = TypeVar("E")
+class MeasureTool(enum.Enum):
+    """What left clicks on a slice view place (:meth:`ViewerState.measure_click`)."""
+
+    NONE = "none"
+    """Clicks move the crosshair."""
+    RULER = "ruler"
+    """Two clicks: the ends."""
+    ANGLE = "angle"
+    """Three clicks: an arm's end, the vertex, the other arm's end."""
+    ELLIPSE = "ellipse"
+    """Two clicks on one view: the centre, then a corner of the ellipse's bounding box."""
+
+    @property
+    def clicks(self) -> int:
+        """How many clicks make one measurement."""
+        return {MeasureTool.NONE: 0, MeasureTool.RULER: 2, MeasureTool.ANGLE: 3, MeasureTool.ELLIPSE: 2}[self]
 
 
-class EventEmitter(Generic[E]):
-    """A small, typed, synchronous event mechanism (no Qt).
+@dataclasses.dataclass(frozen=True)
+class AnnotationOptions:
+    """The corner annotations of the slice views.
 
-    Listeners are called in the order they were connected, on the thread that emits.
-    An exception in a listener propagates to the code that changed the state.
-
-    Examples
-    --------
-    >>> emitter: EventEmitter[int] = EventEmitter()
-    >>> seen = []
-    >>> _ = emitter.connect(seen.append)
-    >>> emitter.emit(3)
-    >>> emitter.disconnect(seen.append)
-    >>> emitter.emit(4)
-    >>> seen
-    [3]
+    Attributes
+    ----------
+    visible : bool
+        Show the corner texts.
+    anonymize : bool
+        Hide patient information (name, ID, dates) in them: ``--anonymize``, View > Hide
+        patient information.
     """
 
-    def __init__(self) -> None:
-        self._listeners: list[Callable[[E], None]] = []
-
-    def connect(self, callback: Callable[[E], None]) -> Callable[[E], None]:
-        """Call ``callback(event)`` on every emit (once, however often it is connected).
-
-        Returns
-        -------
-        callable
-            ``callback``, so that ``connect`` can decorate a function.
-        """
-        if not callable(callback):
-            raise TypeError(f"a listener must be callable, got {callback!r}")
-        if callback not in self._listeners:
-            self._listeners.append(callback)
-        return callback
-
-    def disconnect(self, callback: Callable[[E], None]) -> None:
-        """Stop calling ``callback``.
-
-        Raises
-        ------
-        ValueError
-            It was not connected.
-        """
-        try:
-            self._listeners.remove(callback)
-        except ValueError:
-            raise ValueError(f"{callback!r} is not connected") from None
-
-    def is_connected(self, callback: Callable[[E], None]) -> bool:
-        """Whether ``callback`` is connected."""
-        return callback in self._listeners
-
-    def emit(self, event: E) -> None:
-        """Call every listener with ``event`` (listeners connected meanwhile wait for the next one)."""
-        for callback in tuple(self._listeners):
-            callback(event)
-
-    def __len__(self) -> int:
-        return len(self._listeners)
+    visible: bool = True
+    anonymize: bool = False
 
 
 class StateThreadError(RuntimeError):
@@ -725,6 +721,13 @@ class ViewerState:
         self._stroke: contextlib.ExitStack | None = None  # an open brush stroke (one undo step)
         self._stroke_last: np.ndarray | None = None
         self._stroke_view: Plane | None = None
+        # measurements (LPS shapes with stable ids; the list's events are forwarded as MEASUREMENTS)
+        self._measurements = MeasurementList()
+        self._measurements.events.connect(self._on_measurements)
+        self._measure_tool = MeasureTool.NONE
+        self._measure_points: tuple[np.ndarray, ...] = ()
+        self._measure_view: Plane | None = None
+        self._annotations = AnnotationOptions()
 
     # ------------------------------------------------------------------ machinery
     @property
@@ -909,6 +912,8 @@ class ViewerState:
         self._volume_look = VolumeLook("ct-bone" if modality in ("CT", "") else "mr-default")
         self._wl_anchor, self._pan_anchor = None, {}
         self._drop_segmentation()  # segments belong to the volume's grid
+        self._set_measure_points((), None)
+        self._measurements.clear()  # measurements belong to the patient space of the volume
         self._emit(StateEvent.VOLUME, vol)
 
     def set_frame(self, n: int) -> None:
@@ -1582,3 +1587,132 @@ class ViewerState:
         self._segment_surfaces[sid] = surface
         self._emit(StateEvent.SEGMENT_SURFACE, surface, sid)
         return True
+
+    # ------------------------------------------------------------------ measurements
+    @property
+    def measurements(self) -> MeasurementList:
+        """The measurements (LPS shapes); its changes arrive as ``MEASUREMENTS`` events.
+
+        Change it on the owner thread (``state.measurements.rename(...)``, ``delete``...); the
+        list is emptied when a new volume is shown.
+        """
+        return self._measurements
+
+    @property
+    def measure_tool(self) -> MeasureTool:
+        """What left clicks on a slice place."""
+        return self._measure_tool
+
+    @property
+    def measure_points(self) -> tuple[np.ndarray, ...]:
+        """The points placed so far of the measurement being made (LPS, read-only)."""
+        return self._measure_points
+
+    def _on_measurements(self, event: MeasurementEvent) -> None:
+        self._check_thread()
+        m = event.measurement
+        self._emit(StateEvent.MEASUREMENTS, event, None if m is None else m.id)
+
+    def _set_measure_points(self, points: tuple[np.ndarray, ...], view: Plane | None) -> None:
+        if len(points) == len(self._measure_points) and all(np.array_equal(a, b) for a, b in zip(points, self._measure_points)):
+            self._measure_view = view
+            return
+        self._measure_points, self._measure_view = points, view
+        self._emit(StateEvent.MEASURE_POINTS, points, view)
+
+    def set_measure_tool(self, tool: MeasureTool | str) -> None:
+        """Choose what clicks place (emits MEASURE_TOOL); points placed so far are dropped."""
+        self._check_thread()
+        new = _enum(MeasureTool, tool, "measurement tool")
+        self._set_measure_points((), None)
+        if new is not self._measure_tool:
+            self._measure_tool = new
+            self._emit(StateEvent.MEASURE_TOOL, new)
+
+    def measure(self, mid: int) -> MeasurementResult:
+        """The values of measurement ``mid`` on the volume shown (patient space).
+
+        Raises
+        ------
+        MeasurementError
+            It cannot be measured on this volume (outside it...).
+        KeyError
+            No such id.
+        ValueError
+            No volume loaded.
+        """
+        vol = self._need_volume("measure")
+        return measure(vol, self._measurements.get(mid).shape, reslicer=self._reslicer)
+
+    def add_measurement(self, shape: Shape, name: str | None = None) -> int:
+        """Add a shape after checking that it can be measured on the volume; its id.
+
+        Raises
+        ------
+        MeasurementError
+            A point outside the volume, a region covering no voxel (nothing is added).
+        """
+        self._check_thread()
+        vol = self._need_volume("add a measurement")
+        measure(vol, shape, reslicer=self._reslicer)  # raises before anything is added
+        return self._measurements.add(shape, name).id
+
+    def measure_click(self, view: Plane | str, xyz: npt.ArrayLike) -> int | None:
+        """A click of the current tool at an LPS point of a view; the new measurement's id once it has its points.
+
+        A ruler takes two clicks, an angle three, an ellipse two on one view (centre, then a
+        corner of its box on that view's plane). Points placed so far are in
+        :attr:`measure_points` (emits MEASURE_POINTS).
+
+        Raises
+        ------
+        MeasurementError
+            A point outside the volume (the click is dropped, earlier points are kept).
+        ValueError
+            No tool chosen, no volume, or a degenerate shape (the points are dropped).
+        """
+        self._check_thread()
+        plane = _plane(view)
+        tool = self._measure_tool
+        if tool is MeasureTool.NONE:
+            raise ValueError("choose a measurement tool first (ruler, angle or ellipse)")
+        vol = self._need_volume("measure")
+        p = _frozen(_point(xyz))
+        measure(vol, Ruler(_xyz(p), _xyz(p)), reslicer=self._reslicer)  # the point must lie in the volume
+        if tool is MeasureTool.ELLIPSE and self._measure_points and self._measure_view is not plane:
+            self._set_measure_points((), None)  # an ellipse lies on one view's plane: start again there
+        points = (*self._measure_points, p)
+        if len(points) < tool.clicks:
+            self._set_measure_points(points, plane)
+            return None
+        self._set_measure_points((), None)
+        shape: Shape
+        if tool is MeasureTool.RULER:
+            shape = Ruler(_xyz(points[0]), _xyz(points[1]))
+        elif tool is MeasureTool.ANGLE:
+            shape = Angle(_xyz(points[0]), _xyz(points[1]), _xyz(points[2]))
+        else:
+            axes = plane_axes(plane)
+            d = points[1] - points[0]
+            ru, rv = abs(float(d @ axes[:, 0])), abs(float(d @ axes[:, 1]))
+            if ru == 0 or rv == 0:
+                raise ValueError("an ellipse needs a second click off the centre's row and column (a corner of its box)")
+            shape = Ellipse.in_plane(_xyz(points[0]), ru, rv, axes)
+        return self.add_measurement(shape)
+
+    # ------------------------------------------------------------------ corner annotations
+    @property
+    def annotations(self) -> AnnotationOptions:
+        """Whether the corner texts show, and whether they hide patient information."""
+        return self._annotations
+
+    def set_annotations(self, *, visible: bool | None = None, anonymize: bool | None = None) -> None:
+        """Show or hide the corner texts, or the patient information in them (emits ANNOTATIONS)."""
+        self._check_thread()
+        new = dataclasses.replace(
+            self._annotations,
+            **{k: bool(v) for k, v in (("visible", visible), ("anonymize", anonymize)) if v is not None},
+        )
+        if new != self._annotations:
+            self._annotations = new
+            self._emit(StateEvent.ANNOTATIONS, new)

@@ -11,6 +11,14 @@ coloured overlays drawn by each slice view, tools driven by clicks and drags on 
 Edit > Undo/Redo (Ctrl+Z, Ctrl+Shift+Z), File > Open/Save segmentation and Export segment
 meshes. After each edit the segment's surface is remade in a worker (debounced, one job per
 segment at a time, from a copy of its box); the GUI thread only swaps the actor's mesh.
+
+Daily use (issue 18): File > Save scene / Open scene (:mod:`vtkdicom_app.scene`; surfaces of
+a scene are extracted in a worker); a Measurements dock (ruler, angle, ellipse ROI placed by
+clicks on any slice view, values in patient space, rename, delete, jump to, JSON/CSV export);
+corner annotations on each slice view (View > Hide patient information); File > Record
+turntable / Record slice cine (MP4 or GIF; the 3D frames are rendered on the GUI thread one
+by one with the event loop kept running and a Cancel button, the encoding runs in a worker);
+Help > Keyboard shortcuts.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import numpy as np
@@ -33,7 +41,8 @@ from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 
 from vtkdicom_app.app.model import OpenResult, ViewerModel
-from vtkdicom_app.app.panels import FramesPanel, SeriesPanel, SlabPanel, SurfacePanel, VolumeRenderingPanel, WindowLevelPanel, listen
+from vtkdicom_app.app.pacs_dialog import install_pacs_action
+from vtkdicom_app.app.panels import FramesPanel, MeasurementPanel, SeriesPanel, SlabPanel, SurfacePanel, VolumeRenderingPanel, WindowLevelPanel, listen
 from vtkdicom_app.app.segment_panel import SegmentEditorPanel
 from vtkdicom_app.app.slice_pane import SlicePane
 from vtkdicom_app.app.worker import Worker, wait_for
@@ -41,7 +50,7 @@ from vtkdicom_app.errors import VtkDicomError
 from vtkdicom_app.mpr import ORTHOGONAL_PLANES, Plane
 from vtkdicom_app.rendering import VolumeScene, grab_render_window
 from vtkdicom_app.segmentation.model import EventKind
-from vtkdicom_app.viewer_state import Event, Layout, SegmentSurface, StateEvent, Surface, ViewerState
+from vtkdicom_app.viewer_state import Event, Layout, MeasureTool, SegmentSurface, StateEvent, Surface, ViewerState
 
 __all__ = ["MainWindow", "SlicePane", "Worker", "wait_for"]
 
@@ -52,6 +61,19 @@ SURFACE_DELAY_MS = 120
 """Segment surfaces are remade this long after the last edit (a drag paints many dabs)."""
 SEGMENTATION_FILES = "Segmentations (*.seg.nrrd *.nrrd *.nii.gz *.nii *.dcm)"
 MESH_FILES = "Meshes (*.3mf *.glb *.stl *.obj *.ply)"
+SCENE_FILES = "Scenes (*.json)"
+MOVIE_FILES = "Movies (*.mp4 *.gif)"
+VIEW_INPUT = (
+    ("Left click / drag on a slice", "move the crosshair (all views follow)"),
+    ("Left click with a measurement tool", "place the ruler's, angle's or ellipse's points"),
+    ("Mouse wheel, Up / Down, Page Up / Page Down", "next / previous slice (true slice steps)"),
+    ("Ctrl + mouse wheel", "zoom the view"),
+    ("Middle drag", "pan the view"),
+    ("Right drag", "window (left-right) and level (up-down)"),
+    ("Double click on a view", "maximise it / back to the grid"),
+    ("Left drag in 3D", "rotate; right drag: zoom; middle drag: pan"),
+)
+"""Mouse and key input of the views (not menu actions), for Help > Keyboard shortcuts."""
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -79,7 +101,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.surface_actors: list[Any] = []  # one per state.surfaces entry, same order
         self.last_error: str | None = None
         self.error_dialogs = True
-        self.panes = {p: SlicePane(self, self.state, p, hover=self.show_status, error=self.show_error) for p in PLANES}
+        self.crop_ijk: tuple[float, ...] | None = None  # the volume rendering's crop box (scenes)
+        self.scene_worker: Worker | None = None  # extracts a scene's surfaces
+        self.state.set_annotations(anonymize=anonymize)
+        self.panes = {p: SlicePane(self, self.state, p, hover=self.show_status, error=self.show_error, frame_text=self.model.frame_text) for p in PLANES}
         # the Segment Editor's 3D surfaces: one actor per segment; workers remake them after edits
         self.segment_actors: dict[str, Any] = {}
         self._surface_workers: dict[str, Worker] = {}
@@ -153,18 +178,27 @@ class MainWindow(QtWidgets.QMainWindow):
         menu = self._menu("&File")
         menu.addAction("Open &folder...", self.open_folder_dialog, QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Open))
         menu.addAction("Open f&ile or DICOMDIR...", self.open_file_dialog)
+        install_pacs_action(self, menu)  # File > Open from PACS...
         self.recent_menu = self._menu("Open &recent", menu)
+        menu.addSeparator()
+        menu.addAction("Open sc&ene...", self.open_scene_dialog, QtGui.QKeySequence("Ctrl+Shift+O"))
+        menu.addAction("Sa&ve scene...", self.save_scene_dialog, QtGui.QKeySequence("Ctrl+S"))
         menu.addSeparator()
         menu.addAction("Open se&gmentation...", self.open_segmentation_dialog)
         menu.addAction("Save segmentation...", self.save_segmentation_dialog)
         menu.addAction("Export segment &meshes...", self.export_segments_dialog)
         menu.addSeparator()
-        menu.addAction("Save &screenshot...", self.screenshot_dialog)
+        menu.addAction("Save &screenshot...", self.screenshot_dialog, QtGui.QKeySequence("Ctrl+Shift+S"))
         views = self._menu("Save screenshot of one &view", menu)
         for plane in PLANES:
             views.addAction(plane.value, lambda p=plane: self.view_screenshot_dialog(p))
         views.addAction("3D", lambda: self.view_screenshot_dialog(None))
-        menu.addAction("DICOM &tags of the current slice...", self.show_tags)
+        menu.addAction("DICOM &tags of the current slice...", self.show_tags, QtGui.QKeySequence("Ctrl+T"))
+        menu.addSeparator()
+        menu.addAction("Record &turntable (MP4/GIF)...", self.record_turntable_dialog)
+        cine = self._menu("Record slice &cine (MP4/GIF)", menu)
+        for plane in PLANES:
+            cine.addAction(plane.value, lambda p=plane: self.record_cine_dialog(p))
         menu.addSeparator()
         menu.addAction("&Quit", self.close, QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Quit))
         edit = self._menu("&Edit")
@@ -174,10 +208,32 @@ class MainWindow(QtWidgets.QMainWindow):
         self.undo_action, self.redo_action = undo, redo
         self._show_history()
         view = self._menu("&View")
-        view.addAction("2 x 2", lambda: self.set_layout(Layout.GRID))
-        view.addAction("1 x 3 + 3D", lambda: self.set_layout(Layout.ROW_PLUS_3D))
-        view.addAction("3D only", lambda: self.toggle_maximised(None))
-        view.addAction("Reset zoom and pan", lambda: self.state.reset_view())
+        view.addAction("2 x 2", lambda: self.set_layout(Layout.GRID), QtGui.QKeySequence("Ctrl+1"))
+        view.addAction("1 x 3 + 3D", lambda: self.set_layout(Layout.ROW_PLUS_3D), QtGui.QKeySequence("Ctrl+2"))
+        view.addAction("3D only", lambda: self.toggle_maximised(None), QtGui.QKeySequence("Ctrl+3"))
+        view.addAction("Reset zoom and pan", lambda: self.state.reset_view(), QtGui.QKeySequence("Ctrl+0"))
+        view.addSeparator()
+        hide = view.addAction("Hide &patient information")
+        corners = view.addAction("Corner &annotations")
+        assert hide is not None and corners is not None
+        hide.toggled.connect(lambda on: self.state.set_annotations(anonymize=on))
+        corners.toggled.connect(lambda on: self.state.set_annotations(visible=on))
+        hide.setShortcut(QtGui.QKeySequence("Ctrl+H"))
+        hide.setCheckable(True)
+        hide.setChecked(self.state.annotations.anonymize)
+        corners.setShortcut(QtGui.QKeySequence("Ctrl+Shift+H"))
+        corners.setCheckable(True)
+        corners.setChecked(self.state.annotations.visible)
+        self.hide_phi_action, self.corners_action = hide, corners
+        measure = self._menu("&Measure")
+        for tool, key in ((MeasureTool.NONE, "Esc"), (MeasureTool.RULER, "M"), (MeasureTool.ANGLE, "Shift+M"), (MeasureTool.ELLIPSE, "E")):
+            text = "Pointer (crosshair)" if tool is MeasureTool.NONE else f"{tool.value.capitalize()}"
+            measure.addAction(text, lambda t=tool: self.state.set_measure_tool(t), QtGui.QKeySequence(key))
+        measure.addSeparator()
+        measure.addAction("Export measurements as JSON...", lambda: self.export_measurements_dialog("json"))
+        measure.addAction("Export measurements as CSV...", lambda: self.export_measurements_dialog("csv"))
+        help_menu = self._menu("&Help")
+        help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts, QtGui.QKeySequence("F1"))
 
     def _build_docks(self) -> None:
         state = self.state
@@ -187,6 +243,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.vr_panel = VolumeRenderingPanel(state)
         self.surface_panel = SurfacePanel(state, self.add_surface, self.export_surface_dialog)
         self.frames_panel = FramesPanel(state, self.model.frame_text)
+        self.measurement_panel = MeasurementPanel(state, self.export_measurements_dialog, self.show_error)
         self.segment_panel = SegmentEditorPanel(
             state,
             open_segmentation=self.open_segmentation_dialog,
@@ -207,6 +264,9 @@ class MainWindow(QtWidgets.QMainWindow):
         surfaces_dock = self._dock("Surfaces", self.surface_panel, right)
         self.segment_dock = self._dock("Segment Editor", self.segment_panel, right)
         self.tabifyDockWidget(surfaces_dock, self.segment_dock)  # a tab next to Surfaces
+        surfaces_dock.raise_()
+        self.measurement_dock = self._dock("Measurements", self.measurement_panel, right)
+        self.tabifyDockWidget(surfaces_dock, self.measurement_dock)
         surfaces_dock.raise_()
         self.frames_dock = self._dock("Frames", self.frames_panel, bottom)
         self.frames_dock.hide()
@@ -271,6 +331,11 @@ class MainWindow(QtWidgets.QMainWindow):
                 look = event.value
                 self.scene.set_preset(look.preset, shift=look.shift, opacity_scale=look.opacity)
                 self._render_3d()
+        elif name is StateEvent.ANNOTATIONS:
+            for action, on in ((self.hide_phi_action, event.value.anonymize), (self.corners_action, event.value.visible)):
+                action.blockSignals(True)
+                action.setChecked(on)
+                action.blockSignals(False)
         elif name is StateEvent.RECENT:
             QtCore.QSettings("vtkdicom_app", "viewer").setValue("recent", list(self.state.recent))
             self._refresh_recent()
@@ -288,6 +353,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if self.scene._marker_renderer is not None:
                 self.view3d.GetRenderWindow().RemoveRenderer(self.scene._marker_renderer)
         self.surface_actors = []
+        self.crop_ijk = None
         self._clear_segment_actors()
         if vol.is_colour:  # colour shows in the slice views; volume rendering needs grey values
             self.scene = None
@@ -297,7 +363,32 @@ class MainWindow(QtWidgets.QMainWindow):
         self.scene = VolumeScene(vol, preset=look.preset, render_window=self.view3d.GetRenderWindow())
         if (look.shift, look.opacity) != (0.0, 1.0):
             self.scene.set_preset(look.preset, shift=look.shift, opacity_scale=look.opacity)
+        self.fit_3d_camera()
         self._render_3d()
+
+    def fit_3d_camera(self, margin: float = 0.92) -> None:
+        """Zoom the 3D camera so that the volume's eight corners fill the view (a tall study included).
+
+        The view direction stays; the corners' projections reach ``margin`` of the view's
+        half width or height, whichever binds.
+        """
+        if self.scene is None or self.state.volume is None:
+            return
+        ren = self.scene.renderer
+        corners = self.state.volume.corners
+        ren.ResetCamera(*np.ravel(np.column_stack([corners.min(axis=0), corners.max(axis=0)])))
+        cam = ren.GetActiveCamera()
+        for _ in range(3):  # perspective: the projected extent is not linear in the zoom; converge
+            extent = 0.0
+            for corner in corners:
+                ren.SetWorldPoint(float(corner[0]), float(corner[1]), float(corner[2]), 1.0)
+                ren.WorldToView()
+                x, y, _z = ren.GetViewPoint()
+                extent = max(extent, abs(x), abs(y))
+            if extent <= 0 or abs(extent - margin) < 0.01:
+                break
+            cam.Zoom(margin / extent)
+        ren.ResetCameraClippingRange()
 
     def _sync_surface_actors(self) -> None:
         """Actors for the state's surfaces: new ones added, removed ones taken away."""
@@ -396,11 +487,11 @@ class MainWindow(QtWidgets.QMainWindow):
         if urls:
             self.open_path(urls[0].toLocalFile())
 
-    def open_path(self, path: str, series: str | None = None) -> Worker:
+    def open_path(self, path: str, series: str | None = None, *, then: Callable[[Any], None] | None = None) -> Worker:
         """Scan (once) and load a path in a worker, with a progress dialog and Cancel.
 
         The worker returns an :class:`~vtkdicom_app.app.model.OpenResult`; the GUI thread
-        applies it to the state.
+        applies it to the state, then calls ``then(result)`` (connected before the worker starts).
         """
         model = self.model
 
@@ -415,6 +506,7 @@ class MainWindow(QtWidgets.QMainWindow):
             f"Loading {os.path.basename(path.rstrip('/')) or path}",
             lambda progress: model.open(path, series=series, progress=progress),
             done,
+            then=then,
         )
 
     def _refresh_recent(self) -> None:
@@ -423,8 +515,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
 
     # ------------------------------------------------------------------ workers
-    def run_in_worker(self, title: str, fn: Callable[[Callable[[int, int, str], None]], Any], done: Callable[[Any], None]) -> Worker:
-        """Run ``fn(progress)`` in a thread; ``done(result)`` on the GUI thread."""
+    def run_in_worker(
+        self,
+        title: str,
+        fn: Callable[[Callable[[int, int, str], None]], Any],
+        done: Callable[[Any], None],
+        *,
+        then: Callable[[Any], None] | None = None,
+    ) -> Worker:
+        """Run ``fn(progress)`` in a thread; ``done(result)``, then ``then(result)``, on the GUI thread."""
         worker = Worker(fn, self)
         dialog = QtWidgets.QProgressDialog(title, "Cancel", 0, 100, self)
         dialog.setWindowModality(_Qt.WindowModality.WindowModal)
@@ -437,6 +536,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         worker.progressed.connect(progressed)
         worker.succeeded.connect(done)
+        if then is not None:
+            worker.succeeded.connect(then)  # connected before start: a fast worker cannot finish first
         worker.failed.connect(self.show_error)
         worker.cancelled.connect(lambda: self.status().showMessage(f"{title}: cancelled"))
         worker.finished.connect(dialog.reset)
@@ -454,6 +555,260 @@ class MainWindow(QtWidgets.QMainWindow):
             box.setObjectName("error_dialog")
             box.open()
             self.error_box = box
+
+    # ------------------------------------------------------------------ scenes
+    def open_scene(self, scene: Mapping[str, Any] | str | os.PathLike[str], path: str | None = None) -> Worker | None:
+        """Open a scene (a dict or a scene file): load its source and series in a worker, then apply it.
+
+        ``path`` opens another folder than the scene's (the data moved). A scene that cannot
+        be read, or whose source is gone, is shown as an error and nothing changes.
+        """
+        from vtkdicom_app.scene import SceneError, load_scene, scene_source, validate_scene
+
+        try:
+            data = load_scene(scene) if isinstance(scene, (str, os.PathLike)) else validate_scene(scene)
+            source = scene_source(data, path)
+        except SceneError as exc:
+            self.show_error(str(exc))
+            return None
+
+        def then(_result: Any) -> None:
+            self.apply_scene(data)
+
+        return self.open_path(source, series=data["source"]["series_uid"], then=then)
+
+    def apply_scene(self, scene: Mapping[str, Any]) -> Worker | None:
+        """Apply a scene to the loaded series (:func:`~vtkdicom_app.scene.apply_scene`).
+
+        Its surfaces are extracted in a worker (``self.scene_worker``, returned) and added in
+        their order; the crop box goes to the volume rendering.
+        """
+        from vtkdicom_app.scene import apply_scene
+
+        vol = self.state.volume
+        if vol is None:
+            self.show_error("load the scene's series first")
+            return None
+        try:
+            applied = apply_scene(self.state, scene, measurements=self.state.measurements, extract_surfaces=False)
+        except VtkDicomError as exc:
+            self.show_error(str(exc))
+            return None
+        self.crop_ijk = applied.crop_ijk
+        if self.scene is not None:
+            self.scene.set_cropping(applied.crop_ijk)
+        self.refresh(render_3d=True)
+        pending = applied.pending_surfaces
+        if not pending or self.scene is None:
+            self.scene_worker = None
+            return None
+
+        def extract(progress: Callable[[int, int, str], None]) -> tuple[Surface, ...]:
+            return tuple(spec.extract(vol, progress=progress) for spec in pending)
+
+        def add(surfaces: tuple[Surface, ...]) -> None:
+            if self.state.volume is vol:  # dropped when another volume was opened meanwhile
+                for surface in surfaces:
+                    self.state.add_surface(surface)
+
+        self.scene_worker = self.run_in_worker("Making the scene's surfaces", extract, add)
+        return self.scene_worker
+
+    def wait_scene(self, timeout_s: float = 120.0) -> None:
+        """Process events until the scene's surfaces were added (scripts, tests, screenshots)."""
+        if self.scene_worker is not None:
+            wait_for(self.scene_worker, timeout_s)
+
+    def scene_dict(self) -> dict[str, Any]:
+        """The scene of what the viewer shows (:func:`~vtkdicom_app.scene.scene_from_state`)."""
+        from vtkdicom_app.scene import scene_from_state
+
+        return scene_from_state(self.state, self.state.measurements, crop_ijk=self.crop_ijk)
+
+    def save_scene(self, path: str) -> dict[str, Any] | None:
+        """Write the scene (no PHI) as JSON, atomically; what was written, or None after an error dialog."""
+        from vtkdicom_app.scene import save_scene
+
+        try:
+            written = save_scene(path, self.scene_dict())
+        except (VtkDicomError, OSError) as exc:
+            self.show_error(str(exc))
+            return None
+        self.status().showMessage(f"wrote scene {path}")
+        return written
+
+    def open_scene_dialog(self) -> None:
+        """File > Open scene."""
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open a scene", "", SCENE_FILES)
+        if path:
+            self.open_scene(path)
+
+    def save_scene_dialog(self) -> None:
+        """File > Save scene."""
+        if self.state.volume is None:
+            self.show_error("load a series first: a scene records what is shown")
+            return
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save the scene", "scene.json", SCENE_FILES)
+        if path:
+            self.save_scene(path)
+
+    # ------------------------------------------------------------------ measurements
+    def export_measurements(self, path: str) -> bool:
+        """Write the measurements with their values: ``.json`` or ``.csv`` (by the name), atomically."""
+        vol = self.state.volume
+        try:
+            if path.lower().endswith(".csv"):
+                self.state.measurements.export_csv(path, vol)
+            else:
+                self.state.measurements.export_json(path, vol)
+        except (VtkDicomError, OSError, ValueError) as exc:
+            self.show_error(str(exc))
+            return False
+        self.status().showMessage(f"wrote {len(self.state.measurements)} measurement(s) to {path}")
+        return True
+
+    def export_measurements_dialog(self, kind: str = "json") -> None:
+        """Measure > Export (and the Measurements dock's buttons)."""
+        name, pattern = ("measurements.csv", "CSV (*.csv)") if kind == "csv" else ("measurements.json", "JSON (*.json)")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export measurements", name, pattern)
+        if path:
+            self.export_measurements(path)
+
+    # ------------------------------------------------------------------ movies
+    def _movie_progress(self, title: str, total: int) -> QtWidgets.QProgressDialog:
+        dialog = QtWidgets.QProgressDialog(title, "Cancel", 0, total, self)
+        dialog.setWindowModality(_Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(0)
+        return dialog
+
+    def record_turntable(self, path: str, n_frames: int = 72, *, fps: float | None = None, degrees: float = 360.0) -> Worker | None:
+        """Record the 3D view turning about the patient's superior axis as MP4 or GIF.
+
+        The frames are rendered here on the GUI thread, one by one, with the event loop kept
+        running (a progress dialog with Cancel); the encoding runs in a worker (returned).
+        Nothing is written when cancelled.
+        """
+        from vtkdicom_app.rendering.movie import DEFAULT_FPS, MovieFormat
+
+        if self.scene is None:
+            self.show_error("load a grey-value series first: the turntable is of the 3D view")
+            return None
+        try:
+            MovieFormat.from_path(path)
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return None
+        if isinstance(n_frames, bool) or int(n_frames) < 1:
+            self.show_error(f"a turntable needs at least one frame, got {n_frames}")
+            return None
+        scene = self.scene
+        cam = scene.renderer.GetActiveCamera()
+        saved = (cam.GetPosition(), cam.GetFocalPoint(), cam.GetViewUp())
+        dialog = self._movie_progress("Rendering the turntable", int(n_frames))
+        frames: list[np.ndarray] = []
+        try:
+            for i in range(int(n_frames)):
+                if dialog.wasCanceled():
+                    self.status().showMessage("turntable: cancelled")
+                    return None
+                frames.extend(scene.orbit(1, degrees=degrees / int(n_frames)))
+                dialog.setValue(i + 1)
+                QtWidgets.QApplication.processEvents()
+        finally:
+            cam.SetPosition(*saved[0])
+            cam.SetFocalPoint(*saved[1])
+            cam.SetViewUp(*saved[2])
+            scene.renderer.ResetCameraClippingRange()
+            dialog.reset()
+            self._render_3d()
+        return self._encode(frames, path, DEFAULT_FPS if fps is None else fps, "turntable")
+
+    def record_cine(self, plane: Plane, path: str, *, fps: float | None = None, step: int = 1) -> Worker | None:
+        """Record a slice cine of a view (its slab and window) through the whole volume, as MP4 or GIF, in a worker."""
+        from vtkdicom_app.rendering.movie import DEFAULT_FPS, MovieFormat, slice_cine_frames, write_movie
+
+        vol = self.state.volume
+        if vol is None:
+            self.show_error("load a series first")
+            return None
+        try:
+            MovieFormat.from_path(path)
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return None
+        view, wl = self.state.view(plane), self.state.window_level
+        point = [float(v) for v in self.state.crosshair]
+        rate = DEFAULT_FPS if fps is None else fps
+
+        def record(progress: Callable[[int, int, str], None]) -> Any:
+            frames = slice_cine_frames(
+                vol, plane, point=point, window_level=wl, step=step, slab_mm=view.slab.thickness_mm, slab_mode=view.slab.mode, progress=progress
+            )  # a new Reslicer of the worker's own: no VTK object is shared with the GUI thread
+            return write_movie(frames, path, fps=rate)
+
+        return self.run_in_worker("Recording the slice cine", record, self._movie_written)
+
+    def _encode(self, frames: list[np.ndarray], path: str, fps: float, what: str) -> Worker:
+        from vtkdicom_app.rendering.movie import write_movie
+
+        return self.run_in_worker(f"Writing the {what}", lambda progress: write_movie(frames, path, fps=fps), self._movie_written)
+
+    def _movie_written(self, info: Any) -> None:
+        self.last_movie = info
+        self.status().showMessage(f"wrote {info.path}: {info.frames} frames {info.size[0]}x{info.size[1]} {info.format.name}, {info.fps:g} fps")
+
+    def record_turntable_dialog(self) -> None:
+        """File > Record turntable."""
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Record a turntable", "turntable.mp4", MOVIE_FILES)
+        if path:
+            frames, ok = QtWidgets.QInputDialog.getInt(self, "Turntable", "Frames (one turn):", 72, 1, 3600)
+            if ok:
+                self.record_turntable(path, frames)
+
+    def record_cine_dialog(self, plane: Plane) -> None:
+        """File > Record slice cine."""
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, f"Record a {plane.value} cine", f"cine_{plane.value}.mp4", MOVIE_FILES)
+        if path:
+            self.record_cine(plane, path)
+
+    # ------------------------------------------------------------------ help
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """Every keyboard shortcut of the menus ``(keys, action)``, then the views' mouse and key input."""
+        rows: list[tuple[str, str]] = []
+        bar = self.menuBar()
+        assert bar is not None
+
+        def walk(menu: QtWidgets.QMenu, where: str) -> None:
+            for action in menu.actions():
+                sub = action.menu()
+                if sub is not None:
+                    walk(sub, f"{where} > {action.text().replace('&', '')}")
+                elif not action.shortcut().isEmpty():
+                    rows.append((action.shortcut().toString(QtGui.QKeySequence.SequenceFormat.NativeText), f"{where} > {action.text().replace('&', '')}"))
+
+        for top in bar.actions():
+            menu = top.menu()
+            if menu is not None:
+                walk(menu, top.text().replace("&", ""))
+        return rows + list(VIEW_INPUT)
+
+    def show_shortcuts(self) -> QtWidgets.QDialog:
+        """Help > Keyboard shortcuts: a table of :meth:`shortcuts`."""
+        rows = self.shortcuts()
+        table = QtWidgets.QTableWidget(len(rows), 2)
+        table.setObjectName("shortcuts_table")
+        table.setHorizontalHeaderLabels(["Keys / mouse", "Does"])
+        for r, (keys, what) in enumerate(rows):
+            table.setItem(r, 0, QtWidgets.QTableWidgetItem(keys))
+            table.setItem(r, 1, QtWidgets.QTableWidgetItem(what))
+        table.resizeColumnsToContents()
+        dialog = QtWidgets.QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        QtWidgets.QVBoxLayout(dialog).addWidget(table)
+        dialog.resize(640, 520)
+        dialog.show()
+        self.shortcuts_dialog = dialog
+        return dialog
 
     # ------------------------------------------------------------------ surfaces
     def add_surface(self, *, preset: str | None = None, threshold: float | None = None) -> Worker | None:

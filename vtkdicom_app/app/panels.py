@@ -14,11 +14,12 @@ from typing import Any
 from PyQt5 import QtCore, QtGui, QtWidgets
 
 from vtkdicom_app.app.model import ViewerModel
+from vtkdicom_app.measurements import MeasurementError, outline
 from vtkdicom_app.mpr import Plane, SlabMode
 from vtkdicom_app.rendering import load_volume_presets
-from vtkdicom_app.viewer_state import SLAB_MAX_MM, VOLUME_OPACITY_RANGE, VOLUME_SHIFT_RANGE, Event, StateEvent, ViewerState
+from vtkdicom_app.viewer_state import SLAB_MAX_MM, VOLUME_OPACITY_RANGE, VOLUME_SHIFT_RANGE, Event, MeasureTool, StateEvent, ViewerState
 
-__all__ = ["FramesPanel", "SeriesPanel", "SlabPanel", "SurfacePanel", "VolumeRenderingPanel", "WindowLevelPanel", "listen"]
+__all__ = ["FramesPanel", "MeasurementPanel", "SeriesPanel", "SlabPanel", "SurfacePanel", "VolumeRenderingPanel", "WindowLevelPanel", "listen"]
 
 HEADER_WINDOW = "(header)"
 _Qt = QtCore.Qt
@@ -370,3 +371,125 @@ class FramesPanel(_Panel):
         self.slider.setValue(self.state.frame)
         self.slider.blockSignals(False)
         self.label.setText(self._frame_text())
+
+
+class MeasurementPanel(_Panel):
+    """The measurement list and tools: ruler, angle and ellipse ROI placed by clicks on any
+    slice view; rename (edit the name), delete, jump to (the crosshair goes to it), export.
+
+    Parameters
+    ----------
+    state : ViewerState
+    export : callable
+        ``export(kind)`` with ``"json"`` or ``"csv"``: the main window asks for a file name.
+    error : callable
+        ``error(message)``: a refused rename.
+    """
+
+    EVENTS = frozenset({StateEvent.MEASUREMENTS, StateEvent.MEASURE_TOOL, StateEvent.VOLUME})
+    TOOLS = (MeasureTool.NONE, MeasureTool.RULER, MeasureTool.ANGLE, MeasureTool.ELLIPSE)
+
+    def __init__(self, state: ViewerState, export: Callable[[str], None], error: Callable[[str], None]) -> None:
+        super().__init__(state)
+        self._error = error
+        self._filling = False
+        column = QtWidgets.QVBoxLayout(self)
+        tools = QtWidgets.QHBoxLayout()
+        self.tool_buttons: dict[MeasureTool, QtWidgets.QToolButton] = {}
+        group = QtWidgets.QButtonGroup(self)
+        group.setExclusive(True)
+        for tool in self.TOOLS:
+            button = QtWidgets.QToolButton()
+            button.setText("Pointer" if tool is MeasureTool.NONE else tool.value.capitalize())
+            button.setCheckable(True)
+            button.setChecked(tool is state.measure_tool)
+            button.clicked.connect(lambda _=False, t=tool: self.state.set_measure_tool(t))
+            group.addButton(button)
+            tools.addWidget(button)
+            self.tool_buttons[tool] = button
+        self._group = group
+        column.addLayout(tools)
+        self.table = QtWidgets.QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["Name", "Value"])
+        header = self.table.horizontalHeader()
+        assert header is not None
+        header.setStretchLastSection(True)
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.itemChanged.connect(self._renamed)
+        self.table.cellDoubleClicked.connect(self._double_clicked)
+        column.addWidget(self.table)
+        buttons = QtWidgets.QHBoxLayout()
+        for text, slot in (
+            ("Jump to", lambda: self.jump_to(self.table.currentRow())),
+            ("Delete", lambda: self.delete(self.table.currentRow())),
+            ("Export JSON...", lambda: export("json")),
+            ("Export CSV...", lambda: export("csv")),
+        ):
+            button = QtWidgets.QPushButton(text)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        column.addLayout(buttons)
+        self.show_state()
+
+    def ids(self) -> list[int]:
+        """The measurement id of each row."""
+        return [int(self.table.item(r, 0).data(_Qt.ItemDataRole.UserRole)) for r in range(self.table.rowCount())]  # type: ignore[union-attr]
+
+    def show_state(self, event: Event | None = None) -> None:
+        """Fill the table from the state's list (values in patient space) and check the current tool."""
+        state = self.state
+        self.tool_buttons[state.measure_tool].setChecked(True)
+        if event is not None and event.name is StateEvent.MEASURE_TOOL:
+            return
+        self._filling = True
+        try:
+            items = list(state.measurements)
+            self.table.setRowCount(len(items))
+            for row, m in enumerate(items):
+                try:
+                    value = state.measure(m.id).label() if state.volume is not None else ""
+                except MeasurementError as exc:
+                    value = f"cannot measure: {exc}"
+                name = QtWidgets.QTableWidgetItem(m.name)
+                name.setData(_Qt.ItemDataRole.UserRole, m.id)
+                shown = QtWidgets.QTableWidgetItem(value)
+                shown.setFlags(_Qt.ItemFlags(_Qt.ItemFlag.ItemIsSelectable) | _Qt.ItemFlag.ItemIsEnabled)
+                self.table.setItem(row, 0, name)
+                self.table.setItem(row, 1, shown)
+        finally:
+            self._filling = False
+
+    def _double_clicked(self, row: int, column: int) -> None:
+        if column == 1:  # the value: jump there (the name column edits the name)
+            self.jump_to(row)
+
+    def _renamed(self, item: QtWidgets.QTableWidgetItem) -> None:
+        if self._filling or item.column() != 0:
+            return
+        mid = int(item.data(_Qt.ItemDataRole.UserRole))
+        try:
+            self.state.measurements.rename(mid, item.text())
+        except ValueError as exc:
+            self._error(str(exc))
+            self.show_state()
+
+    def rename(self, row: int, name: str) -> None:
+        """Rename the measurement of a row."""
+        self.state.measurements.rename(self.ids()[row], name)
+
+    def delete(self, row: int) -> None:
+        """Delete the measurement of a row (the selected one from the button)."""
+        ids = self.ids()
+        if 0 <= row < len(ids):
+            self.state.measurements.delete(ids[row])
+
+    def jump_to(self, row: int) -> None:
+        """Move the crosshair to a measurement (its first point; an ellipse's centre), so every view shows it."""
+        ids = self.ids()
+        if not 0 <= row < len(ids) or self.state.volume is None:
+            return
+        shape = self.state.measurements.get(ids[row]).shape
+        points, _closed = outline(shape)
+        target = getattr(shape, "centre", None)
+        self.state.set_crosshair(points[0] if target is None else target)

@@ -15,12 +15,14 @@ from PyQt5 import QtWidgets
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleUser
 
+from vtkdicom_app.annotations import VTK_CORNER_INDEX, annotations_for_view
 from vtkdicom_app.app.panels import listen
 from vtkdicom_app.errors import VtkDicomError
-from vtkdicom_app.mpr import Plane
+from vtkdicom_app.measurements import MeasurementError, outline
+from vtkdicom_app.mpr import Plane, step_along
 from vtkdicom_app.rendering.slice_view import SliceView
 from vtkdicom_app.segmentation.model import EventKind
-from vtkdicom_app.viewer_state import INTERACTIVE_TOOLS, Event, SegmentSketch, StateEvent, ViewerState
+from vtkdicom_app.viewer_state import INTERACTIVE_TOOLS, Event, MeasureTool, SegmentSketch, StateEvent, ViewerState
 
 __all__ = ["SlicePane"]
 
@@ -32,6 +34,9 @@ _OWN_RESLICE = {StateEvent.SLAB}
 _OWN_REDRAW = {StateEvent.ZOOM, StateEvent.PAN}
 # events that change only the segments drawn over the slice
 _OVERLAY = {StateEvent.SEGMENTATION, StateEvent.SEGMENT_OPTIONS}
+# events that change only the measurements drawn, or only the corner texts
+_MEASURE = {StateEvent.MEASUREMENTS, StateEvent.MEASURE_POINTS, StateEvent.MEASURE_TOOL}
+_CORNERS = {StateEvent.ANNOTATIONS}
 
 
 class SlicePane(QVTKRenderWindowInteractor):
@@ -47,8 +52,14 @@ class SlicePane(QVTKRenderWindowInteractor):
         ``hover(lps_point)`` when the pointer moves over the image without a button held
         (the status bar).
     error : callable, optional
-        ``error(message)`` when a Segment Editor tool refuses a click (a seed outside the
-        range...); the message names the value and the fix.
+        ``error(message)`` when a Segment Editor or measurement tool refuses a click (a seed
+        outside the range, a ruler end outside the volume...); the message names the value.
+    frame_text : callable, optional
+        ``frame_text()``: the frame of a 4D series, for the bottom left corner.
+
+    Measurements on this view's plane are drawn with their values (``view.measurement_labels``);
+    with a measurement tool chosen (``state.set_measure_tool``) left clicks place its points.
+    The corners show :func:`~vtkdicom_app.annotations.annotations_for_view` (``view.corner_text``).
     """
 
     def __init__(
@@ -58,8 +69,10 @@ class SlicePane(QVTKRenderWindowInteractor):
         plane: Plane,
         hover: Callable[[np.ndarray], None] | None = None,
         error: Callable[[str], None] | None = None,
+        frame_text: Callable[[], str] | None = None,
     ) -> None:
         super().__init__(parent)
+        self._frame_text = frame_text
         self.state = state
         self.plane = plane
         self._hover = hover
@@ -119,6 +132,10 @@ class SlicePane(QVTKRenderWindowInteractor):
             if kind is EventKind.HISTORY or (kind is EventKind.MASK_CHANGED and not self.state.segment_touches_view(event.value.box, self.plane)):
                 return
             self.redraw_overlay()
+        elif name in _MEASURE:
+            self.redraw_measurements()
+        elif name in _CORNERS:
+            self.redraw_corners()
         elif name is StateEvent.SEGMENT_SKETCH:
             self._show_sketch(event.value)
         elif name is StateEvent.SEGMENT_TOOL:
@@ -158,9 +175,56 @@ class SlicePane(QVTKRenderWindowInteractor):
             overlay=state.segment_overlay(),
         )
         self._show_sketch(state.segment_sketch, render=False)
+        self._show_measurements()
+        self._show_corners()
         self._render()
         self._stale = False
         self.redraws += 1
+
+    def _show_measurements(self) -> None:
+        state, s = self.state, self.view.slice
+        vol = state.volume
+        if vol is None or s is None:
+            return
+        tolerance = step_along(vol, [float(v) for v in s.axes[:, 2]]) / 2.0  # half a slice step
+        items: list[tuple[int, Any, bool, str]] = []
+        for m in state.measurements:
+            points, closed = outline(m.shape)
+            if not self.view.on_plane(points, tolerance):
+                continue
+            try:
+                label = state.measure(m.id).label()
+            except MeasurementError:
+                label = "outside the volume"
+            items.append((m.id, points, closed, f"{m.name}: {label}"))
+        if state.measure_points and self.view.on_plane(np.array(state.measure_points), tolerance):
+            items.append((-1, np.array(state.measure_points), False, ""))
+        self.view.show_measurements(items)
+
+    def redraw_measurements(self) -> None:
+        """Redraw only the measurements over the slice shown."""
+        if self.view.slice is None or not self._ready():
+            self._stale = True
+            return
+        self._show_measurements()
+        self._render()
+
+    def _show_corners(self) -> None:
+        state = self.state
+        if state.volume is None or not state.annotations.visible:
+            self.view.show_corners(None)
+            return
+        frame = self._frame_text() if self._frame_text is not None else ""
+        corners = annotations_for_view(state, self.plane, anonymize=state.annotations.anonymize, frame_text=frame)
+        self.view.show_corners({VTK_CORNER_INDEX[c]: text for c, text in corners.as_dict().items()})
+
+    def redraw_corners(self) -> None:
+        """Redraw only the corner texts."""
+        if self.view.slice is None or not self._ready():
+            self._stale = True
+            return
+        self._show_corners()
+        self._render()
 
     def redraw_overlay(self) -> None:
         """Redraw only the segments over the slice shown (after an edit, a new opacity...)."""
@@ -216,6 +280,12 @@ class SlicePane(QVTKRenderWindowInteractor):
 
     def _left_press(self, *_: Any) -> None:
         if not self._active():
+            return
+        if self.state.measure_tool is not MeasureTool.NONE:
+            p = self.patient_at(*self.GetEventPosition())
+            if p is not None:
+                point: np.ndarray = p
+                self._batched(lambda: self.state.measure_click(self.plane, point))
             return
         if self._editing():
             p = self.patient_at(*self.GetEventPosition())

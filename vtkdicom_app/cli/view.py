@@ -117,74 +117,21 @@ def run_view(args: argparse.Namespace) -> int:
         if done.returncode != 0:  # on success, Qt's chatter on stderr is left out
             sys.stderr.write(done.stderr)
         return done.returncode
-    if scene is not None:
-        return run_scene_viewer(scene, args.path, screenshot=args.screenshot, size=args.size, anonymize=args.anonymize)
     from vtkdicom_app.app import run_viewer
 
-    return run_viewer(args.path, screenshot=args.screenshot, size=args.size, anonymize=args.anonymize)
+    return run_viewer(args.path, screenshot=args.screenshot, size=args.size, anonymize=args.anonymize, scene=scene)
 
 
 def run_scene_viewer(
     scene: dict[str, Any], path: str | None = None, *, screenshot: str | None = None, size: tuple[int, int] = (1200, 860), anonymize: bool = False
 ) -> int:
-    """The viewer opened on a scene (``view --scene``): load its series, apply it, and screenshot or run.
+    """The viewer opened on a scene (``view --scene``): :func:`vtkdicom_app.app.run_viewer` with ``scene``.
 
-    ``vtkdicom_app.app.run_viewer`` takes the scene itself once it has a ``scene`` parameter;
-    until then this drives the main window through its public methods. Needs a display.
+    Kept for callers of the old name; needs a display.
     """
-    import inspect
-
     from vtkdicom_app.app import run_viewer
-    from vtkdicom_app.scene import scene_source
 
-    source = scene_source(scene, path)
-    if "scene" in inspect.signature(run_viewer).parameters:
-        return int(run_viewer(source, screenshot=screenshot, size=size, anonymize=anonymize, scene=scene))  # type: ignore[call-arg]
-    from vtkdicom_app.app import main_window as qt
-    from vtkdicom_app.errors import VtkDicomError
-    from vtkdicom_app.measurements import MeasurementList
-    from vtkdicom_app.scene import apply_scene
-
-    app = qt.QtWidgets.QApplication.instance() or qt.QtWidgets.QApplication(sys.argv[:1])
-    window = qt.MainWindow(anonymize=anonymize)
-    window.resize(*size)
-    measurements = MeasurementList()
-    window.measurements = measurements  # for a measurement panel to show
-    if screenshot:
-        window.error_dialogs = False
-    window.show()
-    app.processEvents()
-    window.init_vtk()
-
-    def apply(_result: Any = None) -> None:
-        if window.state.volume is None:
-            return
-        try:
-            applied = apply_scene(window.state, scene, measurements=measurements)
-        except VtkDicomError as exc:
-            window.show_error(str(exc))
-            return
-        if applied.crop_ijk is not None and window.scene is not None:
-            window.scene.set_cropping(applied.crop_ijk)
-        window.refresh(render_3d=True)
-
-    worker = window.open_path(source, series=scene["source"]["series_uid"])
-    if not screenshot:
-        worker.succeeded.connect(apply)  # after the window showed the loaded volume
-        return int(app.exec_())
-    qt.wait_for(worker)
-    if window.state.volume is None:
-        print(f"error: {window.last_error or 'nothing loaded'}", file=sys.stderr)
-        return 1
-    apply()
-    if window.last_error:
-        print(f"error: {window.last_error}", file=sys.stderr)
-        return 1
-    window.refresh(render_3d=True)
-    window.save_screenshot(screenshot)
-    print(f"wrote {screenshot} (scene of {len(measurements)} measurement(s), {len(window.state.surfaces)} surface(s))")
-    window.close()
-    return 0
+    return run_viewer(path, screenshot=screenshot, size=size, anonymize=anonymize, scene=scene)
 
 
 # ---------------------------------------------------------------------------- mpr

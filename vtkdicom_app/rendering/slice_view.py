@@ -37,6 +37,8 @@ __all__ = ["OverlayLayer", "SegmentOverlay", "SliceSampler", "SliceView", "conta
 _LETTER_COLOR = (1.0, 0.85, 0.2)
 _CROSS_COLOR = (0.2, 0.9, 0.3)
 _SKETCH_COLOR = (1.0, 0.9, 0.1)
+_MEASURE_COLOR = (0.3, 0.85, 1.0)
+_MEASURE_SELECTED = (1.0, 0.4, 0.3)
 _EPS = 1e-9
 
 
@@ -312,6 +314,20 @@ class SliceView:
         self.scale_label.GetTextProperty().SetFontSize(12)
         self.scale_label.GetTextProperty().SetColor(1, 1, 1)
         self.renderer.AddViewProp(self.scale_label)
+        # measurements: one line actor and one label per measurement on this plane (a pool, reused)
+        self._measure_actors: list[Any] = []
+        self._measure_labels: list[Any] = []
+        self.measurement_labels: dict[int, str] = {}
+        """The measurements drawn on this slice: id -> label text (what the view shows)."""
+        # corner annotations (patient, position, window...), texts set by show_corners
+        from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
+
+        self.corner_annotation = vtkCornerAnnotation()
+        self.corner_annotation.SetMaximumFontSize(14)
+        self.corner_annotation.SetMinimumFontSize(9)
+        self.corner_annotation.GetTextProperty().SetColor(0.9, 0.9, 0.6)
+        self.corner_annotation.VisibilityOff()
+        self.renderer.AddViewProp(self.corner_annotation)
         self.slice: Slice | None = None
         self.rgb: np.ndarray | None = None
         # what is shown (set by show(); the viewer's tests read them back)
@@ -344,14 +360,18 @@ class SliceView:
         self.zoom, self.pan = float(zoom), (float(pan[0]), float(pan[1]))
         shown = to_display(s.array, window, level, invert=invert)
         rgb = shown.copy() if shown.ndim == 3 else np.repeat(shown[:, :, None], 3, axis=2)
+        self._place_camera(s, zoom, pan)
         if crosshair is not None:
+            # lines at least one screen pixel wide: a tall image shown smaller than its pixels keeps them
+            half_r = max(0, int(np.ceil(self.mm_per_pixel() / s.pixel_size[1])) // 2)
+            half_c = max(0, int(np.ceil(self.mm_per_pixel() / s.pixel_size[0])) // 2)
             row, col, _dist = s.patient_to_pixel(crosshair)
             r, c = int(round(float(row))), int(round(float(col)))
             colour = (np.array(_CROSS_COLOR) * 255).astype(np.uint8)
             if 0 <= r < rgb.shape[0]:
-                rgb[r, :, :] = colour
+                rgb[max(0, r - half_r) : r + half_r + 1, :, :] = colour
             if 0 <= c < rgb.shape[1]:
-                rgb[:, c, :] = colour
+                rgb[:, max(0, c - half_c) : c + half_c + 1, :] = colour
         self.rgb = rgb
         image = vtkImageData()
         rows, cols = shown.shape[:2]
@@ -365,7 +385,6 @@ class SliceView:
         self.scale_bar.VisibilityOn()
         for edge, letter in s.orientation_letters().items():
             self.letters[edge].SetInput(letter)
-        self._place_camera(s, zoom, pan)
         self._update_scale_bar(s)
         self.show_overlay(overlay)
 
@@ -424,15 +443,117 @@ class SliceView:
         circle = c + radius_mm * (np.cos(t)[:, None] * s.axes[:, 0] + np.sin(t)[:, None] * s.axes[:, 1])
         self._set_line(circle, True)
 
+    def _world(self, pts: np.ndarray) -> np.ndarray:
+        """The view's world coordinates of LPS points (a little towards the camera)."""
+        s = self.slice
+        assert s is not None
+        row, col, _dist = s.patient_to_pixel(pts)
+        return np.column_stack([np.atleast_1d(col) * s.pixel_size[0], np.atleast_1d(row) * s.pixel_size[1], np.full(len(pts), -0.5)])
+
+    def _polyline(self, pts: np.ndarray, closed: bool) -> Any:
+        from vtkmodules.util.numpy_support import numpy_to_vtk
+        from vtkmodules.vtkCommonCore import vtkPoints
+        from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+
+        points = vtkPoints()
+        points.SetData(numpy_to_vtk(np.ascontiguousarray(self._world(pts)), deep=True))
+        ids = list(range(len(pts))) + ([0] if closed else [])
+        lines = vtkCellArray()
+        lines.InsertNextCell(len(ids))
+        for i in ids:
+            lines.InsertCellPoint(i)
+        poly = vtkPolyData()
+        poly.SetPoints(points)
+        poly.SetLines(lines)
+        return poly
+
+    def on_plane(self, points_lps: npt.ArrayLike, tolerance_mm: float) -> bool:
+        """Whether every LPS point lies within ``tolerance_mm`` of the slice's plane."""
+        s = self.slice
+        if s is None:
+            return False
+        pts = np.asarray(points_lps, float).reshape(-1, 3)
+        _row, _col, dist = s.patient_to_pixel(pts)
+        return bool(np.all(np.abs(np.atleast_1d(dist)) <= tolerance_mm))
+
+    def show_measurements(self, items: Sequence[tuple[int, npt.ArrayLike, bool, str]], *, selected: int | None = None) -> None:
+        """Draw measurements on the slice: ``(id, LPS points, closed, label)`` each; the caller renders.
+
+        Each is a polyline with its points marked, and its label next to its last point.
+        The caller passes only those on this slice's plane (:meth:`on_plane`).
+        """
+        from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkTextActor
+
+        self.measurement_labels = {}
+        shown = 0
+        for mid, points, closed, label in items if self.slice is not None else ():
+            pts = np.asarray(points, float).reshape(-1, 3)
+            if len(pts) < 1:
+                continue
+            if shown == len(self._measure_actors):
+                actor = vtkActor()
+                actor.SetMapper(vtkPolyDataMapper())
+                actor.GetProperty().SetLineWidth(2)
+                actor.GetProperty().SetPointSize(6)
+                actor.GetProperty().RenderPointsAsSpheresOn()
+                actor.PickableOff()
+                self.renderer.AddActor(actor)
+                text = vtkTextActor()
+                text.GetPositionCoordinate().SetCoordinateSystemToWorld()
+                prop = text.GetTextProperty()
+                prop.SetFontSize(14)
+                prop.BoldOn()
+                prop.SetShadow(True)
+                self.renderer.AddViewProp(text)
+                self._measure_actors.append(actor)
+                self._measure_labels.append(text)
+            actor, text = self._measure_actors[shown], self._measure_labels[shown]
+            poly = self._polyline(pts if len(pts) > 1 else np.vstack([pts, pts]), closed)
+            from vtkmodules.vtkCommonDataModel import vtkCellArray
+
+            verts = vtkCellArray()
+            for i in range(len(pts) if not closed else 0):
+                verts.InsertNextCell(1)
+                verts.InsertCellPoint(i)
+            poly.SetVerts(verts)
+            actor.GetMapper().SetInputData(poly)
+            colour = _MEASURE_SELECTED if mid == selected else _MEASURE_COLOR
+            actor.GetProperty().SetColor(*colour)
+            text.GetTextProperty().SetColor(*colour)
+            anchor = self._world(pts[[int(np.argmax(pts @ self.slice.axes[:, 0]))]] if closed else pts[-1:])[0]  # type: ignore[union-attr]
+            text.GetPositionCoordinate().SetValue(float(anchor[0]) + 2.0, float(anchor[1]), float(anchor[2]))
+            text.SetInput(label)
+            actor.VisibilityOn()
+            text.VisibilityOn()
+            self.measurement_labels[int(mid)] = label
+            shown += 1
+        for actor, text in zip(self._measure_actors[shown:], self._measure_labels[shown:]):
+            actor.VisibilityOff()
+            text.VisibilityOff()
+        if shown:
+            self.renderer.ResetCameraClippingRange()
+
+    def show_corners(self, texts: dict[int, str] | None) -> None:
+        """Corner annotations: ``{vtkCornerAnnotation corner index: text}`` (None hides them); the caller renders."""
+        if texts is None:
+            self.corner_annotation.VisibilityOff()
+            return
+        for corner in range(4):
+            self.corner_annotation.SetText(corner, texts.get(corner, ""))
+        self.corner_annotation.VisibilityOn()
+
+    def corner_text(self, corner: int) -> str:
+        """The text shown in one corner (0 lower left, 1 lower right, 2 upper left, 3 upper right)."""
+        if not self.corner_annotation.GetVisibility():
+            return ""
+        return str(self.corner_annotation.GetText(corner) or "")
+
     def _set_line(self, pts: np.ndarray, closed: bool) -> None:
         from vtkmodules.util.numpy_support import numpy_to_vtk
         from vtkmodules.vtkCommonCore import vtkPoints
         from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 
-        s = self.slice
-        assert s is not None
-        row, col, _dist = s.patient_to_pixel(pts)
-        world = np.column_stack([col * s.pixel_size[0], row * s.pixel_size[1], np.full(len(pts), -0.5)])  # a little towards the camera
+        world = self._world(pts)
         points = vtkPoints()
         points.SetData(numpy_to_vtk(np.ascontiguousarray(world), deep=True))
         ids = list(range(len(pts))) + ([0] if closed else [])
