@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_import_linter_contracts_hold() -> None:
     exe = Path(sys.executable).with_name("lint-imports")
     assert exe.exists(), "import-linter is a test dependency: pip install -e '.[test]'"
-    proc = subprocess.run([str(exe), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # import-linter may print box-drawing characters: read them as UTF-8 whatever the locale
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.run([str(exe), "--no-cache"], cwd=ROOT, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=120, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "broken" not in proc.stdout.lower().replace("0 broken", "")
 
