@@ -5,7 +5,9 @@ series under a folder, on a LocalCluster sized to the machine or an existing sch
   and writes its own output (atomically) under the output folder.
 * Output names are stable and anonymous: a hash of the Study and Series Instance UIDs.
 * A failing series never stops the batch: its error is a manifest row. Lost workers are
-  handled by Dask (the task runs again elsewhere).
+  handled by Dask (the task runs again elsewhere); a series or a folder scan whose workers
+  died more often than the scheduler allows (``distributed.scheduler.allowed-failures``,
+  3 by default) is an error row too (``KilledWorker``), and the batch goes on.
 * A study folder that holds DICOM files but no series a job can run on (every file skipped:
   truncated, damaged; or only localizers) is an error row too, with the files and why.
 * The manifest (``manifest.jsonl`` appended as tasks finish, ``manifest.json`` and
@@ -93,6 +95,23 @@ class UnloadableFolder:
             "result": "",
             "folder": self.folder,
         }
+
+
+def _lost_row(task: SeriesTask, job: BatchJob, exc: BaseException) -> dict[str, Any]:
+    """The error row of a series whose task raised on the cluster (its worker died, say)."""
+    return {
+        "key": task.key,
+        "job": job.value,
+        "status": "error",
+        "output": "",
+        "seconds": 0.0,
+        "series_uid_hash": task.series_uid_hash,
+        "n_files": len(task.files),
+        "shape": "x".join(map(str, task.shape)),
+        "warnings": "",
+        "error": f"{type(exc).__name__}: {exc}"[:2000],
+        "result": "",
+    }
 
 
 def _hash(*parts: str) -> str:
@@ -357,6 +376,7 @@ def run(
     rows: dict[str, dict[str, Any]] = {}
     unloadable: list[dict[str, Any]] = []
     work = as_completed()
+    submitted: dict[Any, SeriesTask] = {}
     bar = None
 
     def consider(found: list[SeriesTask], problem: UnloadableFolder | None = None) -> None:
@@ -369,7 +389,9 @@ def run(
                 prev = previous[t.key]
                 rows[t.key] = {**prev, "status": "error" if prev.get("status") == "error" else "skipped"}
             else:
-                work.add(client.submit(run_task, t, job=job.value, outdir=str(out), options=options, pure=False))
+                future = client.submit(run_task, t, job=job.value, outdir=str(out), options=options, pure=False)
+                submitted[future.key] = t
+                work.add(future)
                 if bar is not None:
                     bar.total = (bar.total or 0) + 1
                     bar.refresh()
@@ -395,14 +417,23 @@ def run(
             scanned_loose = scan(loose)
             loose_tasks = _tasks(scanned_loose)
             consider(loose_tasks, None if loose_tasks else _unloadable(scanned_loose, str(root_path), "."))
-        for scanned in as_completed(client.map(_scan_folder, folders, root=str(root_path), pure=False)):
-            consider(*scanned.result())
+        scans = client.map(_scan_folder, folders, root=str(root_path), pure=False)
+        scanned_folder = {f.key: folder for f, folder in zip(scans, folders, strict=True)}
+        for scanned in as_completed(scans):
+            try:
+                consider(*scanned.result())
+            except Exception as exc:  # the scan's workers died (KilledWorker): an error row, not the end
+                rel = os.path.relpath(scanned_folder[scanned.key], root_path)
+                consider([], UnloadableFolder(key=_hash("folder", rel), folder=rel, n_files=0, reason=f"scanning {rel}/ failed: {type(exc).__name__}: {exc}"))
         with open(out / "manifest.jsonl", "a") as journal:
             for row in unloadable:
                 journal.write(json.dumps(row) + "\n")
             journal.flush()
             for future in work:
-                row = future.result()
+                try:
+                    row = future.result()
+                except Exception as exc:  # lost with its workers (KilledWorker) or cancelled: an error row
+                    row = _lost_row(submitted[future.key], job, exc)
                 row.pop("traceback", None)
                 rows[row["key"]] = row
                 journal.write(json.dumps(row) + "\n")
