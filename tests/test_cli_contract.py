@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -323,3 +324,39 @@ def test_start_xvfb_gives_a_display_children_can_use_and_stops_it() -> None:
         probe = "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect('/tmp/.X11-unix/X' + sys.argv[1]); print('ok')"
         assert subprocess.run([sys.executable, "-c", probe, number], capture_output=True, text=True, env=env, timeout=30).stdout.strip() == "ok"
     assert first.process.poll() is not None and second.process.poll() is not None
+
+
+_QT_ON_ENSURED_DISPLAY = """
+import os, sys
+from vtkdicom_app.xvfb import ensure_display
+started = ensure_display()
+assert started is not None, "Xvfb did not start"
+from PyQt5.QtWidgets import QApplication, QLabel
+app = QApplication([])
+label = QLabel("still connected at exit")
+label.show()
+app.processEvents()
+print("XVFB", started.process.pid, flush=True)
+sys.exit(0)  # Qt's X connection is still open: the display must outlive it
+"""
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb (apt-get install xvfb)")
+def test_ensured_display_outlives_the_process_that_uses_it() -> None:
+    # A test session starts Xvfb for its own Qt windows; stopping it from atexit while Qt is still
+    # connected made Qt call exit(1) ("The X11 connection broke") after every test had passed.
+    pytest.importorskip("PyQt5.QtWidgets", reason="needs PyQt5")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    runs = [subprocess.run([sys.executable, "-c", _QT_ON_ENSURED_DISPLAY], capture_output=True, text=True, env=env, timeout=120) for _ in range(3)]
+    for proc in runs:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "X11 connection broke" not in proc.stderr
+        pid = int(proc.stdout.split("XVFB", 1)[1].split()[0])
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:  # ended by the kernel, not left behind
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
+            if state == "Z":
+                break  # a zombie waiting for its (gone) parent's reaper: ended
+            time.sleep(0.1)
+        alive = Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        assert not alive, f"Xvfb {pid} outlived the process that started it"

@@ -20,6 +20,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -145,7 +146,18 @@ class VirtualDisplay:
             self.process.wait()
 
 
-def start_xvfb(size: tuple[int, int] = (1600, 1200), *, depth: int = 24, timeout: float = 10.0) -> VirtualDisplay | None:
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child before exec
+    """Ask Linux to send SIGTERM to this (child) process when the thread that forked it ends."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+
+
+def start_xvfb(
+    size: tuple[int, int] = (1600, 1200), *, depth: int = 24, timeout: float = 10.0, die_with_parent: bool = False
+) -> VirtualDisplay | None:
     """Start Xvfb on a display number it picks itself; wait until it accepts clients.
 
     Parameters
@@ -156,6 +168,11 @@ def start_xvfb(size: tuple[int, int] = (1600, 1200), *, depth: int = 24, timeout
         Bits per pixel.
     timeout : float
         Seconds to wait for the server.
+    die_with_parent : bool
+        Linux only: the kernel ends Xvfb when this process ends (``PR_SET_PDEATHSIG``), after
+        everything in it (Qt, VTK windows) has let go of the display. For a display used by
+        this process itself: stopping Xvfb from an ``atexit`` handler races Qt's X connection,
+        which calls ``exit(1)`` ("The X11 connection broke") when the server goes first.
 
     Returns
     -------
@@ -170,6 +187,7 @@ def start_xvfb(size: tuple[int, int] = (1600, 1200), *, depth: int = 24, timeout
         proc = subprocess.Popen(
             [exe, "-displayfd", str(write_end), "-screen", "0", f"{size[0]}x{size[1]}x{depth}", "-nolisten", "tcp"],
             pass_fds=(write_end,),
+            preexec_fn=_die_with_parent if die_with_parent and sys.platform.startswith("linux") else None,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -203,7 +221,7 @@ _ENSURED: list[VirtualDisplay] = []
 
 
 def ensure_display(size: tuple[int, int] = (1600, 1200)) -> VirtualDisplay | None:
-    """Give this process a display for Qt: start Xvfb (stopped at exit) when Qt needs one.
+    """Give this process a display for Qt: start Xvfb (ended with this process) when Qt needs one.
 
     Sets ``DISPLAY`` (and ``QT_QPA_PLATFORM=xcb``, a private ``XDG_RUNTIME_DIR``) in
     ``os.environ`` before Qt starts, as a test session does for its Qt tests.
@@ -223,10 +241,12 @@ def ensure_display(size: tuple[int, int] = (1600, 1200)) -> VirtualDisplay | Non
         return _ENSURED[0]
     if not qt_needs_display():
         return None
-    started = start_xvfb(size)
+    linux = sys.platform.startswith("linux")
+    started = start_xvfb(size, die_with_parent=linux)
     if started is None:
         return None
     _ENSURED[:] = [started]
-    atexit.register(started.stop)
+    if not linux:  # elsewhere: stopped at exit (may race Qt's connection, see start_xvfb)
+        atexit.register(started.stop)
     os.environ.update(display_env(started.display))
     return started
