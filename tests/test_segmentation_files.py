@@ -265,6 +265,21 @@ def test_dicom_seg_bad_input(model: SegmentationModel, volume, tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_a_dicom_seg_or_nifti_of_another_grid_is_refused(model: SegmentationModel, volume, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from vtkdicom_app.volume import Volume
+
+    seg, nii = save_segmentation(model, tmp_path / "s.dcm"), save_segmentation(model, tmp_path / "s.nii.gz")
+    other_for = Volume(volume.array, spacing=volume.spacing, origin=volume.origin, metadata={**volume.metadata, "FrameOfReferenceUID": "1.2.3.4"})
+    with pytest.raises(GridMismatchError, match=r"1\.2\.3\.4"):
+        load_segmentation(seg, reference=other_for)
+    shifted = Volume(volume.array, spacing=volume.spacing, origin=tuple(np.asarray(volume.origin) + 0.3), metadata=volume.metadata)
+    for path in (seg, nii):
+        with pytest.raises(GridMismatchError):
+            load_segmentation(path, reference=shifted)
+    # NIfTI stores no frame of reference: only its grid can be checked, and it matches here
+    assert [s.name for s in load_segmentation(nii, reference=other_for).segments] == ["sphere", "left_marker", "cylinder"]
+
+
 def test_the_left_marker_stays_on_the_left_through_every_file(model: SegmentationModel, volume, phantom: SegPhantom, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     expected = np.asarray(phantom.spec.marker_center)  # type: ignore[attr-defined]
     assert expected[0] > 0  # +x is the patient's left in LPS
@@ -471,3 +486,17 @@ def test_scan_lists_a_dicom_seg_with_the_series_it_segments(model: SegmentationM
     assert [p for p, _ in found.ignored] == [str(seg)] and "segmentation" in found.ignored[0][1]
     back = load_segmentation(found[0].segmentations[0], reference=vda.load(found))
     assert [s.name for s in back.segments] == [s.name for s in model.segments]
+
+
+def test_info_lists_a_dicom_seg_under_its_series(model: SegmentationModel, phantom: SegPhantom, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    folder = tmp_path / "study"
+    shutil.copytree(phantom.folder, folder)
+    save_segmentation(model, folder / "bone_seg.dcm")
+    from vtkdicom_app.cli import main
+
+    assert main(["-q", "info", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "1 series" in out.splitlines()[0]
+    assert "    segmented bone_seg.dcm (DICOM SEG of this series" in out
