@@ -415,6 +415,7 @@ def test_segment_options_validate_clamp_and_emit_once(seg_state: ViewerState) ->
         (dict(threshold_lower=500.0, threshold_upper=100.0), "empty"),
         (dict(margin_mm=0.0), "0 mm"),
         (dict(hollow_mm=-2.0), "wall thickness"),
+        (dict(close_mm=0.0), "closing radius"),
         (dict(min_island_mm3=-1.0), "island"),
         (dict(seed_mode=Mode.SUBTRACT), "replaces or adds"),
         (dict(scissors="cut"), "scissors operation"),

@@ -478,6 +478,8 @@ class SegmentTool(enum.Enum):
     """Apply: a shell of the wall thickness."""
     FILL_HOLES = "fill_holes"
     """Apply: fill the cavities the segment encloses."""
+    CLOSE = "close"
+    """Apply: morphological closing: gaps and dents narrower than twice the radius are filled."""
     LOGICAL = "logical"
     """Apply: union, subtract, intersect or copy another segment."""
 
@@ -519,6 +521,8 @@ class SegmentOptions:
     hollow_mm : float
         Wall thickness (> 0).
     hollow_side : ShellSide
+    close_mm : float
+        Closing radius (> 0): gaps and dents narrower than twice it are filled.
     logical_op : Mode
         ADD (union), SUBTRACT, INTERSECT or REPLACE (copy) with ``logical_other``.
     logical_other : str or None
@@ -539,6 +543,7 @@ class SegmentOptions:
     margin_mm: float = 2.0
     hollow_mm: float = 2.0
     hollow_side: ShellSide = ShellSide.INSIDE
+    close_mm: float = 2.0
     logical_op: Mode = Mode.ADD
     logical_other: str | None = None
     live_surfaces: bool = True
@@ -576,6 +581,10 @@ class SegmentOptions:
             raise ValueError(f"the wall thickness must be > 0 mm, got {self.hollow_mm!r}")
         object.__setattr__(self, "hollow_mm", hollow)
         object.__setattr__(self, "hollow_side", _enum(ShellSide, self.hollow_side, "shell side"))
+        closing = _finite(self.close_mm, "closing radius (mm)")
+        if closing <= 0:
+            raise ValueError(f"the closing radius must be > 0 mm, got {self.close_mm!r}")
+        object.__setattr__(self, "close_mm", closing)
         object.__setattr__(self, "logical_op", _enum(Mode, self.logical_op, "logical operation"))
         object.__setattr__(self, "logical_other", None if self.logical_other in (None, "") else str(self.logical_other))
         object.__setattr__(self, "live_surfaces", bool(self.live_surfaces))
@@ -1506,8 +1515,8 @@ class ViewerState:
     def apply_segment_tool(self) -> Box | None:
         """Apply the current whole-segment tool to the current segment (one undo step).
 
-        THRESHOLD, ISLANDS (keep largest or remove small ones), MARGIN, HOLLOW, FILL_HOLES
-        and LOGICAL; the click tools have nothing to apply. Returns the index box that changed.
+        THRESHOLD, ISLANDS (keep largest or remove small ones), MARGIN, HOLLOW, FILL_HOLES,
+        CLOSE and LOGICAL; the click tools have nothing to apply. Returns the index box that changed.
 
         Raises
         ------
@@ -1532,6 +1541,8 @@ class ViewerState:
             return seg_tools.hollow(model, sid, o.hollow_mm, side=o.hollow_side)
         if tool is SegmentTool.FILL_HOLES:
             return seg_tools.fill_holes(model, sid)
+        if tool is SegmentTool.CLOSE:
+            return seg_tools.close(model, sid, o.close_mm)
         if tool is SegmentTool.LOGICAL:
             if o.logical_other is None:
                 raise ValueError("the logical tool needs another segment: pick one")

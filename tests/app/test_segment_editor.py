@@ -292,6 +292,26 @@ def test_panel_segments_and_whole_segment_tools(window: MainWindow, phantom: Any
     _choose_tool(window, SegmentTool.FILL_HOLES)
     qtbot.mouseClick(panel.apply_button, QtCore.Qt.LeftButton)
     np.testing.assert_array_equal(model.mask(second), model.mask(first))
+    # close gaps: a one-slice slit cut through the copy is filled again, nothing else is lost
+    from vtkdicom_app.segmentation.geometry import Box
+    from vtkdicom_app.segmentation.model import Mode
+
+    full = model.mask(second).copy()
+    rows = np.flatnonzero(full.any(axis=(1, 2)))
+    zk = int(rows[len(rows) // 2])
+    shape = full.shape
+    model.write(second, Box((zk, 0, 0), (zk + 1, shape[1], shape[2])), np.ones((1, shape[1], shape[2]), bool), Mode.SUBTRACT, description="slit")
+    before = model.mask(second).copy()
+    removed = full & ~before
+    assert removed.sum() > 100
+    _choose_tool(window, SegmentTool.CLOSE)
+    assert panel.groups["close"].isVisibleTo(panel) and not panel.groups["margin"].isVisibleTo(panel)
+    panel.close_radius.setValue(3.0)
+    qtbot.mouseClick(panel.apply_button, QtCore.Qt.LeftButton)
+    assert window.last_error is None and model.undo_description == "close 3 mm"
+    after = model.mask(second)
+    assert np.all(after[before]), "closing took voxels away"
+    assert after[removed].mean() > 0.9, f"only {after[removed].mean():.0%} of the slit was closed"
     # hiding a segment takes it off the slices; a refused tool says why and changes nothing
     panel.segments.item(1).setCheckState(QtCore.Qt.Unchecked)
     panel.segments.item(0).setCheckState(QtCore.Qt.Unchecked)

@@ -38,6 +38,7 @@ TOOL_LABELS: dict[SegmentTool, str] = {
     SegmentTool.MARGIN: "Margin",
     SegmentTool.HOLLOW: "Hollow",
     SegmentTool.FILL_HOLES: "Fill holes",
+    SegmentTool.CLOSE: "Close gaps",
     SegmentTool.LOGICAL: "Logical operators",
 }
 TOOL_HINTS: dict[SegmentTool, str] = {
@@ -51,6 +52,7 @@ TOOL_HINTS: dict[SegmentTool, str] = {
     SegmentTool.MARGIN: "Apply: grow (> 0) or shrink (< 0) by the margin.",
     SegmentTool.HOLLOW: "Apply: keep a wall of this thickness (for resin prints).",
     SegmentTool.FILL_HOLES: "Apply: fill every cavity the segment encloses.",
+    SegmentTool.CLOSE: "Apply: fill gaps and dents narrower than twice the radius.",
     SegmentTool.LOGICAL: "Apply: combine the other segment into the current one.",
 }
 SCISSORS_LABELS = {
@@ -205,6 +207,10 @@ class SegmentEditorPanel(QtWidgets.QWidget):
         self.hollow_side.activated.connect(lambda _i: self._option(hollow_side=self.hollow_side.currentData()))
         g.form.addRow("Wall", self.hollow)
         g.form.addRow("Side", self.hollow_side)
+        g = self._group("close")
+        self.close_radius = _spin(0.1, 50.0, 2.0, decimals=1, suffix=" mm", step=0.5)
+        self.close_radius.valueChanged.connect(lambda v: self._option(close_mm=v))
+        g.form.addRow("Radius", self.close_radius)
         g = self._group("logical")
         self.logical_op = _combo(LOGICAL_LABELS)
         self.logical_op.activated.connect(lambda _i: self._option(logical_op=self.logical_op.currentData()))
@@ -338,7 +344,7 @@ class SegmentEditorPanel(QtWidgets.QWidget):
         options = state.segment_options
         widgets: list[QtWidgets.QWidget] = [
             self.tool, self.lower_spin, self.upper_spin, self.no_upper, self.seed_mode, self.radius, self.scissors, self.island_action,
-            self.min_island, self.margin, self.hollow, self.hollow_side, self.logical_op, self.logical_other, self.opacity,
+            self.min_island, self.margin, self.hollow, self.hollow_side, self.close_radius, self.logical_op, self.logical_other, self.opacity,
             self.outline, self.live_surfaces,
         ]  # fmt: skip
         for w in widgets:
@@ -358,6 +364,7 @@ class SegmentEditorPanel(QtWidgets.QWidget):
             self.margin.setValue(options.margin_mm)
             self.hollow.setValue(options.hollow_mm)
             _select(self.hollow_side, options.hollow_side)
+            self.close_radius.setValue(options.close_mm)
             _select(self.logical_op, options.logical_op)
             self.logical_other.clear()
             for seg in model.segments if model is not None else []:
@@ -378,6 +385,7 @@ class SegmentEditorPanel(QtWidgets.QWidget):
             SegmentTool.ISLANDS: {"islands"},
             SegmentTool.MARGIN: {"margin"},
             SegmentTool.HOLLOW: {"hollow"},
+            SegmentTool.CLOSE: {"close"},
             SegmentTool.LOGICAL: {"logical"},
         }.get(tool, set())
         for name, group in self.groups.items():
