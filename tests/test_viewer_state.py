@@ -416,6 +416,8 @@ def test_segment_options_validate_clamp_and_emit_once(seg_state: ViewerState) ->
         (dict(margin_mm=0.0), "0 mm"),
         (dict(hollow_mm=-2.0), "wall thickness"),
         (dict(close_mm=0.0), "closing radius"),
+        (dict(box=(0.0, 0.0, 0.0, 10.0, 10.0, 0.0)), "no volume"),
+        (dict(box=(0.0, 0.0, 0.0, 10.0)), "6 numbers"),
         (dict(min_island_mm3=-1.0), "island"),
         (dict(seed_mode=Mode.SUBTRACT), "replaces or adds"),
         (dict(scissors="cut"), "scissors operation"),

@@ -480,6 +480,8 @@ class SegmentTool(enum.Enum):
     """Apply: fill the cavities the segment encloses."""
     CLOSE = "close"
     """Apply: morphological closing: gaps and dents narrower than twice the radius are filled."""
+    CROP = "crop"
+    """Apply: keep only what lies inside the box (``SegmentOptions.box``, LPS mm)."""
     LOGICAL = "logical"
     """Apply: union, subtract, intersect or copy another segment."""
 
@@ -523,6 +525,9 @@ class SegmentOptions:
     hollow_side : ShellSide
     close_mm : float
         Closing radius (> 0): gaps and dents narrower than twice it are filled.
+    box : tuple of 6 float or None
+        An LPS box ``x0, y0, z0, x1, y1, z1`` (mm): THRESHOLD acts only inside it, CROP keeps
+        what lies inside it. None: no box (the threshold acts on the whole volume).
     logical_op : Mode
         ADD (union), SUBTRACT, INTERSECT or REPLACE (copy) with ``logical_other``.
     logical_other : str or None
@@ -544,6 +549,7 @@ class SegmentOptions:
     hollow_mm: float = 2.0
     hollow_side: ShellSide = ShellSide.INSIDE
     close_mm: float = 2.0
+    box: tuple[float, float, float, float, float, float] | None = None
     logical_op: Mode = Mode.ADD
     logical_other: str | None = None
     live_surfaces: bool = True
@@ -585,6 +591,14 @@ class SegmentOptions:
         if closing <= 0:
             raise ValueError(f"the closing radius must be > 0 mm, got {self.close_mm!r}")
         object.__setattr__(self, "close_mm", closing)
+        if self.box is not None:
+            values = [_finite(v, "box corner (mm)") for v in self.box]
+            if len(values) != 6:
+                raise ValueError(f"a box is x0, y0, z0, x1, y1, z1 in mm (6 numbers), got {len(values)}")
+            lo, hi = np.minimum(values[:3], values[3:]), np.maximum(values[:3], values[3:])
+            if np.any(hi - lo <= 0):
+                raise ValueError(f"the box {', '.join(f'{v:g}' for v in values)} mm has no volume: give two opposite corners")
+            object.__setattr__(self, "box", (*(float(v) for v in lo), *(float(v) for v in hi)))
         object.__setattr__(self, "logical_op", _enum(Mode, self.logical_op, "logical operation"))
         object.__setattr__(self, "logical_other", None if self.logical_other in (None, "") else str(self.logical_other))
         object.__setattr__(self, "live_surfaces", bool(self.live_surfaces))
@@ -1516,7 +1530,7 @@ class ViewerState:
         """Apply the current whole-segment tool to the current segment (one undo step).
 
         THRESHOLD, ISLANDS (keep largest or remove small ones), MARGIN, HOLLOW, FILL_HOLES,
-        CLOSE and LOGICAL; the click tools have nothing to apply. Returns the index box that changed.
+        CLOSE, CROP and LOGICAL; the click tools have nothing to apply. Returns the index box that changed.
 
         Raises
         ------
@@ -1530,7 +1544,7 @@ class ViewerState:
         o = self._segment_options
         tool = self._segment_tool
         if tool is SegmentTool.THRESHOLD:
-            return seg_tools.threshold(model, sid, o.threshold_lower, o.threshold_upper)
+            return seg_tools.threshold(model, sid, o.threshold_lower, o.threshold_upper, box=o.box)
         if tool is SegmentTool.ISLANDS:
             if o.island_action is IslandAction.KEEP_LARGEST:
                 return seg_tools.keep_largest_island(model, sid)
@@ -1543,6 +1557,10 @@ class ViewerState:
             return seg_tools.fill_holes(model, sid)
         if tool is SegmentTool.CLOSE:
             return seg_tools.close(model, sid, o.close_mm)
+        if tool is SegmentTool.CROP:
+            if o.box is None:
+                raise ValueError("the crop tool keeps what lies inside a box: set the box (x0, y0, z0, x1, y1, z1 mm) first")
+            return seg_tools.crop(model, sid, o.box)
         if tool is SegmentTool.LOGICAL:
             if o.logical_other is None:
                 raise ValueError("the logical tool needs another segment: pick one")

@@ -328,6 +328,50 @@ def test_panel_segments_and_whole_segment_tools(window: MainWindow, phantom: Any
     assert len(model) == 2 and panel.segments.count() == 2
 
 
+def test_threshold_inside_a_box_and_crop_to_it(window: MainWindow, phantom: Any, qtbot: Any) -> None:
+    _open(window, phantom)
+    state, panel = window.state, window.segment_panel
+    vol = state.volume
+    assert vol is not None
+    qtbot.mouseClick(panel.add_button, QtCore.Qt.LeftButton)
+    model = state.segmentation
+    assert model is not None
+    sid = model.segment_ids[0]
+
+    def lps() -> np.ndarray:
+        kji = np.argwhere(model.mask(sid))
+        return np.asarray([vol.index_to_patient((i, j, k)) for k, j, i in kji])
+
+    _choose_tool(window, SegmentTool.THRESHOLD)
+    assert panel.groups["box"].isVisibleTo(panel)
+    panel.no_upper.setChecked(True)
+    panel.lower_spin.setValue(300.0)
+    qtbot.mouseClick(panel.apply_button, QtCore.Qt.LeftButton)
+    everywhere = model.voxel_count(sid)
+    assert everywhere > 0 and window.last_error is None
+    panel.use_box.setChecked(True)  # starts as the volume's extent
+    corners = vol.corners
+    assert state.segment_options.box == pytest.approx((*corners.min(axis=0), *corners.max(axis=0)))
+    panel.box_spins[3].setValue(0.0)  # x1 = 0: the patient's right half only (LPS x < 0)
+    qtbot.mouseClick(panel.apply_button, QtCore.Qt.LeftButton)
+    right = lps()
+    assert window.last_error is None and 0 < len(right) < everywhere
+    assert right[:, 0].max() <= 0.0 + 1e-6
+    # crop the right half to the slices below the volume's centre
+    z_mid = float(corners[:, 2].mean())
+    _choose_tool(window, SegmentTool.CROP)
+    panel.box_spins[5].setValue(z_mid)
+    qtbot.mouseClick(panel.apply_button, QtCore.Qt.LeftButton)
+    cropped = lps()
+    assert window.last_error is None and 0 < len(cropped) < len(right) and model.undo_description == "crop"
+    assert cropped[:, 2].max() <= z_mid + 1e-6 and cropped[:, 0].max() <= 1e-6
+    # without a box the crop tool says what it needs and changes nothing
+    panel.use_box.setChecked(False)
+    assert state.segment_options.box is None
+    qtbot.mouseClick(panel.apply_button, QtCore.Qt.LeftButton)
+    assert window.last_error is not None and "box" in window.last_error and model.voxel_count(sid) == len(cropped)
+
+
 def test_save_open_and_export(window: MainWindow, phantom: Any, qtbot: Any, tmp_path: Path) -> None:
     import trimesh
 

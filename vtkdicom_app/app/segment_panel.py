@@ -39,6 +39,7 @@ TOOL_LABELS: dict[SegmentTool, str] = {
     SegmentTool.HOLLOW: "Hollow",
     SegmentTool.FILL_HOLES: "Fill holes",
     SegmentTool.CLOSE: "Close gaps",
+    SegmentTool.CROP: "Crop to a box",
     SegmentTool.LOGICAL: "Logical operators",
 }
 TOOL_HINTS: dict[SegmentTool, str] = {
@@ -53,6 +54,7 @@ TOOL_HINTS: dict[SegmentTool, str] = {
     SegmentTool.HOLLOW: "Apply: keep a wall of this thickness (for resin prints).",
     SegmentTool.FILL_HOLES: "Apply: fill every cavity the segment encloses.",
     SegmentTool.CLOSE: "Apply: fill gaps and dents narrower than twice the radius.",
+    SegmentTool.CROP: "Apply: keep only what lies inside the box (LPS mm).",
     SegmentTool.LOGICAL: "Apply: combine the other segment into the current one.",
 }
 SCISSORS_LABELS = {
@@ -211,6 +213,17 @@ class SegmentEditorPanel(QtWidgets.QWidget):
         self.close_radius = _spin(0.1, 50.0, 2.0, decimals=1, suffix=" mm", step=0.5)
         self.close_radius.valueChanged.connect(lambda v: self._option(close_mm=v))
         g.form.addRow("Radius", self.close_radius)
+        # an LPS box (threshold inside it, crop to it); starts as the volume's extent
+        g = self._group("box")
+        self.use_box = QtWidgets.QCheckBox("only inside a box (LPS mm)")
+        self.use_box.toggled.connect(lambda _v: self._box_changed())
+        g.form.addRow("", self.use_box)
+        self.box_spins: list[QtWidgets.QDoubleSpinBox] = []
+        for name in ("x0", "y0", "z0", "x1", "y1", "z1"):
+            spin = _spin(-100000.0, 100000.0, 0.0, decimals=1, suffix=" mm", step=1.0)
+            spin.valueChanged.connect(lambda _v: self._box_changed())
+            self.box_spins.append(spin)
+            g.form.addRow(name, spin)
         g = self._group("logical")
         self.logical_op = _combo(LOGICAL_LABELS)
         self.logical_op.activated.connect(lambda _i: self._option(logical_op=self.logical_op.currentData()))
@@ -287,6 +300,16 @@ class SegmentEditorPanel(QtWidgets.QWidget):
         self.upper_spin.setEnabled(upper is not None)
         self._option(threshold_lower=self.lower_spin.value(), threshold_upper=upper)
 
+    def _box_changed(self) -> None:
+        if not self.use_box.isChecked():
+            self._option(box=None)
+            return
+        values = [s.value() for s in self.box_spins]
+        if all(v == 0.0 for v in values) and self.state.volume is not None:  # first use: the volume's extent
+            corners = self.state.volume.corners
+            values = [*corners.min(axis=0), *corners.max(axis=0)]
+        self._option(box=tuple(float(v) for v in values))
+
     def add_segment(self) -> None:
         """Add an empty segment (the volume's segmentation is made on the first one)."""
         self._do(lambda: self.state.add_segment())
@@ -344,7 +367,8 @@ class SegmentEditorPanel(QtWidgets.QWidget):
         options = state.segment_options
         widgets: list[QtWidgets.QWidget] = [
             self.tool, self.lower_spin, self.upper_spin, self.no_upper, self.seed_mode, self.radius, self.scissors, self.island_action,
-            self.min_island, self.margin, self.hollow, self.hollow_side, self.close_radius, self.logical_op, self.logical_other, self.opacity,
+            self.min_island, self.margin, self.hollow, self.hollow_side, self.close_radius, self.use_box, *self.box_spins,
+            self.logical_op, self.logical_other, self.opacity,
             self.outline, self.live_surfaces,
         ]  # fmt: skip
         for w in widgets:
@@ -365,6 +389,11 @@ class SegmentEditorPanel(QtWidgets.QWidget):
             self.hollow.setValue(options.hollow_mm)
             _select(self.hollow_side, options.hollow_side)
             self.close_radius.setValue(options.close_mm)
+            self.use_box.setChecked(options.box is not None)
+            for spin, value in zip(self.box_spins, options.box or ()):
+                spin.setValue(value)
+            for spin in self.box_spins:
+                spin.setEnabled(options.box is not None)
             _select(self.logical_op, options.logical_op)
             self.logical_other.clear()
             for seg in model.segments if model is not None else []:
@@ -377,7 +406,7 @@ class SegmentEditorPanel(QtWidgets.QWidget):
             for w in widgets:
                 w.blockSignals(False)
         shown = {
-            SegmentTool.THRESHOLD: {"range"},
+            SegmentTool.THRESHOLD: {"range", "box"},
             SegmentTool.SEED: {"range", "seed"},
             SegmentTool.PAINT: {"brush"},
             SegmentTool.ERASE: {"brush"},
@@ -386,6 +415,7 @@ class SegmentEditorPanel(QtWidgets.QWidget):
             SegmentTool.MARGIN: {"margin"},
             SegmentTool.HOLLOW: {"hollow"},
             SegmentTool.CLOSE: {"close"},
+            SegmentTool.CROP: {"box"},
             SegmentTool.LOGICAL: {"logical"},
         }.get(tool, set())
         for name, group in self.groups.items():
