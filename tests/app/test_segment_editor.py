@@ -27,7 +27,12 @@ from vtkdicom_app.viewer_state import SegmentTool
 # 96 x 96 x 64 axial CT, 2 mm voxels, a 20 mm bone sphere of 1000 HU (hard edges)
 PHANTOM: dict[str, Any] = dict(rows=96, columns=96, slices=64, pixel_spacing=(2.0, 2.0), slice_spacing=2.0, sphere_radius_mm=20.0, sphere_hu=1000.0)
 RED = (1.0, 0.0, 0.0)
-SHOTS = Path(os.environ.get("SEGMENT_SHOTS", "/tmp/segment_helper"))
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the screenshots go: ``$SEGMENT_SHOTS`` to keep and look at them, else the test's own folder."""
+    return Path(os.environ["SEGMENT_SHOTS"]) if os.environ.get("SEGMENT_SHOTS") else tmp_path
 
 
 @pytest.fixture
@@ -97,7 +102,7 @@ def _seed_sphere(window: MainWindow, phantom: Any, qtbot: Any) -> str:
     return sid
 
 
-def test_seed_click_gives_the_sphere_and_its_overlay_and_surface(window: MainWindow, phantom: Any, qtbot: Any) -> None:
+def test_seed_click_gives_the_sphere_and_its_overlay_and_surface(window: MainWindow, phantom: Any, qtbot: Any, shots: Path) -> None:
     _open(window, phantom)
     sid = _seed_sphere(window, phantom, qtbot)
     state = window.state
@@ -146,11 +151,11 @@ def test_seed_click_gives_the_sphere_and_its_overlay_and_surface(window: MainWin
     state.set_segment_properties(sid, visible=True)
     assert actor.GetVisibility() and window.panes[Plane.AXIAL].view.overlay_actor.GetVisibility()
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots.mkdir(parents=True, exist_ok=True)
     window.refresh(render_3d=True)
     window.segment_dock.raise_()
-    window.save_screenshot(str(SHOTS / "segment_editor_seed.png"))
-    shot = np.asarray(Image.open(SHOTS / "segment_editor_seed.png").convert("RGB"))
+    window.save_screenshot(str(shots / "segment_editor_seed.png"))
+    shot = np.asarray(Image.open(shots / "segment_editor_seed.png").convert("RGB"))
     assert shot.shape[0] > 600 and (np.all(shot == (255, 128, 128), axis=2) | np.all(shot == (255, 127, 127), axis=2)).sum() > 100
 
 
@@ -210,7 +215,7 @@ def test_brush_stroke_adds_voxels_and_ctrl_z_restores_them_exactly(window: MainW
     assert not model.mask(sid).any() and window.segment_panel.redo_button.isEnabled()
 
 
-def test_scissors_on_a_view_cut_along_its_direction(window: MainWindow, phantom: Any, qtbot: Any) -> None:
+def test_scissors_on_a_view_cut_along_its_direction(window: MainWindow, phantom: Any, qtbot: Any, shots: Path) -> None:
     _open(window, phantom)
     sid = _seed_sphere(window, phantom, qtbot)
     model = window.state.segmentation
@@ -232,8 +237,8 @@ def test_scissors_on_a_view_cut_along_its_direction(window: MainWindow, phantom:
         coronal.SetEventInformation(*_display(coronal, p), 0, 0)
         coronal._move()
     assert window.state.segment_sketch is not None and coronal.view.sketch_actor.GetVisibility()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    window.save_view_screenshot(Plane.CORONAL, str(SHOTS / "segment_editor_scissors.png"))
+    shots.mkdir(parents=True, exist_ok=True)
+    window.save_view_screenshot(Plane.CORONAL, str(shots / "segment_editor_scissors.png"))
     drawn = grab_render_window(coronal.GetRenderWindow())
     yellow = (drawn[..., 0] > 200) & (drawn[..., 1] > 200) & (drawn[..., 2] < 80)
     assert yellow.sum() > 50  # the polygon so far, drawn over the slice
