@@ -500,3 +500,22 @@ def test_info_lists_a_dicom_seg_under_its_series(model: SegmentationModel, phant
     out = capsys.readouterr().out
     assert "1 series" in out.splitlines()[0]
     assert "    segmented bone_seg.dcm (DICOM SEG of this series" in out
+
+
+def test_segment_follows_the_command_lines_warnings_policy(phantom: SegPhantom, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from vtkdicom_app.cli import main
+
+    folder = tmp_path / "gap"
+    shutil.copytree(phantom.folder, folder)
+    files = sorted(folder.iterdir())
+    middle = [f for f in files if f.name in {Path(p).name for p in phantom.files}][len(phantom.files) // 2]
+    middle.unlink()  # a missing middle slice: the loader warns about the gap
+    argv = ["segment", str(folder), "--threshold", "300", "--name", "bone"]
+    assert main(["-q", *argv, "-o", str(tmp_path / "q.seg.nrrd")]) == 0
+    assert "warning:" not in capsys.readouterr().err  # -q silences warnings
+    assert main([*argv, "-o", str(tmp_path / "loud.seg.nrrd")]) == 0
+    err = capsys.readouterr().err
+    gap = [line for line in err.splitlines() if line.startswith("warning:") and "spacing" in line.lower()]
+    assert len(gap) == 1, err  # printed once

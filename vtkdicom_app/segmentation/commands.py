@@ -140,8 +140,6 @@ def add_segment_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _load_volume(args: argparse.Namespace) -> Any:
-    import warnings
-
     from vtkdicom_app.io.formats import VolumeFormat, read_volume
     from vtkdicom_app.io.loader import load
 
@@ -156,21 +154,19 @@ def _load_volume(args: argparse.Namespace) -> Any:
     series = getattr(args, "series", None)
     if isinstance(series, str) and series.strip().lstrip("+-").isdigit():
         series = int(series)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        vol = load(path, series=series)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
-    return vol
+    return load(path, series=series)  # warnings reach the command line's one policy (printed once, -q silences)
 
 
 def _default_range(vol: Any) -> tuple[float, float | None]:
-    modality = str(vol.metadata.get("Modality") or "").upper()
+    modality = str(vol.modality or "").upper()
     if modality in ("MR", "PT"):
+        import warnings
+
+        from vtkdicom_app.errors import ModalityWarning
         from vtkdicom_app.surface import otsu_threshold
 
         value = otsu_threshold(vol.array)
-        print(f"note: {modality} has no Hounsfield scale: threshold {value:g} (Otsu's); pass --threshold to choose", file=sys.stderr)
+        warnings.warn(f"{modality} has no Hounsfield scale: threshold {value:g} (Otsu's); pass --threshold to choose", ModalityWarning, stacklevel=2)
         return value, None
     return 300.0, None
 
