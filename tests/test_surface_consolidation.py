@@ -311,6 +311,14 @@ def test_moved_names_are_one_object_under_every_old_name() -> None:
         assert getattr(vda, name) is getattr(surface, name) is getattr(mesh, name)
     assert mesh_io.CoordinateSystem is mesh.CoordinateSystem
     assert header.NotDicom is errors.NotDicom and header.NeedsPydicom is errors.NeedsPydicom
+    # one usage error (exit 2) for every command: the CLI's name is the same class, the segment
+    # and pacs commands' own classes are kinds of it
+    from vtkdicom_app.cli import _common as cli_common
+    from vtkdicom_app.net import cli as net_cli
+    from vtkdicom_app.segmentation import commands as seg_commands
+
+    assert cli_common.UsageError is errors.UsageError
+    assert issubclass(seg_commands._Usage, errors.UsageError) and issubclass(net_cli._UsageError, errors.UsageError)
     # control-flow signals, not library errors: ``except VtkDicomError`` lets them through
     for cls in (errors.Cancelled, errors.UsageError, errors.NotDicom, errors.NeedsPydicom, errors.MosaicError):
         assert not issubclass(cls, errors.VtkDicomError)

@@ -21,6 +21,8 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from vtkdicom_app import errors as _errors
+
 if TYPE_CHECKING:
     import numpy.typing as npt
 
@@ -57,8 +59,8 @@ __all__ = [
 ]
 
 
-class UsageError(Exception):
-    """A command line that cannot work, found before any slow work: exit 2, one line."""
+# the one usage error (exit 2): errors.UsageError, named here too for the commands
+UsageError = _errors.UsageError
 
 
 class ImageFormat(enum.Enum):

@@ -16,6 +16,7 @@ import os
 import sys
 from typing import Any
 
+from vtkdicom_app.errors import UsageError
 from vtkdicom_app.net.config import RetrieveMethod, ServerConfig
 
 __all__ = ["add_pacs_parser", "cmd_pacs"]
@@ -23,8 +24,8 @@ __all__ = ["add_pacs_parser", "cmd_pacs"]
 _ACTIONS = ("echo", "find", "get")
 
 
-class _UsageError(Exception):
-    """Bad or conflicting options: exit code 2."""
+class _UsageError(UsageError):
+    """Bad or conflicting options: exit code 2 (the one :class:`~vtkdicom_app.errors.UsageError`)."""
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:

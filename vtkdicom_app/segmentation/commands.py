@@ -22,6 +22,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from vtkdicom_app.errors import UsageError
+
 __all__ = [
     "add_segment_parser",
     "run_segment",
@@ -38,8 +40,8 @@ _OUTPUTS = (".seg.nrrd", ".nrrd", ".nii.gz", ".nii", ".dcm")
 _MESH_OUTPUTS = (".stl", ".obj", ".ply", ".vtp", ".3mf", ".glb")
 
 
-class _Usage(Exception):
-    """A command line that cannot work (exit 2)."""
+class _Usage(UsageError):
+    """A command line that cannot work (exit 2): the one :class:`~vtkdicom_app.errors.UsageError`."""
 
 
 # ----------------------------------------------------------------------------- argument types
