@@ -43,3 +43,18 @@ def test_bad_files_name_the_file_and_the_preset(text: str, match: str) -> None:
 def test_builder_results_are_kept_in_file_order() -> None:
     text = _text([{"name": "b", "lower": 2}, {"name": "a", "lower": 1}])
     assert load_presets(PresetKind.SURFACE, lambda item: float(item["lower"]), text=text) == {"b": 2.0, "a": 1.0}
+
+
+def test_surface_presets_are_built_through_the_one_loader() -> None:
+    from vtkdicom_app import surface
+
+    presets = surface.load_surface_presets()
+    assert list(presets) == preset_names(PresetKind.SURFACE)
+    bone = presets["bone"]
+    assert isinstance(bone, surface.SurfacePreset) and len(bone.color) == 3 and 0.0 <= bone.reduce < 1.0
+    good = {"name": "x", "modality": "CT", "lower": 300, "upper": None, "smooth": 15, "reduce": 0.0, "color": [1, 1, 1], "description": ""}
+    assert load_presets(PresetKind.SURFACE, surface._surface_preset, text=_text([good]))["x"].lower == 300.0
+    with pytest.raises(VtkDicomError, match=r"surface_presets\.json: invalid preset 'x': reduce must be in \[0, 1\)"):
+        load_presets(PresetKind.SURFACE, surface._surface_preset, text=_text([{**good, "reduce": 1.5}]))
+    with pytest.raises(VtkDicomError, match=r"surface_presets\.json: invalid preset 'x': missing field 'smooth'"):
+        load_presets(PresetKind.SURFACE, surface._surface_preset, text=_text([{k: v for k, v in good.items() if k != "smooth"}]))

@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 from collections.abc import Callable
 from functools import lru_cache
-from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -121,30 +119,28 @@ def load_surface_presets() -> dict[str, SurfacePreset]:
     VtkDicomError
         The data file is malformed.
     """
-    text = resources.files("vtkdicom_app").joinpath("data/surface_presets.json").read_text(encoding="utf-8")
-    data = json.loads(text)
-    if data.get("schema") != "vtkdicom_app.surface_presets/1" or not isinstance(data.get("presets"), list):
-        raise VtkDicomError("surface_presets.json: unknown schema")
-    out: dict[str, SurfacePreset] = {}
-    for item in data["presets"]:
-        try:
-            preset = SurfacePreset(
-                name=str(item["name"]),
-                modality=str(item["modality"]),
-                lower=None if item["lower"] is None else float(item["lower"]),
-                upper=None if item["upper"] is None else float(item["upper"]),
-                smooth=int(item["smooth"]),
-                reduce=float(item["reduce"]),
-                color=tuple(float(c) for c in item["color"]),  # type: ignore[arg-type]
-                description=str(item["description"]),
-                inside_body=bool(item.get("inside_body", False)),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VtkDicomError(f"surface_presets.json: invalid preset {item!r}: {exc}") from exc
-        if not 0.0 <= preset.reduce < 1.0 or preset.smooth < 0 or len(preset.color) != 3:
-            raise VtkDicomError(f"surface_presets.json: preset {preset.name} out of range")
-        out[preset.name] = preset
-    return out
+    from vtkdicom_app.presets import PresetKind, load_presets
+
+    return load_presets(PresetKind.SURFACE, _surface_preset)
+
+
+def _surface_preset(item: dict[str, Any]) -> SurfacePreset:
+    """One surface preset from its JSON object (the preset loader's builder)."""
+    color = tuple(float(c) for c in item["color"])
+    preset = SurfacePreset(
+        name=str(item["name"]),
+        modality=str(item["modality"]),
+        lower=None if item["lower"] is None else float(item["lower"]),
+        upper=None if item["upper"] is None else float(item["upper"]),
+        smooth=int(item["smooth"]),
+        reduce=float(item["reduce"]),
+        color=(color[0], color[1], color[2]) if len(color) == 3 else color,  # type: ignore[arg-type]
+        description=str(item["description"]),
+        inside_body=bool(item.get("inside_body", False)),
+    )
+    if not 0.0 <= preset.reduce < 1.0 or preset.smooth < 0 or len(preset.color) != 3:
+        raise ValueError("reduce must be in [0, 1), smooth >= 0 and color three numbers")
+    return preset
 
 
 _signed_volume = signed_volume
