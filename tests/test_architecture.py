@@ -74,3 +74,17 @@ def test_gl_and_qt_modules_of_vtk_stay_in_rendering_and_app() -> None:
         if bad:
             offenders.append(f"{path.relative_to(ROOT)}: {bad}")
     assert not offenders, offenders
+
+
+def test_dicom_uids_are_named_in_one_place() -> None:
+    # the loader and the network code name every standard UID through vtkdicom_app.uids
+    # (the phantoms in testing/ write their own SOP classes on purpose: they are test data)
+    package = Path(__file__).resolve().parents[1] / "vtkdicom_app"
+    found = [
+        f"{path.relative_to(package)}:{n}"
+        for folder in ("io", "net")
+        for path in sorted((package / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if '"1.2.840.10008.' in line
+    ]
+    assert found == [], f"name these UIDs in vtkdicom_app/uids.py: {found}"

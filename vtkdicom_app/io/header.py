@@ -21,6 +21,7 @@ import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from vtkdicom_app import uids
 from vtkdicom_app.errors import NeedsPydicom, NotDicom  # defined in errors.py, re-exported here
 
 if TYPE_CHECKING:
@@ -42,10 +43,11 @@ __all__ = [
     "private_key",
 ]
 
-TS_IMPLICIT_LE = "1.2.840.10008.1.2"
-TS_EXPLICIT_LE = "1.2.840.10008.1.2.1"
-TS_DEFLATED = "1.2.840.10008.1.2.1.99"
-TS_EXPLICIT_BE = "1.2.840.10008.1.2.2"
+# the transfer syntaxes this reader tells apart (named in uids.py, short names kept here)
+TS_IMPLICIT_LE = uids.IMPLICIT_VR_LITTLE_ENDIAN
+TS_EXPLICIT_LE = uids.EXPLICIT_VR_LITTLE_ENDIAN
+TS_DEFLATED = uids.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+TS_EXPLICIT_BE = uids.EXPLICIT_VR_BIG_ENDIAN
 NATIVE_LE_SYNTAXES = frozenset({TS_IMPLICIT_LE, TS_EXPLICIT_LE})
 
 _PIXEL_DATA = 0x7FE00010

@@ -40,20 +40,7 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-_NON_IMAGE_PREFIXES = (
-    "1.2.840.10008.5.1.4.1.1.88.",  # structured reports
-    "1.2.840.10008.5.1.4.1.1.11.",  # presentation states
-    "1.2.840.10008.5.1.4.1.1.9.",  # waveforms
-    "1.2.840.10008.5.1.4.1.1.104.",  # encapsulated documents
-    "1.2.840.10008.5.1.4.1.1.66",  # registration, fiducials, segmentation
-    "1.2.840.10008.5.1.4.1.1.481.3",  # RT structure set (and later RT objects without images)
-    "1.2.840.10008.5.1.4.1.1.481.4",
-    "1.2.840.10008.5.1.4.1.1.481.5",
-    "1.2.840.10008.5.1.4.1.1.481.6",
-    "1.2.840.10008.5.1.4.1.1.481.7",
-    "1.2.840.10008.5.1.4.1.1.481.8",
-    "1.2.840.10008.5.1.4.1.1.481.9",
-)
+_NON_IMAGE_PREFIXES = uids.NON_IMAGE_SOP_PREFIXES
 
 
 def is_image_sop_class(uid: str) -> bool:
