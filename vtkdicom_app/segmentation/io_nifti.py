@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 
 from vtkdicom_app.atomic import atomic_path
+from vtkdicom_app.geometry import LPS_TO_RAS
 from vtkdicom_app.segmentation.geometry import Geometry, embed
 from vtkdicom_app.segmentation.io_nrrd import SegmentationFileError, _positive
 from vtkdicom_app.segmentation.model import SegmentationModel
 
 __all__ = ["save_nifti", "load_nifti", "color_table_path"]
 
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+_LPS_TO_RAS = LPS_TO_RAS  # geometry.LPS_TO_RAS, the one home of the flip
 
 
 def color_table_path(path: str | os.PathLike[str]) -> Path:

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from vtkdicom_app.atomic import atomic_path
+from vtkdicom_app.geometry import LPS_TO_RAS
 from vtkdicom_app.segmentation.geometry import Box, Geometry, SegmentationError, embed
 from vtkdicom_app.segmentation.model import SegmentationModel
 
@@ -63,7 +64,7 @@ _NRRD_FIELDS = {
     "block size", "blocksize", "number",
 }  # fmt: skip
 _VISIBLE_TAG = "vtkdicom_app.Visible"
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+_LPS_TO_RAS = LPS_TO_RAS  # geometry.LPS_TO_RAS, the one home of the flip
 
 
 class SegmentationFileError(SegmentationError):
