@@ -126,7 +126,6 @@ def load_surface_presets() -> dict[str, SurfacePreset]:
 
 def _surface_preset(item: dict[str, Any]) -> SurfacePreset:
     """One surface preset from its JSON object (the preset loader's builder)."""
-    color = tuple(float(c) for c in item["color"])
     preset = SurfacePreset(
         name=str(item["name"]),
         modality=str(item["modality"]),
@@ -134,7 +133,7 @@ def _surface_preset(item: dict[str, Any]) -> SurfacePreset:
         upper=None if item["upper"] is None else float(item["upper"]),
         smooth=int(item["smooth"]),
         reduce=float(item["reduce"]),
-        color=(color[0], color[1], color[2]) if len(color) == 3 else color,  # type: ignore[arg-type]
+        color=tuple(float(c) for c in item["color"]),  # type: ignore[arg-type]
         description=str(item["description"]),
         inside_body=bool(item.get("inside_body", False)),
     )

@@ -216,7 +216,7 @@ class SegmentEditorPanel(QtWidgets.QWidget):
         # an LPS box (threshold inside it, crop to it); starts as the volume's extent
         g = self._group("box")
         self.use_box = QtWidgets.QCheckBox("only inside a box (LPS mm)")
-        self.use_box.toggled.connect(lambda _v: self._box_changed())
+        self.use_box.toggled.connect(self._box_toggled)
         g.form.addRow("", self.use_box)
         self.box_spins: list[QtWidgets.QDoubleSpinBox] = []
         for name in ("x0", "y0", "z0", "x1", "y1", "z1"):
@@ -300,15 +300,18 @@ class SegmentEditorPanel(QtWidgets.QWidget):
         self.upper_spin.setEnabled(upper is not None)
         self._option(threshold_lower=self.lower_spin.value(), threshold_upper=upper)
 
-    def _box_changed(self) -> None:
-        if not self.use_box.isChecked():
+    def _box_toggled(self, checked: bool) -> None:
+        """Box on: it starts as the volume's extent; off: no box."""
+        volume = self.state.volume
+        if checked and volume is not None:
+            corners = volume.corners
+            self._option(box=(*corners.min(axis=0).tolist(), *corners.max(axis=0).tolist()))
+        else:
             self._option(box=None)
-            return
-        values = [s.value() for s in self.box_spins]
-        if all(v == 0.0 for v in values) and self.state.volume is not None:  # first use: the volume's extent
-            corners = self.state.volume.corners
-            values = [*corners.min(axis=0), *corners.max(axis=0)]
-        self._option(box=tuple(float(v) for v in values))
+
+    def _box_changed(self) -> None:
+        if self.use_box.isChecked():
+            self._option(box=tuple(s.value() for s in self.box_spins))
 
     def add_segment(self) -> None:
         """Add an empty segment (the volume's segmentation is made on the first one)."""

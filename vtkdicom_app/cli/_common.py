@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from vtkdicom_app import errors as _errors
+from vtkdicom_app.errors import UsageError  # the one usage error (exit 2), named here for the commands
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -57,10 +57,6 @@ __all__ = [
     "read_any",
     "load_for",
 ]
-
-
-# the one usage error (exit 2): errors.UsageError, named here too for the commands
-UsageError = _errors.UsageError
 
 
 class ImageFormat(enum.Enum):

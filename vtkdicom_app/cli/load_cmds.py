@@ -138,7 +138,7 @@ def print_info(path: Any, scanned: Any, series: Sequence[Any], volume: Any = Non
             print(f"    4D        {s.n_frames} frames along {s.fourth_axis}: {values} (vda.load_sequence / --frame N)")
         if not s.geometry_known:
             print("    geometry  UNKNOWN (no ImagePositionPatient/ImageOrientationPatient)")
-        for seg in getattr(s, "segmentations", ()):
+        for seg in s.segmentations:
             print(f"    segmented {os.path.basename(seg)} (DICOM SEG of this series: export-mesh --segmentation)")
         for w in s.warnings:
             print(f"    warning   {w}")

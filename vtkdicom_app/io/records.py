@@ -40,12 +40,9 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-_NON_IMAGE_PREFIXES = uids.NON_IMAGE_SOP_PREFIXES
-
-
 def is_image_sop_class(uid: str) -> bool:
     """True for storage SOP classes whose instances hold an image (CT, MR, PET, RT dose...)."""
-    return uid.startswith(uids.STORAGE_PREFIX) and not uid.startswith(_NON_IMAGE_PREFIXES)
+    return uid.startswith(uids.STORAGE_PREFIX) and not uid.startswith(uids.NON_IMAGE_SOP_PREFIXES)
 
 
 @dataclasses.dataclass(slots=True)

@@ -27,7 +27,6 @@ from vtkdicom_app.segmentation.model import SegmentationModel
 
 __all__ = ["save_nifti", "load_nifti", "color_table_path"]
 
-_LPS_TO_RAS = LPS_TO_RAS  # geometry.LPS_TO_RAS, the one home of the flip
 
 
 def color_table_path(path: str | os.PathLike[str]) -> Path:
@@ -73,8 +72,8 @@ def save_nifti(model: SegmentationModel, path: str | os.PathLike[str], *, color_
         )
     geo = model.geometry
     affine = np.eye(4)
-    affine[:3, :3] = _LPS_TO_RAS @ geo.affine[:3, :3]
-    affine[:3, 3] = _LPS_TO_RAS @ np.asarray(geo.origin)
+    affine[:3, :3] = LPS_TO_RAS @ geo.affine[:3, :3]
+    affine[:3, 3] = LPS_TO_RAS @ np.asarray(geo.origin)
     img = nib.Nifti1Image(np.ascontiguousarray(labels.transpose(2, 1, 0)), affine)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
@@ -145,8 +144,8 @@ def load_nifti(path: str | os.PathLike[str], *, reference: Any = None) -> Segmen
         data = data.astype(np.int64)
     ras = np.asarray(img.affine, dtype=np.float64)
     lps = np.eye(4)
-    lps[:3, :3] = _LPS_TO_RAS @ ras[:3, :3]
-    lps[:3, 3] = _LPS_TO_RAS @ ras[:3, 3]
+    lps[:3, :3] = LPS_TO_RAS @ ras[:3, :3]
+    lps[:3, 3] = LPS_TO_RAS @ ras[:3, 3]
     arrays, lps = _positive([np.ascontiguousarray(data.transpose(2, 1, 0))], lps)
     labels = arrays[0]
     file_geo = Geometry.from_affine(labels.shape, lps)

@@ -64,7 +64,6 @@ _NRRD_FIELDS = {
     "block size", "blocksize", "number",
 }  # fmt: skip
 _VISIBLE_TAG = "vtkdicom_app.Visible"
-_LPS_TO_RAS = LPS_TO_RAS  # geometry.LPS_TO_RAS, the one home of the flip
 
 
 class SegmentationFileError(SegmentationError):
@@ -262,8 +261,8 @@ def load_seg_nrrd(
     space = str(header.get("space", "left-posterior-superior")).lower()
     origin = np.asarray(header.get("space origin", np.zeros(3)), float)
     if space in ("right-anterior-superior", "ras"):
-        rows = rows @ _LPS_TO_RAS
-        origin = _LPS_TO_RAS @ origin
+        rows = rows @ LPS_TO_RAS
+        origin = LPS_TO_RAS @ origin
     elif space not in ("left-posterior-superior", "lps"):
         raise SegmentationFileError(f"{name}: space {space!r} is not supported; Slicer writes left-posterior-superior")
     if rows.shape != (3, 3) or not np.all(np.isfinite(rows)):
