@@ -316,6 +316,48 @@ def test_frames_of_a_sequence_keep_the_crosshair_and_window(tmp_path: Path) -> N
         state.set_frame(1.5)
 
 
+def test_cine_plays_the_frames_of_a_sequence_and_stops_on_a_new_volume(tmp_path: Path, vol: vda.Volume) -> None:
+    from vtkdicom_app.phantom import SequenceKind, write_sequence
+    from vtkdicom_app.viewer_state import Cine
+
+    res = write_sequence(tmp_path / "beat", kind=SequenceKind.TIME, frames=3, rows=16, columns=16, slices=8, pixel_spacing=(4.0, 4.0), slice_spacing=4.0)
+    seq = vda.load_sequence(res.outdir)
+    state = ViewerState()
+    state.set_volume(seq[0], sequence=seq)
+    assert state.cine == Cine(False, 8.0, None)  # a sequence plays its frames
+    rec = Recorder(state)
+    state.set_cine(playing=True, fps=20.0)
+    assert state.cine.playing and state.cine.interval_ms == 50 and rec.names() == [StateEvent.CINE]
+    for expected in (1, 2, 0):  # the last frame wraps to the first
+        state.cine_step()
+        assert state.frame == expected
+    with pytest.raises(ValueError, match="0.5..60 fps"):
+        state.set_cine(fps=0.0)
+    assert state.cine.fps == 20.0  # a refused change changes nothing
+    rec.clear()
+    state.set_volume(vol)  # a plain volume: the cine stops and plays a view's slices
+    assert state.cine == Cine(False, 20.0, Plane.AXIAL) and rec.names()[0] is StateEvent.CINE
+    with pytest.raises(ValueError, match="no frames"):
+        state.set_cine(view=None)
+
+
+def test_cine_of_a_view_walks_its_slices_and_wraps(state: ViewerState, vol: vda.Volume) -> None:
+    from vtkdicom_app.mpr import position_range
+
+    state.set_cine(view="coronal", playing=True)
+    lo, hi = position_range(vol, Plane.CORONAL)
+    state.set_crosshair((0.0, hi - 0.25, 0.0))
+    z = state.crosshair[2]
+    state.cine_step()  # the last slice: clamped there
+    assert state.crosshair[1] == pytest.approx(hi) and state.crosshair[2] == z
+    state.cine_step()  # then back to the first
+    assert state.crosshair[1] == pytest.approx(lo)
+    state.cine_step()
+    assert state.crosshair[1] == pytest.approx(lo + 1.5)  # one true slice step (1.5 mm pixels)
+    with pytest.raises(ValueError, match="unknown|plane|view"):
+        state.set_cine(view="diagonal")
+
+
 # ----------------------------------------------------------------------------- threads
 def test_a_setter_called_off_the_owner_thread_raises_and_changes_nothing(state: ViewerState) -> None:
     rec = Recorder(state)

@@ -110,6 +110,7 @@ from vtkdicom_app.volume import Volume, VolumeSequence
 
 __all__ = [
     "BRUSH_RADIUS_RANGE",
+    "CINE_FPS_RANGE",
     "INTERACTIVE_TOOLS",
     "MAX_RECENT",
     "SLAB_MAX_MM",
@@ -118,6 +119,7 @@ __all__ = [
     "Event",
     "EventEmitter",
     "AnnotationOptions",
+    "Cine",
     "IslandAction",
     "Layout",
     "LayoutState",
@@ -144,6 +146,8 @@ VOLUME_OPACITY_RANGE = (0.0, 3.0)
 """Volume rendering opacity scale, clamped."""
 MAX_RECENT = 10
 """Entries kept in the recent-paths list."""
+CINE_FPS_RANGE = (0.5, 60.0)
+"""Slowest and fastest cine, in steps per second."""
 BRUSH_RADIUS_RANGE = (0.1, 100.0)
 """Paint/erase brush radius (mm), clamped."""
 
@@ -195,13 +199,17 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return out
 
 
+class _Keep:
+    """Marker of a keyword left out (where None is a value: ``set_cine(view=None)``)."""
+
+
 class StateEvent(enum.Enum):
     """What changed; the value an :class:`Event` carries is given for each."""
 
     SERIES = "series"
     """tuple of SeriesInfo: the last scan (the series browser)."""
     VOLUME = "volume"
-    """Volume or None: a new volume; crosshair, window, views, slabs and surfaces were reset."""
+    """Volume or None: a new volume; crosshair, window, views, slabs and surfaces were reset, the cine stopped."""
     FRAME = "frame"
     """int: the frame of the sequence shown (``state.volume`` is that frame's volume)."""
     CROSSHAIR = "crosshair"
@@ -248,6 +256,8 @@ class StateEvent(enum.Enum):
     """AnnotationOptions: whether the slice views show their corner texts, and patient information in them."""
     MEASURE_POINTS = "measure_points"
     """tuple of numpy.ndarray: the points placed so far of the measurement being made; key: its view or None."""
+    CINE = "cine"
+    """Cine: playing or not, its speed and what it plays (the frames of a 4D series or one view's slices)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -361,6 +371,40 @@ class Slab:
             raise ValueError(f"a {thickness:g} mm slab needs a mode: mip, minip or mean")
         object.__setattr__(self, "thickness_mm", min(SLAB_MAX_MM, thickness))
         object.__setattr__(self, "mode", mode)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cine:
+    """The cine player: the frames of a 4D series, or the slices of one view, at a rate.
+
+    Attributes
+    ----------
+    playing : bool
+    fps : float
+        Steps per second, in :data:`CINE_FPS_RANGE`.
+    view : Plane or None
+        None: the frames of the sequence; a Plane: that view's slices (its crosshair coordinate
+        moves one true slice step per tick and wraps from the last slice to the first).
+    """
+
+    playing: bool = False
+    fps: float = 8.0
+    view: Plane | None = None
+
+    def __post_init__(self) -> None:
+        fps = _finite(self.fps, "cine speed (fps)")
+        lo, hi = CINE_FPS_RANGE
+        if not lo <= fps <= hi:
+            raise ValueError(f"cine speed must be {lo:g}..{hi:g} fps, got {self.fps!r}")
+        object.__setattr__(self, "fps", fps)
+        object.__setattr__(self, "playing", bool(self.playing))
+        if self.view is not None:
+            object.__setattr__(self, "view", _plane(self.view))
+
+    @property
+    def interval_ms(self) -> int:
+        """Milliseconds between two steps (the widget's timer interval)."""
+        return max(1, round(1000.0 / self.fps))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -729,6 +773,7 @@ class ViewerState:
         self._layout = LayoutState()
         self._volume_look = VolumeLook()
         self._recent: tuple[str, ...] = ()
+        self._cine = Cine()
         # where a drag began (transient: not state, no events)
         self._wl_anchor: WindowLevel | None = None
         self._pan_anchor: dict[Plane, tuple[float, float]] = {}
@@ -844,6 +889,11 @@ class ViewerState:
         return self._volume_look
 
     @property
+    def cine(self) -> Cine:
+        """The cine player's setting."""
+        return self._cine
+
+    @property
     def recent(self) -> tuple[str, ...]:
         """Recently opened paths, newest first."""
         return self._recent
@@ -934,6 +984,10 @@ class ViewerState:
         modality = vol.modality
         self._volume_look = VolumeLook("ct-bone" if modality in ("CT", "") else "mr-default")
         self._wl_anchor, self._pan_anchor = None, {}
+        cine = Cine(False, self._cine.fps, None if sequence is not None else (self._cine.view or Plane.AXIAL))
+        if cine != self._cine:  # a new volume stops the cine; frames only where there are frames
+            self._cine = cine
+            self._emit(StateEvent.CINE, cine)
         self._drop_segmentation()  # segments belong to the volume's grid
         self._set_measure_points((), None)
         self._measurements.clear()  # measurements belong to the patient space of the volume
@@ -955,6 +1009,48 @@ class ViewerState:
         if self._segmentation is not None:  # the frames share one grid: the tools read this frame's values
             self._segmentation.volume = self._volume
         self._emit(StateEvent.FRAME, frame)
+
+    def set_cine(self, *, playing: bool | None = None, fps: float | None = None, view: Plane | str | None | type[_Keep] = _Keep) -> None:
+        """Start or stop the cine, set its speed or what it plays (emits CINE when it changed).
+
+        Parameters
+        ----------
+        playing : bool, optional
+        fps : float, optional
+            In :data:`CINE_FPS_RANGE`.
+        view : Plane, str or None, optional
+            None: the frames of the 4D series; a view: its slices. Left out: unchanged.
+
+        Raises
+        ------
+        ValueError
+            A speed out of range, an unknown view, playing with nothing loaded, or the frames
+            of a volume that has none.
+        """
+        self._check_thread()
+        target = self._cine.view if view is _Keep else (None if view is None else _plane(view))
+        cine = Cine(self._cine.playing if playing is None else playing, self._cine.fps if fps is None else fps, target)
+        if cine.playing:
+            self._need_volume("play a cine")
+        if cine.view is None and self._sequence is None and (cine.playing or view is not _Keep):
+            raise ValueError("this volume has no frames: play one view's slices instead (axial, coronal or sagittal)")
+        if cine != self._cine:
+            self._cine = cine
+            self._emit(StateEvent.CINE, cine)
+
+    def cine_step(self) -> None:
+        """One tick of the cine: the next frame, or the view's next slice (the last wraps to the first)."""
+        self._check_thread()
+        vol = self._need_volume("play a cine")
+        plane = self._cine.view
+        if plane is None:
+            self.set_frame(self._frame + 1)
+            return
+        here = self._crosshair
+        moved = step_point(vol, here, plane, 1, clamp=True)
+        if np.allclose(moved, here):  # at the last slice: back to the first
+            moved = step_point(vol, here, plane, -(max(vol.dimensions) + 1), clamp=True)
+        self.set_crosshair(moved)
 
     def add_recent(self, path: str) -> None:
         """Put a path first in the recent list (at most :data:`MAX_RECENT`; emits RECENT)."""

@@ -234,7 +234,26 @@ def test_frames_of_a_sequence_step_and_play(window: MainWindow, tmp_path: Path, 
     window.frames_panel.play_button.setChecked(True)
     qtbot.waitUntil(lambda: window.state.frame != 1, timeout=3000)
     window.frames_panel.play_button.setChecked(False)
-    assert not window.frames_panel.timer.isActive()
+    assert not window.frames_panel.timer.isActive() and not window.state.cine.playing
+
+
+def test_cine_plays_a_views_slices_on_a_3d_volume(window: MainWindow, phantom_factory: Any, qtbot: Any) -> None:
+    """The Cine dock on a plain volume: pick a view, play, and its slice walks (the other views follow)."""
+    _open(window, phantom_factory(rows=32, columns=32, slices=16).outdir)
+    panel = window.frames_panel
+    assert window.frames_dock.isVisible() and not panel.slider.isEnabled()  # no frames to slide through
+    assert not panel.target.model().item(0).isEnabled()  # "Frames" is offered only for 4D series
+    panel.target.setCurrentIndex(panel.target.findData(Plane.SAGITTAL))
+    panel.target.activated.emit(panel.target.currentIndex())
+    assert window.state.cine.view is Plane.SAGITTAL
+    panel.fps.setValue(30.0)
+    x0 = float(window.state.crosshair[0])
+    window.toggle_cine()  # View > Play / pause cine
+    assert panel.play_button.isChecked() and panel.timer.isActive() and panel.timer.interval() == 33
+    qtbot.waitUntil(lambda: abs(float(window.state.crosshair[0]) - x0) > 1.0, timeout=3000)
+    assert window.panes[Plane.SAGITTAL].view.slice is not None
+    window.toggle_cine()
+    assert not panel.timer.isActive() and panel.play_button.text() == "Play"
 
 
 @pytest.mark.parametrize("kind", ["mosaic", "instance-only"])

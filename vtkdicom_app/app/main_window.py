@@ -212,6 +212,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view.addAction("1 x 3 + 3D", lambda: self.set_layout(Layout.ROW_PLUS_3D), QtGui.QKeySequence("Ctrl+2"))
         view.addAction("3D only", lambda: self.toggle_maximised(None), QtGui.QKeySequence("Ctrl+3"))
         view.addAction("Reset zoom and pan", lambda: self.state.reset_view(), QtGui.QKeySequence("Ctrl+0"))
+        view.addAction("Play / pause &cine", self.toggle_cine, QtGui.QKeySequence("Ctrl+P"))
         view.addSeparator()
         hide = view.addAction("Hide &patient information")
         corners = view.addAction("Corner &annotations")
@@ -268,7 +269,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.measurement_dock = self._dock("Measurements", self.measurement_panel, right)
         self.tabifyDockWidget(surfaces_dock, self.measurement_dock)
         surfaces_dock.raise_()
-        self.frames_dock = self._dock("Frames", self.frames_panel, bottom)
+        self.frames_dock = self._dock("Cine", self.frames_panel, bottom)
         self.frames_dock.hide()
 
     def _dock(self, title: str, widget: QtWidgets.QWidget, area: Any) -> QtWidgets.QDockWidget:
@@ -347,7 +348,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _show_volume(self) -> None:
         vol = self.state.volume
         assert vol is not None
-        self.frames_dock.setVisible(self.state.sequence is not None)
+        self.frames_dock.setVisible(True)  # frames of a 4D series, or any view's slices
         if self.scene is not None:
             self.view3d.GetRenderWindow().RemoveRenderer(self.scene.renderer)
             if self.scene._marker_renderer is not None:
@@ -791,6 +792,13 @@ class MainWindow(QtWidgets.QMainWindow):
             if menu is not None:
                 walk(menu, top.text().replace("&", ""))
         return rows + list(VIEW_INPUT)
+
+    def toggle_cine(self) -> None:
+        """View > Play / pause cine (Ctrl+P): the frames of a 4D series, else the chosen view's slices."""
+        if self.state.volume is None:
+            self.show_error("load a series first")
+            return
+        self.state.set_cine(playing=not self.state.cine.playing)
 
     def show_shortcuts(self) -> QtWidgets.QDialog:
         """Help > Keyboard shortcuts: a table of :meth:`shortcuts`."""

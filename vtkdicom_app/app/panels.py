@@ -15,9 +15,9 @@ from PyQt5 import QtCore, QtGui, QtWidgets
 
 from vtkdicom_app.app.model import ViewerModel
 from vtkdicom_app.measurements import MeasurementError, outline
-from vtkdicom_app.mpr import Plane, SlabMode
+from vtkdicom_app.mpr import ORTHOGONAL_PLANES, Plane, SlabMode
 from vtkdicom_app.rendering import load_volume_presets
-from vtkdicom_app.viewer_state import SLAB_MAX_MM, VOLUME_OPACITY_RANGE, VOLUME_SHIFT_RANGE, Event, MeasureTool, StateEvent, ViewerState
+from vtkdicom_app.viewer_state import CINE_FPS_RANGE, SLAB_MAX_MM, VOLUME_OPACITY_RANGE, VOLUME_SHIFT_RANGE, Event, MeasureTool, StateEvent, ViewerState
 
 __all__ = ["FramesPanel", "MeasurementPanel", "SeriesPanel", "SlabPanel", "SurfacePanel", "VolumeRenderingPanel", "WindowLevelPanel", "listen"]
 
@@ -325,48 +325,74 @@ class SurfacePanel(_Panel):
 
 
 class FramesPanel(_Panel):
-    """The frames of a 4D series: slider, play/pause and speed."""
+    """The cine player: the frames of a 4D series (slider) or one view's slices, play/pause and speed.
 
-    EVENTS = frozenset({StateEvent.VOLUME, StateEvent.FRAME})
+    The timer is the panel's only clock: each tick calls :meth:`ViewerState.cine_step`; what
+    plays, whether it plays and how fast live in :attr:`ViewerState.cine`.
+    """
+
+    EVENTS = frozenset({StateEvent.VOLUME, StateEvent.FRAME, StateEvent.CINE})
+    FRAMES = "Frames"
 
     def __init__(self, state: ViewerState, frame_text: Callable[[], str]) -> None:
         super().__init__(state)
         self._frame_text = frame_text
         row = QtWidgets.QHBoxLayout(self)
+        self.target = QtWidgets.QComboBox()
+        self.target.addItem(self.FRAMES, None)
+        for plane in ORTHOGONAL_PLANES:
+            self.target.addItem(plane.value.capitalize(), plane)
+        self.target.activated.connect(self._target_chosen)
         self.play_button = QtWidgets.QPushButton("Play")
         self.play_button.setCheckable(True)
-        self.play_button.toggled.connect(self._play_toggled)
+        self.play_button.toggled.connect(lambda on: self._call(lambda: state.set_cine(playing=on)))
         self.slider = slider(0, 0, 0)
         self.slider.valueChanged.connect(self._slid)
-        self.fps = double_spin(0.5, 60.0, 8.0, suffix=" fps")
-        self.fps.valueChanged.connect(lambda v: self.timer.setInterval(int(1000 / v)))
+        lo, hi = CINE_FPS_RANGE
+        self.fps = double_spin(lo, hi, state.cine.fps, suffix=" fps")
+        self.fps.valueChanged.connect(lambda v: self._call(lambda: state.set_cine(fps=v)))
         self.label = QtWidgets.QLabel("")
-        for w in (self.play_button, self.slider, self.fps, self.label):
+        for w in (self.target, self.play_button, self.slider, self.fps, self.label):
             row.addWidget(w)
         self.timer = QtCore.QTimer(self)
-        self.timer.setInterval(125)
-        self.timer.timeout.connect(self._next)
+        self.timer.timeout.connect(self._tick)
+        self.show_state()
+
+    def _call(self, change: Callable[[], None]) -> None:
+        try:
+            change()
+        except ValueError:  # e.g. play with nothing loaded: the controls show the state again
+            self.show_state()
+
+    def _target_chosen(self, index: int) -> None:
+        self._call(lambda: self.state.set_cine(view=self.target.itemData(index)))
 
     def _slid(self, value: int) -> None:
         if self.state.sequence is not None:
             self.state.set_frame(value)
 
-    def _next(self) -> None:
-        if self.state.sequence is not None:
-            self.state.set_frame(self.state.frame + 1)
-
-    def _play_toggled(self, on: bool) -> None:
-        self.play_button.setText("Pause" if on else "Play")
-        if on:
-            self.timer.start()
-        else:
-            self.timer.stop()
+    def _tick(self) -> None:
+        if self.state.volume is not None:
+            self.state.cine_step()
 
     def show_state(self, event: Event | None = None) -> None:  # noqa: D102
-        seq = self.state.sequence
-        if event is not None and event.name is StateEvent.VOLUME:
-            self.play_button.setChecked(False)
+        seq, cine = self.state.sequence, self.state.cine
+        self.play_button.blockSignals(True)
+        self.play_button.setChecked(cine.playing)
+        self.play_button.blockSignals(False)
+        self.fps.blockSignals(True)
+        self.fps.setValue(cine.fps)
+        self.fps.blockSignals(False)
+        self.play_button.setText("Pause" if cine.playing else "Play")
+        self.target.setCurrentIndex(max(0, self.target.findData(cine.view)))
+        self.target.model().item(0).setEnabled(seq is not None)  # type: ignore[attr-defined]
+        self.timer.setInterval(cine.interval_ms)
+        if cine.playing and not self.timer.isActive():
+            self.timer.start()
+        elif not cine.playing:
+            self.timer.stop()
         self.slider.blockSignals(True)
+        self.slider.setEnabled(seq is not None)
         self.slider.setRange(0, 0 if seq is None else len(seq) - 1)
         self.slider.setValue(self.state.frame)
         self.slider.blockSignals(False)

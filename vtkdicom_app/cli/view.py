@@ -312,6 +312,7 @@ def check_render(args: argparse.Namespace) -> None:
 
 def run_render(args: argparse.Namespace) -> int:
     """``vtkdicom-app render``."""
+    from vtkdicom_app.geometry import as_enum
     from vtkdicom_app.rendering import View, VolumeScene, write_gif
 
     fmt = None if args.orbit is not None else ImageFormat.from_path(args.output, (*RASTER_FORMATS, ImageFormat.GIF), "-o")
@@ -334,7 +335,7 @@ def run_render(args: argparse.Namespace) -> int:
         mapper=args.mapper,
         size=args.size,
     )
-    scene.set_view(View[args.view.upper()])
+    scene.set_view(as_enum(View, args.view))
     if args.cine:
         from vtkdicom_app.io.loader import load_sequence
 

@@ -135,10 +135,12 @@ def lps_layer_affine(
     """
     import numpy as np
 
-    m = np.asarray(direction, dtype=np.float64).reshape(3, 3) @ np.diag(np.asarray(spacing, dtype=np.float64))
+    from vtkdicom_app.geometry import affine as lps_affine
+
+    m = lps_affine(origin, spacing, direction)  # (i, j, k, 1) -> LPS
     rev = np.eye(3)[::-1]
-    a = rev @ m @ rev  # data (k, j, i) -> world (z, y, x)
-    t = rev @ np.asarray(origin, dtype=np.float64)
+    a = rev @ m[:3, :3] @ rev  # data (k, j, i) -> world (z, y, x)
+    t = rev @ m[:3, 3]
     perm = [0, 1, 2]
     if reorient:
         weight = np.abs(a) / np.linalg.norm(a, axis=0)

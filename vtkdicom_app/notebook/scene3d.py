@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from vtkdicom_app.geometry import as_enum
 from vtkdicom_app.rendering import View, VolumeScene, load_volume_presets
 from vtkdicom_app.volume import Volume
 
@@ -167,7 +168,7 @@ class Scene3D:
 
     def set_view(self, view: View | str) -> None:
         """A standard camera: anterior, posterior, left, right, superior or inferior."""
-        self.scene.set_view(view if isinstance(view, View) else View[str(view).upper()])
+        self.scene.set_view(as_enum(View, view))
 
     def rotate(self, azimuth: float = 0.0, elevation: float = 0.0) -> None:
         """Turn the camera about the view-up (azimuth) and the horizontal axis (elevation), degrees."""

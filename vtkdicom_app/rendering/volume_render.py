@@ -31,7 +31,7 @@ import numpy as np
 
 from vtkdicom_app.atomic import atomic_path
 from vtkdicom_app.errors import ColourVolumeError, VtkDicomError
-from vtkdicom_app.geometry import sampled_percentiles
+from vtkdicom_app.geometry import as_enum, sampled_percentiles
 from vtkdicom_app.presets import PresetKind, load_presets
 from vtkdicom_app.volume import Volume
 
@@ -523,7 +523,7 @@ class VolumeScene:
     # ------------------------------------------------------------------ camera & frames
     def set_view(self, view: View | str) -> None:
         """Place the camera for a standard view of the whole volume."""
-        v = View[view.upper()] if isinstance(view, str) else view
+        v = as_enum(View, view)
         direction, up = (np.asarray(x, float) for x in v.value)
         corners = self.vol.index_to_patient(
             np.array([[i, j, k] for i in (0, self.vol.dimensions[0] - 1) for j in (0, self.vol.dimensions[1] - 1) for k in (0, self.vol.dimensions[2] - 1)])
