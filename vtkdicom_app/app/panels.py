@@ -385,7 +385,10 @@ class FramesPanel(_Panel):
         self.fps.blockSignals(False)
         self.play_button.setText("Pause" if cine.playing else "Play")
         self.target.setCurrentIndex(max(0, self.target.findData(cine.view)))
-        self.target.model().item(0).setEnabled(seq is not None)  # type: ignore[attr-defined]
+        model = self.target.model()
+        frames = model.item(0) if isinstance(model, QtGui.QStandardItemModel) else None
+        if frames is not None:
+            frames.setEnabled(seq is not None)  # "Frames" only for a 4D series
         self.timer.setInterval(cine.interval_ms)
         if cine.playing and not self.timer.isActive():
             self.timer.start()
