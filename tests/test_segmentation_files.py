@@ -519,3 +519,42 @@ def test_segment_follows_the_command_lines_warnings_policy(phantom: SegPhantom, 
     err = capsys.readouterr().err
     gap = [line for line in err.splitlines() if line.startswith("warning:") and "spacing" in line.lower()]
     assert len(gap) == 1, err  # printed once
+
+
+def test_segment_is_a_command_checked_before_loading(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``segment`` goes through the CLI's one contract: shared parents (``--memory-limit``, ``-q``
+    after the command), usage errors exit 2 before any loading (a missing PATH is never read)."""
+    from vtkdicom_app import cli
+    from vtkdicom_app.io import loader
+
+    (tmp_path / "dir.nii").mkdir()
+    opened: list[str] = []
+    monkeypatch.setattr(loader, "load", lambda *a, **k: opened.append(str(a)) or pytest.fail("loaded before the check"))
+    missing = str(tmp_path / "no-such-study")
+    for extra, message in (
+        (["-o", str(tmp_path / "x.stl")], "a segmentation is saved as"),
+        (["-o", str(tmp_path / "x.seg.nrrd"), "--largest", "--min-island", "5"], "give one of them"),
+        (["-o", str(tmp_path / "x.seg.nrrd"), "--name", " "], "non-empty name"),
+        (["-o", str(tmp_path / "dir.nii"), "--memory-limit", "2GB"], "is a folder"),
+    ):
+        assert cli.main(["segment", missing, *extra, "-q"]) == 2, extra
+        err = capsys.readouterr().err
+        assert err.startswith("vtkdicom-app segment: error: ") and message in err and err.count("\n") == 1
+    assert opened == []
+    assert "segment" in cli.build_parser().format_help()
+
+
+def test_default_threshold_is_300_hu_on_ct_and_otsu_on_mr(phantom: SegPhantom) -> None:
+    """One rule for 'no threshold given', shared by ``segment`` and ``extract_surface``."""
+    import dataclasses as dc
+
+    import vtkdicom_app as vda
+    from vtkdicom_app.errors import ModalityWarning
+    from vtkdicom_app.surface import DEFAULT_THRESHOLD, default_threshold, otsu_threshold
+
+    ct = vda.load(phantom.folder)
+    assert default_threshold(ct) == DEFAULT_THRESHOLD
+    mr = dc.replace(ct, modality="MR")  # the same voxels, labelled MR
+    with pytest.warns(ModalityWarning, match="no Hounsfield scale"):
+        value = default_threshold(mr)
+    assert value == pytest.approx(otsu_threshold(ct.array, exclude=ct.padding_value)) and value != DEFAULT_THRESHOLD

@@ -61,6 +61,7 @@ __all__ = [
     "mesh_to_arrays",
     "arrays_to_mesh",
     "otsu_threshold",
+    "default_threshold",
     "decimate",
     "inside_body_mask",
     "ModalityWarning",
@@ -569,6 +570,27 @@ def _threshold_choice(threshold: float | str | Threshold | None) -> float | Thre
 
 
 _NO_HU_MODALITIES = ("MR", "PT")
+
+
+def default_threshold(vol: Volume) -> float:
+    """The threshold when none is given and no preset sets one.
+
+    :data:`DEFAULT_THRESHOLD` (300 HU) on a volume with a Hounsfield scale; on MR or PET,
+    which have none, Otsu's threshold of the values (padding left out), with a
+    :class:`~vtkdicom_app.errors.ModalityWarning` saying so. The rule
+    :func:`extract_surface` follows too (there through the ``mr-auto`` preset).
+    """
+    if vol.modality not in _NO_HU_MODALITIES:
+        return DEFAULT_THRESHOLD
+    import warnings
+
+    value = otsu_threshold(vol.array, exclude=vol.padding_value)
+    warnings.warn(
+        f"the volume is {vol.modality}, which has no Hounsfield scale: threshold {value:g} (Otsu's); pass --threshold/threshold= to choose one",
+        ModalityWarning,
+        stacklevel=2,
+    )
+    return value
 
 
 def _slice_axis(vol: Volume) -> int:

@@ -2,7 +2,7 @@
 
 One module per group of commands: :mod:`~vtkdicom_app.cli.load_cmds` (info, stats,
 convert), :mod:`~vtkdicom_app.cli.view` (view, mpr, render), :mod:`~vtkdicom_app.cli.mesh`
-(export-mesh), :mod:`~vtkdicom_app.cli.batch`, :mod:`~vtkdicom_app.cli.demo` (phantom,
+(export-mesh), :mod:`~vtkdicom_app.cli.segment`, :mod:`~vtkdicom_app.cli.batch`, :mod:`~vtkdicom_app.cli.demo` (phantom,
 demo) and :mod:`~vtkdicom_app.cli.pacs`; what they share is in
 :mod:`~vtkdicom_app.cli._common`.
 
@@ -34,7 +34,7 @@ from vtkdicom_app.cli._progress import TerminalProgress
 __all__ = ["main", "build_parser", "UsageError", "ImageFormat"]
 
 # the order of ``vtkdicom-app --help``
-_ORDER = ("info", "export-mesh", "mpr", "view", "render", "stats", "convert", "batch", "phantom", "demo")
+_ORDER = ("info", "export-mesh", "segment", "mpr", "view", "render", "stats", "convert", "batch", "phantom", "demo")
 
 _TerminalProgress = TerminalProgress  # the old private name (tests/test_cli_edges.py)
 
@@ -48,9 +48,9 @@ def _virtual_display() -> tuple[str, Any] | None:
 
 
 def _commands() -> list[Command]:
-    from vtkdicom_app.cli import batch, demo, load_cmds, mesh, view
+    from vtkdicom_app.cli import batch, demo, load_cmds, mesh, segment, view
 
-    found = {c.name: c for module in (load_cmds, mesh, view, batch, demo) for c in module.COMMANDS}
+    found = {c.name: c for module in (load_cmds, mesh, segment, view, batch, demo) for c in module.COMMANDS}
     return [found.pop(name) for name in _ORDER if name in found] + list(found.values())
 
 
@@ -72,10 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     for command in _commands():
         command.register(sub)
     from vtkdicom_app.cli import pacs
-    from vtkdicom_app.segmentation.commands import add_segment_parser
 
     pacs.register(sub)
-    add_segment_parser(sub)
     return parser
 
 

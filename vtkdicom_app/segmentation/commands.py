@@ -25,8 +25,11 @@ from typing import Any
 from vtkdicom_app.errors import UsageError
 
 __all__ = [
+    "add_segment_arguments",
     "add_segment_parser",
+    "check_segment",
     "run_segment",
+    "segment",
     "add_export_mesh_segment_options",
     "wants_segment_export",
     "run_export_mesh_segments",
@@ -113,20 +116,18 @@ def _check_folder(path: str, option: str) -> None:
 
 
 # ----------------------------------------------------------------------------- segment
-def add_segment_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``segment`` sub-command to an ``add_subparsers()`` object; returns its parser."""
-    p = subparsers.add_parser(
-        "segment",
-        help="make one segment (threshold, seeds, box, islands, margin, hollow) and save it",
-        description=(
-            "Threshold the series (inside --roi), keep what is connected to --seed points, keep the largest "
-            "piece or drop small ones, grow or shrink it, hollow it, and save it as a Slicer .seg.nrrd, a NIfTI "
-            "labelmap or a DICOM SEG that references the series. Steps run in that order."
-        ),
-    )
-    p.add_argument("path", help="DICOM folder/file/DICOMDIR (needed for .dcm), or a .nii/.nrrd/.mha volume")
+SEGMENT_HELP = "make one segment (threshold, seeds, box, islands, margin, hollow) and save it"
+SEGMENT_DESCRIPTION = (
+    "Threshold the series (inside --roi), keep what is connected to --seed points, keep the largest "
+    "piece or drop small ones, grow or shrink it, hollow it, and save it as a Slicer .seg.nrrd, a NIfTI "
+    "labelmap or a DICOM SEG that references the series. Steps run in that order."
+)
+SEGMENT_PATH_HELP = "DICOM folder/file/DICOMDIR (needed for .dcm), or a .nii/.nrrd/.mha volume"
+
+
+def add_segment_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``segment`` command's own options (``path`` and ``--series`` come from the CLI's shared parents)."""
     p.add_argument("-o", "--output", required=True, help="OUT.seg.nrrd, OUT.nii.gz (or .nii), or OUT.dcm (DICOM SEG)")
-    p.add_argument("--series", help="series uid or SeriesNumber; default: the largest")
     p.add_argument("--threshold", type=parse_range, metavar="LO[:HI]", help="value range (HU for CT; default 300, Otsu's for MR/PET)")
     p.add_argument("--seed", type=parse_point, nargs="+", action="extend", metavar="X,Y,Z", help="keep what connects to these LPS points (mm)")
     p.add_argument("--roi", type=parse_box, metavar="box:x0,y0,z0,x1,y1,z1", help="only inside this LPS box (mm)")
@@ -137,6 +138,19 @@ def add_segment_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--name", default="segment", help="segment name (default 'segment')")
     p.add_argument("--color", type=parse_color, metavar="R,G,B", help="0..1 or 0..255 (default: bone white)")
     p.add_argument("--append", action="store_true", help="add the segment to OUT's segments (OUT must exist) instead of replacing OUT")
+
+
+def add_segment_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``segment`` to a plain ``add_subparsers()`` object; returns its parser.
+
+    Kept for scripts that build their own parser; ``vtkdicom-app`` registers the command
+    through :mod:`vtkdicom_app.cli.segment` (shared ``path``/``--series`` parents, the
+    options checked before anything loads).
+    """
+    p = subparsers.add_parser("segment", help=SEGMENT_HELP, description=SEGMENT_DESCRIPTION)
+    p.add_argument("path", help=SEGMENT_PATH_HELP)
+    p.add_argument("--series", help="series uid or SeriesNumber; default: the largest")
+    add_segment_arguments(p)
     p.set_defaults(func=run_segment)
     return p
 
@@ -159,21 +173,16 @@ def _load_volume(args: argparse.Namespace) -> Any:
     return load(path, series=series)  # warnings reach the command line's one policy (printed once, -q silences)
 
 
-def _default_range(vol: Any) -> tuple[float, float | None]:
-    modality = str(vol.modality or "").upper()
-    if modality in ("MR", "PT"):
-        import warnings
+def check_segment(args: argparse.Namespace) -> None:
+    """Every check of ``segment``'s options that needs no data (the CLI runs it before loading).
 
-        from vtkdicom_app.errors import ModalityWarning
-        from vtkdicom_app.surface import otsu_threshold
-
-        value = otsu_threshold(vol.array)
-        warnings.warn(f"{modality} has no Hounsfield scale: threshold {value:g} (Otsu's); pass --threshold to choose", ModalityWarning, stacklevel=2)
-        return value, None
-    return 300.0, None
-
-
-def _check_segment_args(args: argparse.Namespace) -> None:
+    Raises
+    ------
+    UsageError
+        An option that cannot work (exit 2).
+    VtkDicomError
+        The output folder is missing or not writable (exit 1).
+    """
     if _suffix(args.output, _OUTPUTS) is None:
         raise _Usage(f"-o {args.output}: a segmentation is saved as {', '.join(_OUTPUTS)}")
     if args.min_island < 0:
@@ -188,6 +197,7 @@ def _check_segment_args(args: argparse.Namespace) -> None:
         raise _Usage(f"--append: {args.output} does not exist; leave --append out to create it")
     if not args.name.strip():
         raise _Usage("--name: give a non-empty name")
+    _check_folder(args.output, "-o")
 
 
 def build_segment(vol: Any, args: argparse.Namespace, model: Any = None) -> tuple[Any, Any]:
@@ -196,7 +206,12 @@ def build_segment(vol: Any, args: argparse.Namespace, model: Any = None) -> tupl
     from vtkdicom_app.segmentation.model import SegmentationModel
 
     model = model if model is not None else SegmentationModel.from_volume(vol, undo_budget_bytes=0)
-    lo, hi = args.threshold if args.threshold is not None else _default_range(vol)
+    if args.threshold is not None:
+        lo, hi = args.threshold
+    else:
+        from vtkdicom_app.surface import default_threshold
+
+        lo, hi = default_threshold(vol), None  # 300 HU, or Otsu's on MR/PET (with a ModalityWarning)
     color = args.color if args.color is not None else (0.945, 0.839, 0.569)
     name = args.name
     existing = {s.name for s in model.segments}
@@ -223,14 +238,21 @@ def build_segment(vol: Any, args: argparse.Namespace, model: Any = None) -> tupl
 
 
 def run_segment(args: argparse.Namespace) -> int:
-    """The ``segment`` command: 0 on success, 2 on a usage error; raises VtkDicomError otherwise."""
-    from vtkdicom_app.segmentation.io_files import load_segmentation, save_segmentation
+    """The ``segment`` command for a caller of its own: :func:`check_segment`, then :func:`segment`.
 
+    Returns 0 on success, or 2 after printing a usage error; raises VtkDicomError otherwise.
+    """
     try:
-        _check_segment_args(args)
-        _check_folder(args.output, "-o")
+        check_segment(args)
     except _Usage as exc:
         return _usage("segment", str(exc))
+    return segment(args)
+
+
+def segment(args: argparse.Namespace) -> int:
+    """Load, build the segment and save it (the options already checked by :func:`check_segment`)."""
+    from vtkdicom_app.segmentation.io_files import load_segmentation, save_segmentation
+
     vol = _load_volume(args)
     model = None
     if args.append:
