@@ -257,6 +257,22 @@ def test_batch_reports_an_unloadable_study_as_a_row_and_exits_1(tmp_path: Path, 
     assert "2 series: 0 done, 2 already complete, 0 failed; 1 study folder(s)" in capsys.readouterr().out
 
 
+def test_batch_reports_an_unloadable_study_nested_beside_a_good_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ROOT/patient/{good,broken}: the top-level folder loads (its good study), and the broken
+    study inside it still gets its error row; a damaged file among good slices does not."""
+    cohort = tmp_path / "cohort"
+    good = write_phantom(cohort / "patient" / "good", **SMALL)
+    bad = write_phantom(cohort / "patient" / "broken", rows=24, columns=24, slices=1, seed=7).files[0]
+    Path(bad).write_bytes(Path(bad).read_bytes()[:-600])
+    (Path(good.outdir) / "stray.dcm").write_bytes(Path(good.files[0]).read_bytes()[:300])  # one damaged file in a good study
+    out = tmp_path / "out"
+    assert main(["-q", "batch", str(cohort), "-o", str(out), "--job", "stats", "--workers", "1"]) == 1
+    assert "1 series: 1 done, 0 already complete, 0 failed; 1 study folder(s) with no loadable series" in capsys.readouterr().out
+    rows = json.loads((out / "manifest.json").read_text())
+    (row,) = [r for r in rows if r["status"] == "error"]
+    assert row["folder"] == str(Path("patient") / "broken") and row["n_files"] == 1 and Path(bad).name in row["error"]
+
+
 # ------------------------------------------------------------------ demo: library calls
 def test_demo_is_made_of_library_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import vtkdicom_app.mesh_io

@@ -143,11 +143,35 @@ def _unloadable(scanned: Any, where: str, folder: str, shown: int = 5) -> Unload
     return UnloadableFolder(key=_hash("folder", folder), folder=folder, n_files=n_files, reason=reason)
 
 
-def _scan_folder(folder: str, root: str) -> tuple[list[SeriesTask], UnloadableFolder | None]:
-    """The tasks of one study folder (on a worker), or why it has none.
+def _nested_unloadable(scanned: Any, root: str, shown: int = 5) -> list[UnloadableFolder]:
+    """The folders inside a scanned study folder whose DICOM files all failed to load.
+
+    A study folder may hold more study folders (``ROOT/patient/study/...``): a nested folder
+    whose every DICOM file was skipped, and which holds no loaded series below it, gets its own
+    error row even when its siblings load.
+    """
+    used = {os.path.dirname(f) for info in scanned for f in info.files}
+    by_dir: dict[str, list[tuple[str, str]]] = {}
+    for path, reason in scanned.skipped:
+        by_dir.setdefault(os.path.dirname(path), []).append((path, reason))
+    found = []
+    for folder, skipped in sorted(by_dir.items()):
+        if any(u == folder or u.startswith(folder + os.sep) for u in used):
+            continue  # its files loaded, or a series below it did: a damaged file among good ones
+        rel = os.path.relpath(folder, root)
+        listed = "; ".join(f"{os.path.relpath(p, folder)}: {r}" for p, r in skipped[:shown])
+        more = f" (+{len(skipped) - shown} more)" if len(skipped) > shown else ""
+        reason = f"no loadable series in {rel}/: {len(skipped)} file(s) skipped: {listed}{more}"
+        found.append(UnloadableFolder(key=_hash("folder", rel), folder=rel, n_files=len(skipped), reason=reason))
+    return found
+
+
+def _scan_folder(folder: str, root: str) -> tuple[list[SeriesTask], list[UnloadableFolder]]:
+    """The tasks of one study folder (on a worker), and the folders in it that hold none.
 
     A folder that holds no DICOM file gives neither (not a study); one whose DICOM files all
-    failed to load (truncated, damaged) or hold only localizers is an :class:`UnloadableFolder`.
+    failed to load (truncated, damaged) or hold only localizers is an :class:`UnloadableFolder`,
+    and so is each folder inside it whose files all failed (:func:`_nested_unloadable`).
     """
     from vtkdicom_app.errors import NotDicomError
     from vtkdicom_app.io.loader import scan
@@ -155,9 +179,12 @@ def _scan_folder(folder: str, root: str) -> tuple[list[SeriesTask], UnloadableFo
     try:
         scanned = scan(folder)
     except NotDicomError:
-        return [], None
+        return [], []
     tasks = _tasks(scanned)
-    return tasks, None if tasks else _unloadable(scanned, folder, os.path.relpath(folder, root))
+    if not tasks:
+        problem = _unloadable(scanned, folder, os.path.relpath(folder, root))
+        return tasks, [] if problem is None else [problem]
+    return tasks, _nested_unloadable(scanned, root)
 
 
 def find_series(root: str | os.PathLike[str] | list[str]) -> list[SeriesTask]:
@@ -379,9 +406,9 @@ def run(
     submitted: dict[Any, SeriesTask] = {}
     bar = None
 
-    def consider(found: list[SeriesTask], problem: UnloadableFolder | None = None) -> None:
+    def consider(found: list[SeriesTask], problems: Iterable[UnloadableFolder] = ()) -> None:
         """Record skipped series; submit the others at once (processing overlaps scanning)."""
-        if problem is not None:
+        for problem in problems:
             unloadable.append(problem.row(job))
         for t in found:
             tasks.append(t)
@@ -416,7 +443,8 @@ def run(
 
             scanned_loose = scan(loose)
             loose_tasks = _tasks(scanned_loose)
-            consider(loose_tasks, None if loose_tasks else _unloadable(scanned_loose, str(root_path), "."))
+            loose_problem = None if loose_tasks else _unloadable(scanned_loose, str(root_path), ".")
+            consider(loose_tasks, [] if loose_problem is None else [loose_problem])
         scans = client.map(_scan_folder, folders, root=str(root_path), pure=False)
         scanned_folder = {f.key: folder for f, folder in zip(scans, folders, strict=True)}
         for scanned in as_completed(scans):
@@ -424,7 +452,7 @@ def run(
                 consider(*scanned.result())
             except Exception as exc:  # the scan's workers died (KilledWorker): an error row, not the end
                 rel = os.path.relpath(scanned_folder[scanned.key], root_path)
-                consider([], UnloadableFolder(key=_hash("folder", rel), folder=rel, n_files=0, reason=f"scanning {rel}/ failed: {type(exc).__name__}: {exc}"))
+                consider([], [UnloadableFolder(key=_hash("folder", rel), folder=rel, n_files=0, reason=f"scanning {rel}/ failed: {type(exc).__name__}: {exc}")])
         with open(out / "manifest.jsonl", "a") as journal:
             for row in unloadable:
                 journal.write(json.dumps(row) + "\n")
