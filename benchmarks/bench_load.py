@@ -260,7 +260,8 @@ def info_process(folder: Path) -> dict[str, Any]:
     """Wall time, peak RSS and outcome of a whole ``vtkdicom-app info FOLDER --json`` process."""
     cmd = _info_command(folder)
     p = subprocess.run([sys.executable, "-c", _INFO_WRAPPER, *cmd], capture_output=True, text=True, cwd=ROOT, env=_child_env())
-    result: dict[str, Any] = {"cmd": " ".join([Path(cmd[0]).name, *cmd[1:]]), "wall": float("nan"), "rss": 0, "rc": None, "error": "", "shape": None}
+    shown = [Path(cmd[0]).name, *(os.path.relpath(a, ROOT) if os.path.isabs(a) and a.startswith(str(ROOT)) else a for a in cmd[1:])]
+    result: dict[str, Any] = {"cmd": " ".join(shown), "wall": float("nan"), "rss": 0, "rc": None, "error": "", "shape": None}
     try:
         child = json.loads(p.stdout)
     except ValueError:
