@@ -336,7 +336,7 @@ def test_cine_plays_the_frames_of_a_sequence_and_stops_on_a_new_volume(tmp_path:
     assert state.cine.fps == 20.0  # a refused change changes nothing
     rec.clear()
     state.set_volume(vol)  # a plain volume: the cine stops and plays a view's slices
-    assert state.cine == Cine(False, 20.0, Plane.AXIAL) and rec.names()[0] is StateEvent.CINE
+    assert state.cine == Cine(False, 20.0, Plane.AXIAL) and rec.names()[0] is StateEvent.VOLUME
     with pytest.raises(ValueError, match="no frames"):
         state.set_cine(view=None)
 
@@ -805,3 +805,91 @@ def test_a_view_is_redrawn_only_when_its_plane_crosses_the_change(seg_state: Vie
     beside = Box((k, j + 3, i + 3), (k + 1, j + 5, i + 5))  # same slice, elsewhere on it
     assert state.segment_touches_view(beside, Plane.AXIAL) and not state.segment_touches_view(beside, Plane.CORONAL)
     assert state.segment_touches_view(None, Plane.AXIAL)
+
+
+# ----------------------------------------------------------------------------- rotated planes (oblique MPR)
+def test_rotating_in_one_view_turns_the_other_two_planes_about_its_normal(vol: vda.Volume) -> None:
+    from vtkdicom_app.mpr import reslice, rotation_about
+
+    state = ViewerState()
+    state.set_volume(vol)
+    state.set_crosshair((3.0, -2.0, 1.0))
+    rec = Recorder(state)
+    state.rotate_planes("axial", 30.0)
+    assert rec.names() == [StateEvent.PLANES] and state.planes_rotated
+    assert not state.view_rotated(Plane.AXIAL) and state.view_rotated(Plane.CORONAL) and state.view_rotated(Plane.SAGITTAL)
+    r = rotation_about((0.0, 0.0, 1.0), 30.0)
+    np.testing.assert_allclose(state.plane_axes(Plane.CORONAL)[:, 2], r @ [0.0, 1.0, 0.0], atol=1e-12)
+    normals = np.column_stack([state.plane_axes(p)[:, 2] for p in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)])
+    np.testing.assert_allclose(normals.T @ normals, np.eye(3), atol=1e-12)  # still three orthogonal planes
+    # the coronal view shows exactly reslice() on the same oblique plane through the crosshair
+    shown = state.slice(Plane.CORONAL)
+    expected = reslice(vol, "oblique", normal=r @ [0.0, 1.0, 0.0], point=state.crosshair)
+    np.testing.assert_allclose(shown.axes, expected.axes, atol=1e-12)
+    np.testing.assert_array_equal(shown.array, expected.array)
+    assert state.position(Plane.CORONAL) == pytest.approx(float(state.crosshair @ (r @ [0.0, 1.0, 0.0])))
+    # the axial view's lines are the rotated planes' traces
+    lines = state.crosshair_lines(Plane.AXIAL)
+    assert abs(float(lines[Plane.CORONAL] @ (r @ [1.0, 0.0, 0.0]))) == pytest.approx(1.0)
+    state.reset_planes()
+    assert not state.planes_rotated and rec.names()[-1] is StateEvent.PLANES
+    np.testing.assert_array_equal(state.slice(Plane.CORONAL).array, reslice(vol, "coronal", point=state.crosshair).array)
+
+
+def test_a_drag_around_the_crosshair_turns_the_lines_with_the_pointer(vol: vda.Volume) -> None:
+    state = ViewerState()
+    state.set_volume(vol)
+    c = state.crosshair.copy()
+    for view in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL):  # the sagittal frame is left-handed: same feel
+        state.reset_planes()
+        m = state.plane_axes(view)
+        other = next(iter(state.crosshair_lines(view)))
+        start = c + 10.0 * state.crosshair_lines(view)[other]  # the pointer on that plane's line
+        end = c + 10.0 * (np.cos(np.radians(20)) * state.crosshair_lines(view)[other] + np.sin(np.radians(20)) * m[:, 1])
+        turned = state.rotate_planes_by_drag(view, start, end)
+        assert abs(turned) == pytest.approx(20.0)
+        d = state.crosshair_lines(view)[other]
+        assert abs(float(d @ (end - c))) / np.linalg.norm(end - c) == pytest.approx(1.0), view  # the line went to the pointer
+        assert not state.view_rotated(view)  # the view dragged in keeps its own plane
+    assert state.rotate_planes_by_drag(Plane.AXIAL, c, c + 5.0) == 0.0  # through the crosshair: no angle
+
+
+def test_stepping_a_rotated_plane_moves_along_its_normal_and_stops_at_the_volume(vol: vda.Volume) -> None:
+    from vtkdicom_app.mpr import frame_axes
+
+    state = ViewerState()
+    state.set_volume(vol)
+    state.rotate_planes(Plane.AXIAL, 45.0)
+    n = state.plane_axes(Plane.SAGITTAL)[:, 2]
+    before = state.crosshair.copy()
+    state.step_crosshair(Plane.SAGITTAL, 2)
+    moved = state.crosshair - before
+    np.testing.assert_allclose(moved / np.linalg.norm(moved), n, atol=1e-9)
+    state.step_crosshair(Plane.SAGITTAL, 10_000)
+    assert float(state.crosshair @ n) == pytest.approx(float((vol.corners @ n).max()))
+    with pytest.raises(ValueError, match="orthonormal"):
+        state.set_plane_axes(Plane.CORONAL, np.diag([1.0, 2.0, 1.0]))
+    with pytest.raises(ValueError, match="finite"):
+        state.rotate_planes(Plane.AXIAL, float("nan"))
+    state.set_plane_axes(Plane.CORONAL, frame_axes(np.eye(3)[:, [0, 2, 1]] * [1, -1, 1]))  # the standard coronal frame
+    assert not state.view_rotated(Plane.CORONAL)
+    state.set_volume(vol)  # a new volume: standard planes again
+    assert not state.planes_rotated
+
+
+def test_a_rotated_coronal_keeps_the_left_marker_on_the_patients_left(phantom_factory: Any) -> None:
+    """The asymmetric marker (x > 0: the patient's left) stays on the image's right in a coronal
+    view turned 25 degrees about the axial normal (radiological convention, never mirrored)."""
+    res = phantom_factory(rows=64, columns=64, slices=40, pixel_spacing=(4.0, 4.0), slice_spacing=4.0)
+    v = vda.load(res.outdir)
+    spec = res.spec
+    state = ViewerState()
+    state.set_volume(v)
+    state.set_crosshair(spec.marker_center)
+    state.rotate_planes(Plane.AXIAL, 25.0)
+    s = state.slice(Plane.CORONAL)
+    bright = np.argwhere(s.array >= spec.marker_hu * 0.8)
+    assert bright.size
+    centre_lps = s.pixel_to_patient(bright[:, 0].mean(), bright[:, 1].mean())
+    assert centre_lps[0] > 0  # on the patient's left
+    assert bright[:, 1].mean() > s.shape[1] / 2  # drawn on the image's right half

@@ -76,6 +76,8 @@ __all__ = [
     "plane_axes",
     "step_along",
     "MprCursor",
+    "frame_axes",
+    "rotation_about",
     "normal_of",
     "position_range",
     "step_point",
@@ -218,6 +220,38 @@ def plane_axes(plane: Plane | str, normal: npt.ArrayLike | None = None) -> np.nd
     row = row0 - float(row0 @ n) * n - float(row0 @ col) * col
     row /= np.linalg.norm(row)
     return np.column_stack([col, row, n])
+
+
+def frame_axes(axes: npt.ArrayLike, *, tolerance: float = 1e-6) -> np.ndarray:
+    """A plane's frame checked: 3x3, finite, columns of unit length and mutually orthogonal.
+
+    Returns
+    -------
+    numpy.ndarray
+        A float64 copy (columns: column direction, row direction, normal; LPS).
+
+    Raises
+    ------
+    ValueError
+        Not 3x3, not finite, or not orthonormal within ``tolerance``.
+    """
+    try:
+        m = np.array(axes, dtype=np.float64).reshape(3, 3)
+    except (TypeError, ValueError):
+        raise ValueError(f"plane axes must be a 3x3 matrix (columns: column, row, normal), got {axes!r}") from None
+    if not np.all(np.isfinite(m)):
+        raise ValueError("plane axes must be finite")
+    if not np.allclose(m.T @ m, np.eye(3), atol=tolerance):
+        raise ValueError("plane axes must be orthonormal: unit column, row and normal directions at right angles")
+    return m
+
+
+def rotation_about(axis: npt.ArrayLike, degrees: float) -> np.ndarray:
+    """3x3 rotation by ``degrees`` about ``axis`` (right-handed, LPS; Rodrigues' formula)."""
+    k = _unit(axis, "rotation axis")
+    a = math.radians(float(degrees))
+    cross = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + math.sin(a) * cross + (1.0 - math.cos(a)) * (cross @ cross)
 
 
 def step_along(vol: Volume, normal: npt.ArrayLike) -> float:
@@ -434,6 +468,7 @@ class Reslicer:
         slab_mode: SlabMode | str = SlabMode.NONE,
         pixel_size: float | None = None,
         size: tuple[int, int] | None = None,
+        axes: npt.ArrayLike | None = None,
     ) -> Slice:
         """Reslice the volume on one plane; see :func:`reslice`."""
         from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -442,7 +477,12 @@ class Reslicer:
         plane = _as_enum(Plane, plane)
         interpolation = _as_enum(Interpolation, interpolation)
         slab_mode = _as_enum(SlabMode, slab_mode)
-        axes = plane_axes(plane, normal)
+        if axes is not None:
+            if plane is not Plane.OBLIQUE or normal is not None:
+                raise ValueError("axes= gives a whole oblique frame: use it with Plane.OBLIQUE and without normal=")
+            axes = frame_axes(axes)
+        else:
+            axes = plane_axes(plane, normal)
         n = axes[:, 2]
         if self.vol.shape[0] == 1 and abs(float(n @ self.vol.direction[:, 2])) < 0.999:
             own = nearest_standard_plane(self.vol.direction[:, 2])
@@ -548,6 +588,7 @@ def reslice(
     slab_mode: SlabMode | str = SlabMode.NONE,
     pixel_size: float | None = None,
     size: tuple[int, int] | None = None,
+    axes: npt.ArrayLike | None = None,
 ) -> Slice:
     """Reslice a volume on a plane defined in patient space.
 
@@ -577,6 +618,11 @@ def reslice(
     size : tuple of int, optional
         ``(columns, rows)``; default: enough to cover the volume's footprint on the plane.
         The grid is centred on the volume's centre projected onto the plane.
+    axes : array_like, optional
+        For OBLIQUE instead of ``normal``: the whole frame, a 3x3 matrix whose columns are the
+        image's column direction, row direction and normal (LPS, orthonormal; see
+        :func:`frame_axes`). The viewer's rotated planes are given this way, so their
+        in-plane orientation follows the rotation rather than :func:`plane_axes`' rule.
 
     Returns
     -------
@@ -607,6 +653,7 @@ def reslice(
         slab_mode=slab_mode,
         pixel_size=pixel_size,
         size=size,
+        axes=axes,
     )
 
 

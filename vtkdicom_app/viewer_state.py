@@ -99,7 +99,7 @@ from vtkdicom_app.measurements import (
     Shape,
     measure,
 )
-from vtkdicom_app.mpr import ORTHOGONAL_PLANES, Plane, Reslicer, SlabMode, Slice, plane_axes, step_point
+from vtkdicom_app.mpr import ORTHOGONAL_PLANES, Plane, Reslicer, SlabMode, Slice, frame_axes, plane_axes, rotation_about, step_along, step_point
 from vtkdicom_app.rendering.slice_view import OverlayLayer, SegmentOverlay
 from vtkdicom_app.segmentation import tools as seg_tools
 from vtkdicom_app.segmentation.geometry import Box, Geometry, SegmentationError
@@ -209,7 +209,7 @@ class StateEvent(enum.Enum):
     SERIES = "series"
     """tuple of SeriesInfo: the last scan (the series browser)."""
     VOLUME = "volume"
-    """Volume or None: a new volume; crosshair, window, views, slabs and surfaces were reset, the cine stopped."""
+    """Volume or None: a new volume; crosshair, window, views, planes, slabs and surfaces were reset, the cine stopped."""
     FRAME = "frame"
     """int: the frame of the sequence shown (``state.volume`` is that frame's volume)."""
     CROSSHAIR = "crosshair"
@@ -258,6 +258,10 @@ class StateEvent(enum.Enum):
     """tuple of numpy.ndarray: the points placed so far of the measurement being made; key: its view or None."""
     CINE = "cine"
     """Cine: playing or not, its speed and what it plays (the frames of a 4D series or one view's slices)."""
+    PLANES = "planes"
+    """dict of Plane to numpy.ndarray: every view's frame (columns: column, row, normal; LPS).
+
+    After a rotation or a reset; key: the view whose own plane changed, or None (several)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -774,6 +778,7 @@ class ViewerState:
         self._volume_look = VolumeLook()
         self._recent: tuple[str, ...] = ()
         self._cine = Cine()
+        self._axes: dict[Plane, np.ndarray] = {p: _frozen(plane_axes(p)) for p in ORTHOGONAL_PLANES}  # rotatable (oblique MPR)
         # where a drag began (transient: not state, no events)
         self._wl_anchor: WindowLevel | None = None
         self._pan_anchor: dict[Plane, tuple[float, float]] = {}
@@ -912,11 +917,124 @@ class ViewerState:
             raise ValueError("no volume loaded: nothing to slice")
         slab = self._views[plane].slab
         point = (float(self._crosshair[0]), float(self._crosshair[1]), float(self._crosshair[2]))
+        if self.view_rotated(plane):
+            return self._reslicer.reslice(Plane.OBLIQUE, point=point, axes=self._axes[plane], slab_mm=slab.thickness_mm, slab_mode=slab.mode)
         return self._reslicer.reslice(plane, point=point, slab_mm=slab.thickness_mm, slab_mode=slab.mode)
 
     def position(self, view: Plane | str) -> float:
-        """The LPS coordinate of a view's plane through the crosshair (z, y or x)."""
-        return float(self._crosshair[{Plane.AXIAL: 2, Plane.CORONAL: 1, Plane.SAGITTAL: 0}[_plane(view)]])
+        """The LPS coordinate of a view's plane through the crosshair (z, y or x); for a rotated
+        plane, the crosshair's signed distance from the patient origin along its normal."""
+        plane = _plane(view)
+        if self.view_rotated(plane):
+            return float(self._crosshair @ self._axes[plane][:, 2])
+        return float(self._crosshair[{Plane.AXIAL: 2, Plane.CORONAL: 1, Plane.SAGITTAL: 0}[plane]])
+
+    # ------------------------------------------------------------------ planes (oblique MPR)
+    def plane_axes(self, view: Plane | str) -> np.ndarray:
+        """A view's frame: 3x3, columns the image's column direction, row direction and normal (LPS).
+
+        The acquisition-independent standard frame (:func:`~vtkdicom_app.mpr.plane_axes`) until
+        the planes are rotated (:meth:`rotate_planes`). A copy.
+        """
+        return self._axes[_plane(view)].copy()
+
+    def view_rotated(self, view: Plane | str) -> bool:
+        """Whether a view's plane is rotated away from its standard frame."""
+        plane = _plane(view)
+        return not np.allclose(self._axes[plane], plane_axes(plane), atol=1e-9)
+
+    @property
+    def planes_rotated(self) -> bool:
+        """Whether any view's plane is rotated (oblique MPR)."""
+        return any(self.view_rotated(p) for p in ORTHOGONAL_PLANES)
+
+    def set_plane_axes(self, view: Plane | str, axes: npt.ArrayLike) -> None:
+        """Set one view's frame (a scene being reopened; emits PLANES).
+
+        Raises
+        ------
+        ValueError
+            Not an orthonormal 3x3 frame (:func:`~vtkdicom_app.mpr.frame_axes`).
+        """
+        self._check_thread()
+        plane = _plane(view)
+        m = frame_axes(axes)
+        if np.allclose(m, plane_axes(plane), atol=1e-9):
+            m = plane_axes(plane)  # exactly the standard frame again
+        if np.array_equal(m, self._axes[plane]):
+            return
+        self._axes = {**self._axes, plane: _frozen(m)}
+        self._emit(StateEvent.PLANES, dict(self._axes), plane)
+
+    def rotate_planes(self, view: Plane | str, degrees: float) -> None:
+        """Turn the other two views' planes about this view's normal through the crosshair (emits PLANES).
+
+        What dragging a crosshair line does in Slicer and Horos: the view dragged in keeps its
+        plane; the lines of the other two planes turn on it by ``degrees`` (counter-clockwise
+        about the view's normal), and their images follow.
+        """
+        self._check_thread()
+        self._need_volume("rotate the planes")
+        plane = _plane(view)
+        angle = _finite(degrees, "rotation (degrees)")
+        if angle == 0.0:
+            return
+        r = rotation_about(self._axes[plane][:, 2], angle)
+        axes = dict(self._axes)
+        for other in ORTHOGONAL_PLANES:
+            if other is not plane:
+                axes[other] = _frozen(frame_axes(r @ self._axes[other], tolerance=1e-6))
+        self._axes = axes
+        self._emit(StateEvent.PLANES, dict(self._axes), None)
+
+    def rotate_planes_by_drag(self, view: Plane | str, start: npt.ArrayLike, end: npt.ArrayLike) -> float:
+        """Rotate the other planes by the angle a drag swept around the crosshair in one view.
+
+        Parameters
+        ----------
+        view : Plane or str
+        start, end : array_like of float
+            LPS points under the pointer at the last step and now (on the view's plane).
+
+        Returns
+        -------
+        float
+            The angle turned (degrees; 0 for a drag through the crosshair itself).
+        """
+        self._check_thread()
+        plane = _plane(view)
+        m = self._axes[plane]
+        a, b = _point(start) - self._crosshair, _point(end) - self._crosshair
+        a2 = np.array([a @ m[:, 0], a @ m[:, 1]])
+        b2 = np.array([b @ m[:, 0], b @ m[:, 1]])
+        if np.linalg.norm(a2) < 1e-6 or np.linalg.norm(b2) < 1e-6:
+            return 0.0
+        turn = math.degrees(math.atan2(a2[0] * b2[1] - a2[1] * b2[0], float(a2 @ b2)))
+        handed = float(np.linalg.det(m))  # the sagittal frame is left-handed: turn about the normal the same way the eye sees it
+        degrees = turn * handed
+        self.rotate_planes(plane, degrees)
+        return degrees
+
+    def reset_planes(self) -> None:
+        """Back to the acquisition-independent standard planes (emits PLANES when any was rotated)."""
+        self._check_thread()
+        if not self.planes_rotated:
+            return
+        self._axes = {p: _frozen(plane_axes(p)) for p in ORTHOGONAL_PLANES}
+        self._emit(StateEvent.PLANES, dict(self._axes), None)
+
+    def crosshair_lines(self, view: Plane | str) -> dict[Plane, np.ndarray]:
+        """Where the other views' planes cut this view: ``{other view: unit LPS direction}`` of each line through the crosshair."""
+        plane = _plane(view)
+        n = self._axes[plane][:, 2]
+        lines = {}
+        for other in ORTHOGONAL_PLANES:
+            if other is not plane:
+                d = np.cross(n, self._axes[other][:, 2])
+                length = float(np.linalg.norm(d))
+                if length > 1e-9:
+                    lines[other] = d / length
+        return lines
 
     def value_at(self, xyz: npt.ArrayLike) -> tuple[float | None, tuple[int, int, int] | None]:
         """Value and voxel index ``(i, j, k)`` nearest an LPS point, ``(None, None)`` outside."""
@@ -980,14 +1098,13 @@ class ViewerState:
         self._crosshair = _frozen(self._reslicer.centre())
         self._window_level = window_level_from_header(vol) or auto_window_level(vol)
         self._views = {p: ViewState() for p in ORTHOGONAL_PLANES}
+        self._axes = {p: _frozen(plane_axes(p)) for p in ORTHOGONAL_PLANES}
         self._surfaces = ()
         modality = vol.modality
         self._volume_look = VolumeLook("ct-bone" if modality in ("CT", "") else "mr-default")
         self._wl_anchor, self._pan_anchor = None, {}
-        cine = Cine(False, self._cine.fps, None if sequence is not None else (self._cine.view or Plane.AXIAL))
-        if cine != self._cine:  # a new volume stops the cine; frames only where there are frames
-            self._cine = cine
-            self._emit(StateEvent.CINE, cine)
+        # a new volume stops the cine (VOLUME says so); frames only where there are frames
+        self._cine = Cine(False, self._cine.fps, None if sequence is not None else (self._cine.view or Plane.AXIAL))
         self._drop_segmentation()  # segments belong to the volume's grid
         self._set_measure_points((), None)
         self._measurements.clear()  # measurements belong to the patient space of the volume
@@ -1041,16 +1158,15 @@ class ViewerState:
     def cine_step(self) -> None:
         """One tick of the cine: the next frame, or the view's next slice (the last wraps to the first)."""
         self._check_thread()
-        vol = self._need_volume("play a cine")
+        self._need_volume("play a cine")
         plane = self._cine.view
         if plane is None:
             self.set_frame(self._frame + 1)
             return
         here = self._crosshair
-        moved = step_point(vol, here, plane, 1, clamp=True)
-        if np.allclose(moved, here):  # at the last slice: back to the first
-            moved = step_point(vol, here, plane, -(max(vol.dimensions) + 1), clamp=True)
-        self.set_crosshair(moved)
+        self.step_crosshair(plane, 1)
+        if np.allclose(self._crosshair, here):  # at the last slice: back to the first
+            self.step_crosshair(plane, -1_000_000)  # clamped at the first slice
 
     def add_recent(self, path: str) -> None:
         """Put a path first in the recent list (at most :data:`MAX_RECENT`; emits RECENT)."""
@@ -1085,8 +1201,17 @@ class ViewerState:
         """
         self._check_thread()
         vol = self._need_volume("step through slices")
+        plane = _plane(view)
+        steps = _finite(n, "slice steps")
+        if self.view_rotated(plane):  # along the rotated normal, stopping at the volume's box
+            normal = self._axes[plane][:, 2]
+            reach = vol.corners @ normal
+            here_d = float(self._crosshair @ normal)
+            to = min(float(reach.max()), max(float(reach.min()), here_d + steps * step_along(vol, normal)))
+            self.set_crosshair(self._crosshair + (to - here_d) * normal)
+            return
         here = (float(self._crosshair[0]), float(self._crosshair[1]), float(self._crosshair[2]))
-        self.set_crosshair(step_point(vol, here, _plane(view), _finite(n, "slice steps"), clamp=True))
+        self.set_crosshair(step_point(vol, here, plane, steps, clamp=True))
 
     # ------------------------------------------------------------------ window / level
     def set_window_level(self, window: float, level: float, name: str = "") -> None:
