@@ -32,7 +32,19 @@ from vtkdicom_app.volume import Volume, VolumeSequence
 #: notes about a 4D series' structure, repeated once by load_sequence
 _SEQUENCE_NOTES = frozenset({NoticeCode.VOLUME_LEFT_OUT, NoticeCode.VOLUME_COUNT_MISMATCH, NoticeCode.SEPARATE_STACK})
 
-__all__ = ["Backend", "SeriesInfo", "SeriesList", "scan", "load", "load_sequence", "scan_stacks", "ScanResult"]
+__all__ = [
+    "Backend",
+    "SeriesInfo",
+    "SeriesList",
+    "scan",
+    "load",
+    "load_sequence",
+    "scan_stacks",
+    "ScanResult",
+    "crop_volume",
+    "validate_roi",
+    "validate_stride",
+]
 
 PathInput = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 ProgressCallback = Callable[[int, int, str], None]
@@ -717,46 +729,312 @@ def _correct_tilt(array: np.ndarray, shear: np.ndarray, direction: np.ndarray, s
     return out
 
 
-def _crop_window(
-    stack: Stack, geo: Any, roi: tuple[Sequence[float], Sequence[float]] | None, stride: int
-) -> tuple[list[FrameRecord], tuple[int, int, int, int, int], np.ndarray, tuple[float, float, float], str | None]:
-    """Records, pixel window, origin and spacing of the part of a stack inside ``roi``."""
+# ---------------------------------------------------------------------------- crop and stride
+RoiCorners = tuple[Sequence[float], Sequence[float]]
+_AXES = "xyz"
+
+
+def _fmt_point(values: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{float(v):g}" for v in values) + ")"
+
+
+def _fmt_bytes(n: float) -> str:
+    """A size in whole MiB, as the loader's memory messages give it, with the bytes when small."""
+    mib = f"{n / (1 << 20):.0f} MiB"
+    return mib if n >= 10 << 20 else f"{mib} ({int(n)} bytes)"
+
+
+def validate_stride(stride: object, name: str = "stride") -> int:
+    """Check a ``stride`` argument of :func:`load` (a positive integer).
+
+    Parameters
+    ----------
+    stride : object
+    name : str
+        What to call it in the message (the command line's ``--downsample``).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        Not an integer, or below 1; the message names the value.
+    """
     if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ValueError(f"stride must be a positive integer, got {stride!r}")
+        raise ValueError(f"{name} must be a positive integer (1 keeps every voxel, 2 every second one), got {stride!r}")
+    return int(stride)
+
+
+def validate_roi(roi: object, name: str = "roi") -> np.ndarray:
+    """Check a ``roi`` argument of :func:`load`: two opposite corners of a box in LPS mm.
+
+    Parameters
+    ----------
+    roi : object
+        ``((x0, y0, z0), (x1, y1, z1))``.
+    name : str
+        What to call it in the message (the command line's ``--crop``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The corners as a ``(2, 3)`` float array.
+
+    Raises
+    ------
+    ValueError
+        Not two triples of finite numbers, or a box of zero size along x, y or z (it holds
+        no volume, so no voxel is inside it); the message names the values.
+    """
+    try:
+        box = np.asarray(roi, dtype=np.float64)
+    except (TypeError, ValueError):
+        box = np.empty(0)
+    if box.shape != (2, 3):
+        raise ValueError(f"{name} must be two (x, y, z) corners in LPS mm, got {roi!r}")
+    if not np.all(np.isfinite(box)):
+        raise ValueError(f"{name} must be finite, got {_fmt_point(box[0])}..{_fmt_point(box[1])}")
+    flat = [a for a in range(3) if box[0, a] == box[1, a]]
+    if flat:
+        which = ", ".join(f"{_AXES[a]} ({_AXES[a]}0 = {_AXES[a]}1 = {box[0, a]:g} mm)" for a in flat)
+        raise ValueError(
+            f"{name} {_fmt_point(box[0])}..{_fmt_point(box[1])} mm has zero size along {which}: give two opposite corners of a box "
+            "that spans part of a voxel on every axis"
+        )
+    return box
+
+
+def _box_corners(box: np.ndarray) -> np.ndarray:
+    return np.array([[box[a, 0], box[b, 1], box[c, 2]] for a in (0, 1) for b in (0, 1) for c in (0, 1)])
+
+
+def _grid_extent(origin: np.ndarray, axes: np.ndarray, shape_kji: tuple[int, int, int]) -> str:
+    """The LPS bounding box of a grid's voxel centres, for messages."""
+    nk, nj, ni = shape_kji
+    idx = np.array([[i, j, k] for i in (0, ni - 1) for j in (0, nj - 1) for k in (0, nk - 1)], dtype=np.float64)
+    pts = origin + idx @ axes.T
+    return f"{np.round(pts.min(axis=0), 1).tolist()}..{np.round(pts.max(axis=0), 1).tolist()} mm (LPS)"
+
+
+def _index_box(box: np.ndarray, origin: np.ndarray, axes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(lo, hi)`` (i, j, k) of the smallest index box whose voxel centres contain ``box``.
+
+    ``axes``' columns are the LPS steps of i, j and k (a sheared k step for a tilted stack).
+    """
+    ijk = (_box_corners(box) - origin) @ np.linalg.inv(axes).T
+    return np.floor(ijk.min(axis=0) + 1e-6).astype(int), np.ceil(ijk.max(axis=0) - 1e-6).astype(int)
+
+
+def _clip_to_grid(
+    box: np.ndarray, want_lo: np.ndarray, want_hi: np.ndarray, shape_kji: tuple[int, int, int], origin: np.ndarray, axes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """The wanted index box clipped to the grid; GeometryError when nothing is left."""
+    nk, nj, ni = shape_kji
+    top = np.array([ni - 1, nj - 1, nk - 1])
+    lo, hi = np.maximum(want_lo, 0), np.minimum(want_hi, top)
+    if np.any(lo > hi):
+        raise GeometryError(
+            f"roi {_fmt_point(box[0])}..{_fmt_point(box[1])} mm lies outside the volume, which spans {_grid_extent(origin, axes, shape_kji)}"
+        )
+    note = None
+    if np.any(lo != want_lo) or np.any(hi != want_hi):
+        note = f"roi {_fmt_point(box[0])}..{_fmt_point(box[1])} mm reaches beyond the volume; cropped to the volume's edge"
+    return lo, hi, note
+
+
+def _is_irregular(geo: Any) -> bool:
+    return any(isinstance(w, Notice) and w.code is NoticeCode.IRREGULAR_SPACING for w in geo.warnings)
+
+
+@dataclasses.dataclass
+class _Crop:
+    """What :func:`_crop_window` found: the frames to read, their window and geometry."""
+
+    records: list[FrameRecord]
+    window: tuple[int, int, int, int, int]
+    origin: np.ndarray
+    spacing: tuple[float, float, float]
+    notes: list[str]
+    #: stack warnings that no longer hold for the crop (irregular spacing it avoids)
+    drop: frozenset[NoticeCode] = frozenset()
+
+
+def _crop_window(stack: Stack, geo: Any, box: np.ndarray | None, stride: int, *, correct_tilt: bool = False) -> _Crop:
+    """Records, pixel window, origin and spacing of the part of a stack inside ``box``.
+
+    A gantry-tilted stack is cropped on its sheared grid (the index box covering ``box``,
+    with the crop's origin at its first voxel's true position); a stack with irregular slice
+    spacing picks its slices by their own positions. Either says so in a note.
+    """
+    stride = validate_stride(stride)
     nk, nj, ni = stack.shape
+    origin = np.asarray(geo.origin, dtype=np.float64)
+    axes = geo.direction * np.asarray(geo.spacing, dtype=np.float64)[None, :]
+    if geo.tilt_deg:
+        axes[:, 2] = axes[:, 2] + np.asarray(geo.shear, dtype=np.float64)  # one slice step on the sheared stack
     lo = np.zeros(3, dtype=int)
     hi = np.array([ni - 1, nj - 1, nk - 1])
-    note = None
-    if roi is not None:
-        try:
-            box = np.asarray(roi, dtype=np.float64).reshape(2, 3)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"roi must be two (x, y, z) corners in LPS mm, got {roi!r}") from exc
-        if not np.all(np.isfinite(box)):
-            raise ValueError(f"roi must be finite, got {roi!r}")
-        corners = np.array([[box[a, 0], box[b, 1], box[c, 2]] for a in (0, 1) for b in (0, 1) for c in (0, 1)])
-        scale = geo.direction * np.asarray(geo.spacing)[None, :]
-        ijk = (corners - np.asarray(geo.origin)) @ np.linalg.inv(scale).T
-        want_lo = np.floor(ijk.min(axis=0) + 1e-6).astype(int)
-        want_hi = np.ceil(ijk.max(axis=0) - 1e-6).astype(int)
-        new_lo, new_hi = np.maximum(want_lo, lo), np.minimum(want_hi, hi)
-        if np.any(new_lo > new_hi):
-            far = np.asarray(geo.origin) + scale @ hi
-            raise GeometryError(
-                f"roi {box[0].tolist()}..{box[1].tolist()} mm lies outside the volume, which spans "
-                f"{np.round(np.minimum(geo.origin, far), 1).tolist()}..{np.round(np.maximum(geo.origin, far), 1).tolist()} mm (LPS)"
-            )
-        if np.any(new_lo != want_lo) or np.any(new_hi != want_hi):
-            note = "roi reaches beyond the volume; cropped to the volume's edge"  # a Notice below
-        lo, hi = new_lo, new_hi
+    notes: list[str] = []
+    drop: frozenset[NoticeCode] = frozenset()
+    spacing = tuple(float(v) * stride for v in geo.spacing)
+    irregular = _is_irregular(geo) and all(r.ipp is not None for r in stack.records)
+    if box is not None:
+        want_lo, want_hi = _index_box(box, origin, axes)
+        if irregular:  # slices by their own positions along the normal, not a uniform step
+            normal = geo.direction[:, 2]
+            positions = np.array([np.asarray(r.ipp, dtype=np.float64) @ normal for r in stack.records])
+            along = _box_corners(box) @ normal
+            tol = 1e-3  # mm
+            want_lo[2] = int(np.searchsorted(positions, along.min() + tol, side="right")) - 1
+            want_hi[2] = int(np.searchsorted(positions, along.max() - tol, side="left"))
+        lo, hi, clipped = _clip_to_grid(box, want_lo, want_hi, stack.shape, origin, axes)
+        if clipped:
+            notes.append(clipped)
         if geo.tilt_deg:
-            note = (note + "; " if note else "") + "roi on a gantry-tilted stack is cropped in index space (slices are sheared)"
-    ks = range(int(lo[2]), int(hi[2]) + 1, stride)
+            what = "then resampled onto an orthogonal grid" if correct_tilt else "its slices stay sheared (correct_tilt=True resamples them)"
+            notes.append(
+                f"roi on a gantry-tilted stack ({geo.tilt_deg:.2f} degrees): loaded the index box that covers it on the sheared slices "
+                f"(slices {lo[2]}..{hi[2]}), with the crop's origin at its first voxel's true position; {what}"
+            )
+    ks = list(range(int(lo[2]), int(hi[2]) + 1, stride))
     records = [stack.records[k] for k in ks]
     window = (int(lo[1]), int(hi[1]) + 1, int(lo[0]), int(hi[0]) + 1, int(stride))
-    origin = np.asarray(geo.origin) + geo.direction @ (np.asarray(geo.spacing) * lo)
-    spacing = tuple(float(v) * stride for v in geo.spacing)
-    return records, window, origin, spacing, note  # type: ignore[return-value]
+    crop_origin = origin + axes @ lo
+    if box is not None and irregular:
+        normal = geo.direction[:, 2]
+        positions = np.array([np.asarray(r.ipp, dtype=np.float64) @ normal for r in records])
+        first = np.asarray(records[0].ipp, dtype=np.float64)
+        crop_origin = first + axes[:, :2] @ lo[:2]  # the first chosen slice where it really is
+        if len(records) > 1:
+            diffs = np.diff(positions)
+            median = float(np.median(diffs))
+            step = float(positions[-1] - positions[0]) / (len(records) - 1)
+            spacing = (spacing[0], spacing[1], step)
+            uneven = bool(np.any(np.abs(diffs - median) > max(0.01, 0.01 * median)))
+        else:
+            uneven = False
+        where = f"slices {ks[0]}..{ks[-1]} ({positions[0]:.2f}..{positions[-1]:.2f} mm along the slice normal)"
+        if uneven:
+            notes.append(
+                f"roi cuts through irregular slice spacing: {where} chosen by their own positions; the crop uses their mean step of "
+                f"{spacing[2]:.3f} mm, so positions past a gap are off"
+            )
+        else:
+            drop = frozenset({NoticeCode.IRREGULAR_SPACING})
+            notes.append(
+                f"the series' slice spacing is irregular, but the roi's {where} are evenly spaced ({spacing[2]:.3f} mm): the crop holds no gap"
+            )
+    return _Crop(records, window, crop_origin, spacing, notes, drop)  # type: ignore[arg-type]
+
+
+def _check_fits(stack: Stack, crop: _Crop | None, backend: Backend) -> None:
+    """Raise MemoryLimitError before reading when the (cropped) volume exceeds the limit.
+
+    The message names the size needed and the limit and, where one would fit, a stride and
+    a crop that do.
+    """
+    from vtkdicom_app.errors import MemoryLimitError
+    from vtkdicom_app.io.pixels import OutputKind, _is_colour, choose_output, memory_limit_bytes
+
+    records = stack.records if crop is None else crop.records
+    nk, nj, ni = stack.shape
+    window = crop.window if crop is not None else (0, nj, 0, ni, 1)
+    j0, j1, i0, i1, st = window
+    k_count = len(records)
+    colour = _is_colour(records)
+    if backend is Backend.VTK:
+        item, shape = 4, (nk, nj, ni)  # vtkDICOMImageReader reads the whole stack, as float
+    elif colour:
+        item, shape = 3, (k_count, nj, ni)  # RGB slices are decoded whole, then cropped
+    else:
+        item = 4 if choose_output(records) is OutputKind.FLOAT32 else 2
+        shape = (k_count, len(range(j0, j1, st)), len(range(i0, i1, st)))
+    need = int(np.prod(shape, dtype=np.int64)) * item
+    limit = memory_limit_bytes()
+    if need <= limit:
+        return
+    what = "the cropped volume" if crop is not None and (k_count < nk or shape[1:] != (nj, ni)) else "the volume"
+    number, desc = stack.tags.get("SeriesNumber"), str(stack.tags.get("SeriesDescription") or "")
+    name = f"series {number}" if isinstance(number, (int, float)) else f"series {stack.uid}"
+    message = (
+        f"{name}{f' ({desc})' if desc else ''}: {what} needs {need / (1 << 20):.0f} MiB ({' x '.join(map(str, shape))} x {item} = {need} bytes) "
+        f"but the memory limit is {_fmt_bytes(limit)}"
+    )
+    hints: list[str] = []
+    if backend is Backend.VTK:
+        hints.append("backend='pydicom' reads only the crop")
+    else:
+        k_lo = stack.records.index(records[0])
+        k_hi = stack.records.index(records[-1]) + 1
+        for s in range(st + 1, max(nk, nj, ni) + 1):
+            ks = len(range(k_lo, k_hi, s))
+            rows_cols = (nj * ni) if colour else len(range(j0, j1, s)) * len(range(i0, i1, s))
+            if ks * rows_cols * item <= limit:
+                hints.append(f"stride={s} (--downsample {s}) needs {_fmt_bytes(ks * rows_cols * item)}")
+                break
+        per_slice = (nj * ni if colour else shape[1] * shape[2]) * item
+        fit = limit // per_slice
+        if 1 <= fit < k_count:
+            hints.append(f"a roi of at most {fit} of these {k_count} slices fits (roi=..., --crop x0,y0,z0,x1,y1,z1 in LPS mm)")
+    hints.append("or raise the limit (VTKDICOM_APP_MEMORY_LIMIT, --memory-limit)")
+    raise MemoryLimitError(message + "; " + "; ".join(hints))
+
+
+def crop_volume(volume: Volume, roi: RoiCorners | None = None, stride: int = 1) -> Volume:
+    """The part of a volume in memory inside ``roi``, every ``stride``-th voxel.
+
+    What ``load(..., roi=, stride=)`` gives, for a volume that is already loaded (a NIfTI
+    file, one frame of a 4D series): the smallest index box whose voxel centres contain the
+    box, clipped to the volume.
+
+    Parameters
+    ----------
+    volume : Volume
+    roi : pair of (x, y, z), optional
+        Two opposite corners in LPS mm.
+    stride : int
+        Keep every ``stride``-th voxel along i, j and k.
+
+    Returns
+    -------
+    Volume
+        A copy holding only the cropped voxels (``volume`` itself when nothing changes).
+
+    Raises
+    ------
+    ValueError
+        A roi of zero size or not two corners, a stride below 1.
+    GeometryError
+        The roi misses the volume.
+    """
+    box = None if roi is None else validate_roi(roi)
+    stride = validate_stride(stride)
+    if box is None and stride == 1:
+        return volume
+    origin = np.asarray(volume.origin, dtype=np.float64)
+    axes = volume.direction * np.asarray(volume.spacing, dtype=np.float64)[None, :]
+    nk, nj, ni = volume.shape
+    lo, hi = np.zeros(3, dtype=int), np.array([ni - 1, nj - 1, nk - 1])
+    notes: list[str] = []
+    if box is not None:
+        want_lo, want_hi = _index_box(box, origin, axes)
+        lo, hi, clipped = _clip_to_grid(box, want_lo, want_hi, volume.shape, origin, axes)
+        if clipped:
+            notes.append(clipped)
+    array = np.ascontiguousarray(volume.array[lo[2] : hi[2] + 1 : stride, lo[1] : hi[1] + 1 : stride, lo[0] : hi[0] + 1 : stride])
+    tagged = [notice(n, NoticeCode.ROI_ADJUSTED) for n in notes]
+    _emit(tagged)
+    metadata = dict(volume.metadata, crop={"roi": None if box is None else box.tolist(), "stride": stride})
+    return volume.with_array(
+        array,
+        origin=tuple(float(v) for v in origin + axes @ lo),
+        spacing=tuple(float(v) * stride for v in volume.spacing),
+        metadata=metadata,
+        warnings=[*volume.warnings, *tagged],
+        owner=None,
+    )
 
 
 def _emit(messages: list[Notice]) -> None:
@@ -772,7 +1050,7 @@ def load(
     backend: Backend | str = Backend.PYDICOM,
     correct_tilt: bool = False,
     workers: int | None = None,
-    roi: tuple[Sequence[float], Sequence[float]] | None = None,
+    roi: RoiCorners | None = None,
     stride: int = 1,
 ) -> Volume:
     """Load one series as a :class:`~vtkdicom_app.volume.Volume` in patient space (LPS).
@@ -795,8 +1073,11 @@ def load(
         Threads for pixel reading.
     roi : pair of (x, y, z), optional
         Two opposite corners of a box in patient coordinates (LPS mm): only the voxels inside
-        it are loaded (the smallest index box containing it), and only the files and rows
-        they need are read, so time and memory follow the crop.
+        it are loaded (the smallest index box whose voxel centres contain it, clipped to the
+        volume), and only the files and rows they need are read, so time and memory follow
+        the crop. On a gantry-tilted stack the box is taken on the sheared slices; on a stack
+        with irregular slice spacing the slices are picked by their own positions; a
+        warning (``NoticeCode.ROI_ADJUSTED``) says what was done.
     stride : int
         Keep every ``stride``-th voxel along i, j and k (spacing grows by the same factor).
 
@@ -812,11 +1093,16 @@ def load(
     SeriesNotFoundError
         ``series`` matches nothing.
     GeometryError
-        Invalid orientation or spacing (the message names the tag and file).
+        Invalid orientation or spacing (the message names the tag and file), or a ``roi``
+        outside the volume (the message gives the volume's extent).
+    ValueError
+        A ``roi`` that is not two corners or has zero size along x, y or z, a ``stride``
+        below 1 (checked before any file is read).
     DecoderMissingError
         Compressed pixel data without a decoder (the message names the package).
     MemoryLimitError
-        The volume exceeds the memory limit (checked before allocating).
+        The (cropped) volume exceeds the memory limit, checked before allocating; the
+        message names the size needed and, where one fits, a stride or crop that does.
 
     Examples
     --------
@@ -826,6 +1112,8 @@ def load(
     ((64, 128, 128), (1.5, 1.5, 2.0))
     """
     backend = Backend(backend) if not isinstance(backend, Backend) else backend
+    box = None if roi is None else validate_roi(roi)  # bad arguments fail before any file is read
+    stride = validate_stride(stride)
     result, series, where = _scan_for(path, series, progress)
     stack = _choose(result, series, where)
     if stack.error:
@@ -836,9 +1124,11 @@ def load(
     window: tuple[int, int, int, int, int] | None = None
     origin = np.asarray(geo.origin, dtype=np.float64)
     spacing = tuple(geo.spacing)
-    crop_note = None
-    if roi is not None or stride != 1:
-        records, window, origin, spacing, crop_note = _crop_window(stack, geo, roi, stride)
+    crop = None
+    if box is not None or stride != 1:
+        crop = _crop_window(stack, geo, box, stride, correct_tilt=correct_tilt)
+        records, window, origin, spacing = crop.records, crop.window, crop.origin, crop.spacing
+    _check_fits(stack, crop, backend)  # before anything is allocated
     if backend is Backend.VTK:
         from vtkdicom_app.io.vtk_backend import read_with_vtk
 
@@ -858,8 +1148,9 @@ def load(
     tagged += [as_notice(m, NoticeCode.IRREGULAR_SPACING) for m in geo.warnings]
     tagged += [as_notice(m, NoticeCode.DECODE_FAILED) for m in decode_warnings]
     tagged += [as_notice(m) for m in result.summary_warnings()]
-    if crop_note:
-        tagged.append(notice(crop_note, NoticeCode.ROI_ADJUSTED))
+    if crop is not None:
+        tagged = [m for m in tagged if m.code not in crop.drop]
+        tagged += [notice(n, NoticeCode.ROI_ADJUSTED) for n in crop.notes]
     if geo.tilt_deg and correct_tilt:
         array = _correct_tilt(array, geo.shear * stride, geo.direction, spacing)  # type: ignore[arg-type]
         tagged = [m for m in tagged if m.code is not NoticeCode.GANTRY_TILT]
@@ -874,7 +1165,7 @@ def load(
     metadata = _metadata(stack)
     metadata["n_frames"] = len(stack.records)
     if window is not None:
-        metadata["crop"] = {"roi": None if roi is None else [list(map(float, c)) for c in roi], "stride": int(stride)}
+        metadata["crop"] = {"roi": None if box is None else box.tolist(), "stride": int(stride)}
     files = stack.files if window is None else list(dict.fromkeys(r.file.path for r in records))
     return Volume(
         array=array,
