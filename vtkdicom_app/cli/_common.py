@@ -44,6 +44,10 @@ __all__ = [
     "AUTO_THRESHOLD",
     "input_parents",
     "frame_parent",
+    "crop_parent",
+    "parse_crop",
+    "check_crop",
+    "crop_options",
     "quiet_parent",
     "report_warnings",
     "warn",
@@ -294,6 +298,70 @@ def input_parents(
     return [*parents, memory, quiet_parent()]
 
 
+def parse_crop(text: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """``--crop x0,y0,z0,x1,y1,z1``: two opposite corners of a box in LPS mm."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected x0,y0,z0,x1,y1,z1 in LPS mm, got {text!r}") from None
+    if len(values) != 6:
+        raise argparse.ArgumentTypeError(f"expected six numbers x0,y0,z0,x1,y1,z1 (two opposite corners, LPS mm), got {text!r}")
+    x0, y0, z0, x1, y1, z1 = values
+    return (x0, y0, z0), (x1, y1, z1)
+
+
+def crop_parent() -> argparse.ArgumentParser:
+    """``--crop`` and ``--downsample``: what a command that loads one volume reads of it.
+
+    Both go to :func:`vtkdicom_app.io.loader.load` as ``roi=`` and ``stride=`` (only the
+    files and rows inside the box are read). ``--crop`` is not ``--roi``: on ``stats`` and
+    ``export-mesh`` that is the region the statistics or the segment are taken in, inside
+    the loaded volume.
+    """
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--crop",
+        type=parse_crop,
+        metavar="X0,Y0,Z0,X1,Y1,Z1",
+        help="load only the voxels inside this box: two opposite corners in LPS mm, only the files and rows it needs are read "
+        "(write --crop=-10,... when x0 is negative)",
+    )
+    p.add_argument("--downsample", type=int, metavar="N", help="load every N-th voxel along each axis (spacing N times larger)")
+    return p
+
+
+def check_crop(args: argparse.Namespace) -> None:
+    """``--crop`` of zero size or ``--downsample`` below 1 are usage errors (before loading).
+
+    Raises
+    ------
+    UsageError
+        One line naming the values.
+    """
+    crop, downsample = getattr(args, "crop", None), getattr(args, "downsample", None)
+    if crop is None and downsample is None:
+        return
+    from vtkdicom_app.io.loader import validate_roi, validate_stride
+
+    try:
+        if crop is not None:
+            validate_roi(crop, name="--crop")
+        if downsample is not None:
+            validate_stride(downsample, name="--downsample")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def crop_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``roi`` and ``stride`` keywords of ``load`` for ``--crop`` and ``--downsample`` (nothing when not given)."""
+    out: dict[str, Any] = {}
+    if getattr(args, "crop", None) is not None:
+        out["roi"] = args.crop
+    if getattr(args, "downsample", None) not in (None, 1):
+        out["stride"] = args.downsample
+    return out
+
+
 def frame_parent(help: str = "frame N (from 0) of a 4D series") -> argparse.ArgumentParser:
     """``--frame N`` of the commands that work on one volume of a 4D series."""
     p = argparse.ArgumentParser(add_help=False)
@@ -441,10 +509,14 @@ def fmt_vec(values: Sequence[float], digits: int = 4) -> str:
 
 
 # ---------------------------------------------------------------------------- loading
-def read_any(path: str, series: str | int | None, progress: ProgressCallback | None) -> Volume:
-    """A DICOM series, or a NIfTI/NRRD/MetaImage/VTI volume by its suffix."""
+def read_any(path: str, series: str | int | None, progress: ProgressCallback | None, **crop: Any) -> Volume:
+    """A DICOM series, or a NIfTI/NRRD/MetaImage/VTI volume by its suffix.
+
+    ``roi=`` and ``stride=`` (:func:`crop_options`) crop a DICOM series as it is read; a
+    volume file is read whole, then cropped alike.
+    """
     from vtkdicom_app.io.formats import VolumeFormat, read_volume
-    from vtkdicom_app.io.loader import load
+    from vtkdicom_app.io.loader import crop_volume, load
 
     try:
         VolumeFormat.from_path(path)
@@ -452,25 +524,27 @@ def read_any(path: str, series: str | int | None, progress: ProgressCallback | N
     except Exception:
         is_volume_file = False
     if is_volume_file:
-        return read_volume(path)
-    return load(path, series=series, progress=progress)
+        return crop_volume(read_volume(path), **crop)
+    return load(path, series=series, progress=progress, **crop)
 
 
 def load_for(args: argparse.Namespace) -> Volume:
     """The volume a command works on (DICOM or a volume file), with a terminal progress bar.
 
-    With ``--frame N`` the frame N (from 0) of a 4D series.
+    With ``--frame N`` the frame N (from 0) of a 4D series; ``--crop`` and ``--downsample``
+    as ``load(roi=, stride=)`` (a frame of a 4D series is read whole, then cropped).
     """
     from vtkdicom_app.cli._progress import progress_for
 
+    crop = crop_options(args)
     with progress_for(args) as progress:
         frame = getattr(args, "frame", None)
         if frame is not None:
             from vtkdicom_app.errors import VtkDicomError
-            from vtkdicom_app.io.loader import load_sequence
+            from vtkdicom_app.io.loader import crop_volume, load_sequence
 
             seq = load_sequence(args.path, series=args.series, progress=progress, lazy=True)
             if not 0 <= frame < len(seq):
                 raise VtkDicomError(f"--frame {frame}: the series has frames 0..{len(seq) - 1}")
-            return seq[frame]
-        return read_any(args.path, args.series, progress)
+            return crop_volume(seq[frame], **crop)
+        return read_any(args.path, args.series, progress, **crop)

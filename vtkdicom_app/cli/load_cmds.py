@@ -16,9 +16,12 @@ from vtkdicom_app.cli._common import (
     Command,
     ImageFormat,
     UsageError,
+    check_crop,
     check_frame,
     check_output,
     check_range,
+    crop_options,
+    crop_parent,
     fmt_vec,
     frame_parent,
     input_parents,
@@ -270,6 +273,7 @@ def check_stats(args: argparse.Namespace) -> None:
     if args.roi and args.roi[0] == RoiKind.SPHERE and not args.roi[1][3] > 0:
         raise UsageError(f"--roi sphere: the radius must be > 0 mm, got {args.roi[1][3]:g}")
     check_range("--threshold", args.threshold)
+    check_crop(args)
     check_output(args.histogram, "--histogram")
 
 
@@ -311,6 +315,7 @@ def check_convert(args: argparse.Namespace) -> None:
 
     VolumeFormat.from_path(args.output)
     check_frame(args)
+    check_crop(args)
     check_output(args.output)
 
 
@@ -331,6 +336,13 @@ def run_convert(args: argparse.Namespace) -> int:
             scanned = scan(args.path, progress=progress)
         wanted = None if args.series is None else str(args.series)
         chosen = [i for i in scanned if i.fourth_axis and (wanted is None or wanted in (i.uid, i.series_instance_uid, str(i.number)))]
+        if chosen and crop_options(args):
+            from vtkdicom_app.errors import VtkDicomError
+
+            raise VtkDicomError(
+                f"--crop/--downsample load one volume, but series {chosen[0].uid} is 4D ({chosen[0].n_frames} frames along "
+                f"{chosen[0].fourth_axis}): add --frame N (0..{chosen[0].n_frames - 1}) to write one frame"
+            )
         if chosen:
             with progress_for(args) as progress:
                 seq = load_sequence(scanned, series=chosen[0].uid, progress=progress)
@@ -359,7 +371,7 @@ COMMANDS = (
         run_stats,
         _stats_arguments,
         check_stats,
-        parents=lambda: input_parents(_VOLUME_INPUT),
+        parents=lambda: [*input_parents(_VOLUME_INPUT), crop_parent()],
     ),
     Command(
         "convert",
@@ -367,6 +379,6 @@ COMMANDS = (
         run_convert,
         _convert_arguments,
         check_convert,
-        parents=lambda: [*input_parents(_VOLUME_INPUT), frame_parent("write only frame N (from 0) of a 4D series")],
+        parents=lambda: [*input_parents(_VOLUME_INPUT), frame_parent("write only frame N (from 0) of a 4D series"), crop_parent()],
     ),
 )

@@ -8,8 +8,11 @@ from typing import Any
 from vtkdicom_app.cli._common import (
     Command,
     UsageError,
+    check_crop,
     check_output,
     check_range,
+    crop_options,
+    crop_parent,
     enum_values,
     input_parents,
     parse_surface_threshold,
@@ -73,7 +76,10 @@ def check_export_mesh(args: argparse.Namespace) -> None:
     from vtkdicom_app.mesh_io import MeshFormat
     from vtkdicom_app.segmentation.commands import wants_segment_export
 
+    check_crop(args)
     if wants_segment_export(args):
+        if crop_options(args):
+            raise UsageError("--crop/--downsample do not apply with --seed, --roi or --segmentation (segments live on the whole volume's grid)")
         return  # the segment export checks its own outputs (it also writes .glb)
     MeshFormat.from_path(args.output)
     if args.report and not args.report.lower().endswith(".json"):
@@ -101,7 +107,7 @@ def run_export_mesh(args: argparse.Namespace) -> int:
     from vtkdicom_app.surface import extract_surface, mesh_report
 
     with progress_for(args) as progress:
-        vol = load(args.path, series=args.series, progress=progress)
+        vol = load(args.path, series=args.series, progress=progress, **crop_options(args))
         mesh = extract_surface(
             vol,
             preset=args.preset,
@@ -135,6 +141,6 @@ COMMANDS = (
         run_export_mesh,
         _arguments,
         check_export_mesh,
-        parents=lambda: input_parents(),
+        parents=lambda: [*input_parents(), crop_parent()],
     ),
 )

@@ -14,8 +14,11 @@ from vtkdicom_app.cli._common import (
     Command,
     ImageFormat,
     UsageError,
+    check_crop,
     check_frame,
     check_output,
+    crop_options,
+    crop_parent,
     enum_values,
     fmt_vec,
     frame_parent,
@@ -188,6 +191,7 @@ def check_mpr(args: argparse.Namespace) -> None:
     if args.window is not None and not args.window > 0:
         raise UsageError(f"--window {args.window:g}: the width must be > 0")
     check_frame(args)
+    check_crop(args)
     check_output(args.output)
 
 
@@ -306,6 +310,9 @@ def check_render(args: argparse.Namespace) -> None:
     if args.opacity_scale < 0:
         raise UsageError(f"--opacity-scale {args.opacity_scale:g}: give a factor >= 0")
     check_frame(args)
+    check_crop(args)
+    if args.cine and crop_options(args):
+        raise UsageError("--cine plays the whole 4D series: it does not go with --crop or --downsample")
     check_output(args.output)
     check_output(args.cine, "--cine")
 
@@ -366,7 +373,7 @@ COMMANDS = (
         run_mpr,
         _mpr_arguments,
         check_mpr,
-        parents=lambda: [*input_parents(), frame_parent()],
+        parents=lambda: [*input_parents(), frame_parent(), crop_parent()],
     ),
     Command(
         "view",
@@ -382,6 +389,6 @@ COMMANDS = (
         run_render,
         _render_arguments,
         check_render,
-        parents=lambda: [*input_parents(), frame_parent()],
+        parents=lambda: [*input_parents(), frame_parent(), crop_parent()],
     ),
 )
