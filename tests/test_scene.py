@@ -149,10 +149,12 @@ def test_bad_scenes_give_one_clear_error(study: Any, tmp_path: Path) -> None:
     ):
         with pytest.raises(SceneError, match=words.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
             validate_scene({**good, **change})
-    # a rotated plane is valid, but this state cannot show it yet: refused, not ignored
+    # a rotated plane is valid and shown (oblique MPR): the state takes the frame as written
     rotated = {**good, "planes": {"axial": {"column": [0, 1, 0], "row": [-1, 0, 0], "normal": [0, 0, 1]}}}
-    with pytest.raises(SceneError, match="axial plane is rotated"):
-        apply_scene(_state(study.outdir), rotated)
+    turned = _state(study.outdir)
+    apply_scene(turned, rotated)
+    np.testing.assert_array_equal(turned.plane_axes("axial"), [[0, -1, 0], [1, 0, 0], [0, 0, 1]])
+    assert turned.view_rotated("axial") and not turned.view_rotated("coronal")
     # another series loaded, no volume at all, a series missing from the folder, a source gone
     other = scan(study.outdir)[1]
     wrong = ViewerState()

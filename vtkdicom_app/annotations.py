@@ -161,6 +161,7 @@ def corner_annotations(
     slab_mode: SlabMode | str = SlabMode.NONE,
     frame_text: str = "",
     anonymize: bool = False,
+    normal: npt.ArrayLike | None = None,
 ) -> CornerAnnotations:
     """The corner texts of one slice view (see the module docstring).
 
@@ -179,6 +180,10 @@ def corner_annotations(
         The 4D frame line, if any.
     anonymize : bool
         Leave out every :data:`PHI_KEYS` value.
+    normal : array_like of float, optional
+        The view's plane is rotated (oblique MPR) to this normal (LPS): the top right then
+        names the tilt from the standard plane and the position along the normal instead of
+        a slice number.
 
     Returns
     -------
@@ -204,8 +209,14 @@ def corner_annotations(
             )
             if line
         )
-    number, count = slice_number(vol, p, xyz)
-    top_right = (f"{p.value.capitalize()}  Im {number}/{count}", f"{_AXIS_NAME[p]} {float(xyz[_AXIS_INDEX[p]]):.1f} mm")
+    if normal is not None:
+        n = np.asarray(normal, dtype=np.float64).reshape(3)
+        n = n / np.linalg.norm(n)
+        tilt = math.degrees(math.acos(min(1.0, abs(float(n @ normal_of(p))))))
+        top_right = (f"{p.value.capitalize()} oblique  tilt {tilt:.1f}\N{DEGREE SIGN}", f"d {float(xyz @ n):.1f} mm along the normal")
+    else:
+        number, count = slice_number(vol, p, xyz)
+        top_right = (f"{p.value.capitalize()}  Im {number}/{count}", f"{_AXIS_NAME[p]} {float(xyz[_AXIS_INDEX[p]]):.1f} mm")
     bottom_right: list[str] = []
     if window_level is not None:
         bottom_right.append(f"W {window_level.window:g} L {window_level.level:g}" + (f" ({window_level.name})" if window_level.name else ""))
@@ -242,4 +253,5 @@ def annotations_for_view(state: Any, view: Plane | str, *, anonymize: bool = Fal
         slab_mode=vs.slab.mode,
         frame_text=frame_text,
         anonymize=anonymize,
+        normal=state.plane_axes(view)[:, 2] if getattr(state, "view_rotated", None) and state.view_rotated(view) else None,
     )

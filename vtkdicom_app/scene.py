@@ -36,10 +36,10 @@ recomputed). Relative source paths are relative to the scene file's folder.
 No PHI: patient names, IDs, dates and descriptions are never written. The source path is
 written as given; choose a folder name without patient data.
 
-Planes: the viewer's views are the acquisition-independent standard planes today;
-``planes`` records them so that rotated (oblique) planes can be added without a new schema.
-A state that offers ``plane_axes(view)`` / ``set_plane_axes(view, axes)`` is read and
-driven through them; otherwise the planes of a scene must be the standard ones.
+Planes: ``planes`` records each view's frame (column and row directions and normal, LPS),
+so a scene keeps planes rotated by the crosshair (oblique MPR). A state that offers
+``plane_axes(view)`` / ``set_plane_axes(view, axes)`` (``ViewerState`` does) is read and
+driven through them; for any other state the planes of a scene must be the standard ones.
 """
 
 from __future__ import annotations

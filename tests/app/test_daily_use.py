@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from PyQt5 import QtCore
+from PyQt5 import QtCore, QtWidgets
 
 from vtkdicom_app.app.main_window import MainWindow, wait_for
 from vtkdicom_app.mpr import Plane
@@ -293,3 +293,64 @@ def test_tall_volume_fits_the_3d_view_and_shows_the_crosshair_everywhere(window:
         mm_per_px = pane.view.mm_per_pixel() / pane.devicePixelRatioF()
         assert green.sum(axis=1).max() >= 0.8 * width_mm / mm_per_px, f"{plane.value}: no horizontal crosshair line on screen"
         assert green.sum(axis=0).max() >= 0.8 * height_mm / mm_per_px, f"{plane.value}: no vertical crosshair line on screen"
+
+
+# ---------------------------------------------------------------------------- oblique MPR by rotating the crosshair
+def _pixel_at(pane: Any, xyz: Any) -> np.ndarray:
+    from vtkdicom_app.rendering import grab_render_window
+
+    pane.GetRenderWindow().Render()
+    rgb = grab_render_window(pane.GetRenderWindow())
+    x, y = pane.view.display_at(xyz)
+    return rgb[rgb.shape[0] - 1 - int(round(y)), int(round(x))].astype(int)
+
+
+def test_ctrl_drag_rotates_the_other_planes_and_they_show_the_oblique_reslice(window: MainWindow, phantom_factory: Any) -> None:
+    """Ctrl+drag on the axial view's coronal line by 20 degrees: the coronal and sagittal views
+    show reslice() on the turned planes, the axial view draws the turned lines, Ctrl+R resets."""
+    from vtkdicom_app.mpr import reslice, rotation_about
+
+    ph = phantom_factory(**SMALL)
+    _open(window, ph.outdir)
+    state, axial, coronal = window.state, window.panes[Plane.AXIAL], window.panes[Plane.CORONAL]
+    c = state.crosshair.copy()
+    start = c + 40.0 * np.array([1.0, 0.0, 0.0])  # on the coronal plane's line (along x in the axial view)
+    a = np.radians(20.0)  # the drag ends at c + 40 mm * (cos a, sin a, 0)
+    axial.SetEventInformation(*(int(round(v)) for v in axial.view.display_at(start)), 1, 0)  # Ctrl held
+    axial._left_press()
+    for t in np.linspace(0.25, 1.0, 4):  # a drag in four steps
+        p = c + 40.0 * np.array([np.cos(a * t), np.sin(a * t), 0.0])
+        axial.SetEventInformation(*(int(round(v)) for v in axial.view.display_at(p)), 1, 0)
+        axial._move()
+    axial._left_release()
+    np.testing.assert_array_equal(state.crosshair, c)  # a rotation does not move the crosshair
+    n = state.plane_axes(Plane.CORONAL)[:, 2]
+    turned = np.degrees(np.arctan2(-n[0], n[1]))
+    assert turned == pytest.approx(20.0, abs=1.0)  # within the pointer's pixel rounding
+    assert not state.view_rotated(Plane.AXIAL)
+    shown = coronal.view.slice
+    assert shown is not None
+    np.testing.assert_array_equal(shown.array, reslice(state.volume, "oblique", normal=n, point=c).array)
+    assert len(axial.view.crosshair_segments) == 2  # drawn as turned lines, not painted rows and columns
+    on_line = c + 25.0 * (rotation_about((0, 0, 1), turned) @ [1.0, 0.0, 0.0])
+    px = _pixel_at(axial, on_line)
+    assert px[1] > 150 and px[1] > px[0] + 60 and px[1] > px[2] + 60, px  # the crosshair's green
+    reset = [a for a in window.menuBar().findChildren(QtWidgets.QAction) if a.text().startswith("Reset &planes")]
+    assert reset and reset[0].shortcut().toString() == "Ctrl+R"
+    reset[0].trigger()
+    assert not state.planes_rotated and axial.view.crosshair_segments == []
+    np.testing.assert_array_equal(coronal.view.slice.array, reslice(state.volume, "coronal", point=c).array)
+
+
+def test_a_scene_keeps_rotated_planes(window: MainWindow, phantom_factory: Any, tmp_path: Path, qtbot: Any) -> None:
+    ph = phantom_factory(**SMALL)
+    _open(window, ph.outdir)
+    window.state.rotate_planes(Plane.CORONAL, 15.0)
+    axes = {p: window.state.plane_axes(p) for p in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL)}
+    path = tmp_path / "oblique.json"
+    assert window.save_scene(str(path)) is not None
+    other = _window(qtbot)
+    wait_for(other.open_scene(str(path)))
+    for p, m in axes.items():
+        np.testing.assert_allclose(other.state.plane_axes(p), m, atol=1e-12)
+    np.testing.assert_array_equal(other.state.slice(Plane.AXIAL).array, window.state.slice(Plane.AXIAL).array)

@@ -68,6 +68,7 @@ VIEW_INPUT = (
     ("Left click with a measurement tool", "place the ruler's, angle's or ellipse's points"),
     ("Mouse wheel, Up / Down, Page Up / Page Down", "next / previous slice (true slice steps)"),
     ("Ctrl + mouse wheel", "zoom the view"),
+    ("Ctrl + left drag on a slice", "rotate the other two planes about this view's normal (oblique MPR)"),
     ("Middle drag", "pan the view"),
     ("Right drag", "window (left-right) and level (up-down)"),
     ("Double click on a view", "maximise it / back to the grid"),
@@ -213,6 +214,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view.addAction("3D only", lambda: self.toggle_maximised(None), QtGui.QKeySequence("Ctrl+3"))
         view.addAction("Reset zoom and pan", lambda: self.state.reset_view(), QtGui.QKeySequence("Ctrl+0"))
         view.addAction("Play / pause &cine", self.toggle_cine, QtGui.QKeySequence("Ctrl+P"))
+        view.addAction("Reset &planes (axial, coronal, sagittal)", lambda: self.state.reset_planes(), QtGui.QKeySequence("Ctrl+R"))
         view.addSeparator()
         hide = view.addAction("Hide &patient information")
         corners = view.addAction("Corner &annotations")

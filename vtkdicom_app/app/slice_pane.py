@@ -27,7 +27,7 @@ from vtkdicom_app.viewer_state import INTERACTIVE_TOOLS, Event, MeasureTool, Seg
 __all__ = ["SlicePane"]
 
 # events that change what every pane shows, and whether the slice must be resliced
-_RESLICE = {StateEvent.VOLUME, StateEvent.FRAME, StateEvent.CROSSHAIR}
+_RESLICE = {StateEvent.VOLUME, StateEvent.FRAME, StateEvent.CROSSHAIR, StateEvent.PLANES}
 _REDRAW = {StateEvent.WINDOW_LEVEL}
 # per-view events (key = the pane's plane)
 _OWN_RESLICE = {StateEvent.SLAB}
@@ -89,6 +89,7 @@ class SlicePane(QVTKRenderWindowInteractor):
         self.overlay_redraws = 0  # how often only the segments were redrawn
         # the pointer position where a drag began (display pixels); the values live in the state
         self._press: dict[str, tuple[int, int]] = {}
+        self._rotate_from = np.zeros(3)  # the LPS point under the pointer at the last step of a Ctrl+drag
         # input handlers render once at their end (a brush dab redraws the overlay and moves the outline)
         self._batch = 0
         self._render_pending = False
@@ -173,6 +174,7 @@ class SlicePane(QVTKRenderWindowInteractor):
             zoom=view.zoom,
             pan=view.pan,
             overlay=state.segment_overlay(),
+            crosshair_lines=list(state.crosshair_lines(self.plane).values()) if state.planes_rotated else None,
         )
         self._show_sketch(state.segment_sketch, render=False)
         self._show_measurements()
@@ -296,11 +298,18 @@ class SlicePane(QVTKRenderWindowInteractor):
         if self.GetRepeatCount() >= 1:  # double click
             self.state.toggle_maximised(self.plane)
             return
+        if self.GetControlKey():  # Ctrl+drag: turn the other two planes about this view's normal
+            grabbed = self.patient_at(*self.GetEventPosition())
+            if grabbed is not None:
+                self._press["rotate"] = self.GetEventPosition()
+                self._rotate_from = grabbed
+            return
         self._press["left"] = self.GetEventPosition()
         self._pick()
 
     def _left_release(self, *_: Any) -> None:
         self._press.pop("left", None)
+        self._press.pop("rotate", None)
         if self._press.pop("tool", None) is not None:
             p = self.patient_at(*self.GetEventPosition())
             self._batched(lambda: self.state.segment_release(self.plane, p))
@@ -320,6 +329,12 @@ class SlicePane(QVTKRenderWindowInteractor):
         elif "right" in self._press:
             x0, y0 = self._press["right"]
             self.state.drag_window_level(x - x0, y - y0)
+        elif "rotate" in self._press:
+            here = self.patient_at(x, y)
+            if here is not None:
+                now: np.ndarray = here
+                start, self._rotate_from = self._rotate_from, now
+                self._batched(lambda: self.state.rotate_planes_by_drag(self.plane, start, now))
         elif "tool" in self._press:
             at = self.patient_at(x, y)
             if at is not None:

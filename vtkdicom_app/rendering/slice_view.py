@@ -287,6 +287,15 @@ class SliceView:
         self.sketch_actor.PickableOff()
         self.sketch_actor.VisibilityOff()
         self.renderer.AddActor(self.sketch_actor)
+        # the crosshair as lines when the planes are rotated (otherwise it is painted into the pixels)
+        self._cross_mapper = vtkPolyDataMapper()
+        self.crosshair_actor = vtkActor()
+        self.crosshair_actor.SetMapper(self._cross_mapper)
+        self.crosshair_actor.GetProperty().SetColor(*_CROSS_COLOR)
+        self.crosshair_actor.GetProperty().SetLineWidth(1.5)
+        self.crosshair_actor.PickableOff()
+        self.crosshair_actor.VisibilityOff()
+        self.renderer.AddActor(self.crosshair_actor)
         self.letters: dict[str, Any] = {}
         for edge in ("left", "right", "top", "bottom"):
             text = vtkTextActor()
@@ -329,6 +338,8 @@ class SliceView:
         self.corner_annotation.VisibilityOff()
         self.renderer.AddViewProp(self.corner_annotation)
         self.slice: Slice | None = None
+        self.crosshair_segments: list[tuple[np.ndarray, np.ndarray]] = []
+        """The crosshair's lines drawn as actors (LPS end points); empty when painted into the pixels."""
         self.rgb: np.ndarray | None = None
         # what is shown (set by show(); the viewer's tests read them back)
         self.window_level: tuple[float, float] | None = None
@@ -346,11 +357,14 @@ class SliceView:
         zoom: float = 1.0,
         pan: tuple[float, float] = (0.0, 0.0),
         overlay: SegmentOverlay | None = None,
+        crosshair_lines: Sequence[npt.ArrayLike] | None = None,
     ) -> None:
         """Display a slice with a window; ``crosshair`` is an LPS point drawn as two lines.
 
         ``overlay``: segments drawn over the slice (see :meth:`show_overlay`); without it
-        an overlay shown on an earlier slice is hidden.
+        an overlay shown on an earlier slice is hidden. ``crosshair_lines``: the LPS
+        directions of the crosshair's lines when they are not the image's rows and columns
+        (rotated planes); they are drawn as line actors through ``crosshair`` across the view.
         """
         from vtkmodules.util.numpy_support import numpy_to_vtk
         from vtkmodules.vtkCommonDataModel import vtkImageData
@@ -361,7 +375,8 @@ class SliceView:
         shown = to_display(s.array, window, level, invert=invert)
         rgb = shown.copy() if shown.ndim == 3 else np.repeat(shown[:, :, None], 3, axis=2)
         self._place_camera(s, zoom, pan)
-        if crosshair is not None:
+        self._show_crosshair_lines(s, crosshair if crosshair_lines is not None else None, crosshair_lines)
+        if crosshair is not None and crosshair_lines is None:
             # lines at least one screen pixel wide: a tall image shown smaller than its pixels keeps them
             half_r = max(0, int(np.ceil(self.mm_per_pixel() / s.pixel_size[1])) // 2)
             half_c = max(0, int(np.ceil(self.mm_per_pixel() / s.pixel_size[0])) // 2)
@@ -387,6 +402,42 @@ class SliceView:
             self.letters[edge].SetInput(letter)
         self._update_scale_bar(s)
         self.show_overlay(overlay)
+
+    def _show_crosshair_lines(self, s: Slice, crosshair: Sequence[float] | None, directions: Sequence[npt.ArrayLike] | None) -> None:
+        if crosshair is None or not directions:
+            self.crosshair_actor.VisibilityOff()
+            self.crosshair_segments = []
+            return
+        from vtkmodules.util.numpy_support import numpy_to_vtk
+        from vtkmodules.vtkCommonCore import vtkPoints
+        from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+
+        c = np.asarray(crosshair, float).reshape(3)
+        reach = float(np.hypot(*s.extent_mm))  # long enough to cross the whole slice
+        ends = []
+        for d in directions:
+            u = np.asarray(d, float).reshape(3)
+            u = u - float(u @ s.axes[:, 2]) * s.axes[:, 2]  # in the slice's plane
+            norm = float(np.linalg.norm(u))
+            if norm > 1e-9:
+                ends.append((c - reach * u / norm, c + reach * u / norm))
+        self.crosshair_segments = ends
+        if not ends:
+            self.crosshair_actor.VisibilityOff()
+            return
+        pts = np.array([p for pair in ends for p in pair])
+        points = vtkPoints()
+        points.SetData(numpy_to_vtk(np.ascontiguousarray(self._world(pts)), deep=True))
+        lines = vtkCellArray()
+        for i in range(len(ends)):
+            lines.InsertNextCell(2)
+            lines.InsertCellPoint(2 * i)
+            lines.InsertCellPoint(2 * i + 1)
+        poly = vtkPolyData()
+        poly.SetPoints(points)
+        poly.SetLines(lines)
+        self._cross_mapper.SetInputData(poly)
+        self.crosshair_actor.VisibilityOn()
 
     def show_overlay(self, overlay: SegmentOverlay | None) -> None:
         """Draw segments over the slice shown (None hides them); the caller renders.
