@@ -77,6 +77,7 @@ __all__ = [
     "MeasurementList",
     "MeasurementResult",
     "RoiStats",
+    "sphere_section",
     "Ruler",
     "Shape",
     "Sphere",
@@ -797,6 +798,31 @@ def outline(shape: Shape, *, segments: int = 64) -> tuple[np.ndarray, bool]:
         c, u, v = _vec(shape.centre), _vec(shape.axis_u), _vec(shape.axis_v)
         return c + np.cos(t)[:, None] * u + np.sin(t)[:, None] * v, True
     return np.array([np.asarray(h, dtype=np.float64) for h in shape.handles()[: 3 if isinstance(shape, Angle) else 2]]).reshape(-1, 3), False
+
+
+def sphere_section(sphere: Sphere, axes: npt.ArrayLike, point: Sequence[float], *, segments: int = 64) -> np.ndarray | None:
+    """The circle where a plane cuts a sphere, as a closed LPS polyline; None where it misses.
+
+    Parameters
+    ----------
+    sphere : Sphere
+    axes : array_like
+        The plane's frame, 3x3 (columns: column direction, row direction, normal; LPS).
+    point : sequence of float
+        Any point of the plane (LPS mm).
+    segments : int
+        Points of the polyline.
+    """
+    m = np.asarray(axes, dtype=np.float64).reshape(3, 3)
+    c = _vec(sphere.centre)
+    n = m[:, 2] / np.linalg.norm(m[:, 2])
+    d = float((c - np.asarray(point, dtype=np.float64).reshape(3)) @ n)
+    if abs(d) >= sphere.radius_mm:
+        return None
+    r = math.sqrt(sphere.radius_mm**2 - d**2)
+    foot = c - d * n
+    t = np.linspace(0.0, 2.0 * np.pi, int(segments), endpoint=False)
+    return foot + r * (np.cos(t)[:, None] * m[:, 0] + np.sin(t)[:, None] * m[:, 1])
 
 
 _DEFAULT_NAMES = {MeasurementKind.RULER: "Ruler", MeasurementKind.ANGLE: "Angle", MeasurementKind.ELLIPSE: "Ellipse", MeasurementKind.SPHERE: "Sphere"}

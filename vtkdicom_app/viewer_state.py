@@ -97,6 +97,7 @@ from vtkdicom_app.measurements import (
     MeasurementResult,
     Ruler,
     Shape,
+    Sphere,
     measure,
 )
 from vtkdicom_app.mpr import ORTHOGONAL_PLANES, Plane, Reslicer, SlabMode, Slice, frame_axes, plane_axes, rotation_about, step_along, step_point
@@ -293,11 +294,13 @@ class MeasureTool(enum.Enum):
     """Three clicks: an arm's end, the vertex, the other arm's end."""
     ELLIPSE = "ellipse"
     """Two clicks on one view: the centre, then a corner of the ellipse's bounding box."""
+    SPHERE = "sphere"
+    """Two clicks: the centre, then a point of the sphere's surface (any view)."""
 
     @property
     def clicks(self) -> int:
         """How many clicks make one measurement."""
-        return {MeasureTool.NONE: 0, MeasureTool.RULER: 2, MeasureTool.ANGLE: 3, MeasureTool.ELLIPSE: 2}[self]
+        return {MeasureTool.NONE: 0, MeasureTool.RULER: 2, MeasureTool.ANGLE: 3, MeasureTool.ELLIPSE: 2, MeasureTool.SPHERE: 2}[self]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -800,6 +803,7 @@ class ViewerState:
         self._measure_tool = MeasureTool.NONE
         self._measure_points: tuple[np.ndarray, ...] = ()
         self._measure_view: Plane | None = None
+        self._grabbed: tuple[int, int] | None = None  # (measurement id, handle) being dragged
         self._annotations = AnnotationOptions()
 
     # ------------------------------------------------------------------ machinery
@@ -1107,6 +1111,7 @@ class ViewerState:
         self._cine = Cine(False, self._cine.fps, None if sequence is not None else (self._cine.view or Plane.AXIAL))
         self._drop_segmentation()  # segments belong to the volume's grid
         self._set_measure_points((), None)
+        self._grabbed = None
         self._measurements.clear()  # measurements belong to the patient space of the volume
         self._emit(StateEvent.VOLUME, vol)
 
@@ -1941,14 +1946,68 @@ class ViewerState:
             shape = Ruler(_xyz(points[0]), _xyz(points[1]))
         elif tool is MeasureTool.ANGLE:
             shape = Angle(_xyz(points[0]), _xyz(points[1]), _xyz(points[2]))
+        elif tool is MeasureTool.SPHERE:
+            radius = float(np.linalg.norm(points[1] - points[0]))
+            if radius == 0:
+                raise ValueError("a sphere needs a second click away from its centre (a point of its surface)")
+            shape = Sphere(_xyz(points[0]), radius)
         else:
-            axes = plane_axes(plane)
+            axes = self._axes[plane]  # the view's own frame: rotated planes too
             d = points[1] - points[0]
             ru, rv = abs(float(d @ axes[:, 0])), abs(float(d @ axes[:, 1]))
             if ru == 0 or rv == 0:
                 raise ValueError("an ellipse needs a second click off the centre's row and column (a corner of its box)")
             shape = Ellipse.in_plane(_xyz(points[0]), ru, rv, axes)
         return self.add_measurement(shape)
+
+    # ------------------------------------------------------------------ measurement handles
+    @property
+    def grabbed_handle(self) -> tuple[int, int] | None:
+        """``(measurement id, handle index)`` being dragged, or None."""
+        return self._grabbed
+
+    def grab_measure_handle(self, view: Plane | str, xyz: npt.ArrayLike, tolerance_mm: float) -> tuple[int, int] | None:
+        """Take hold of the measurement handle nearest an LPS point of a view, within ``tolerance_mm``.
+
+        The widget gives its pick radius in mm (pixels times its mm per pixel); handles off
+        the view's plane by more than that are out of reach. Returns what was grabbed.
+        """
+        self._check_thread()
+        plane = _plane(view)
+        p = _point(xyz)
+        tol = _finite(tolerance_mm, "pick tolerance (mm)")
+        n = self._axes[plane][:, 2]
+        best: tuple[float, int, int] | None = None
+        for m in self._measurements:
+            for index, h in enumerate(m.shape.handles()):
+                dist = float(np.linalg.norm(np.asarray(h, float) - p))
+                if dist <= tol and abs(float((np.asarray(h, float) - p) @ n)) <= tol and (best is None or dist < best[0]):
+                    best = (dist, m.id, index)
+        self._grabbed = None if best is None else (best[1], best[2])
+        return self._grabbed
+
+    def drag_measure_handle(self, xyz: npt.ArrayLike) -> bool:
+        """Move the grabbed handle to an LPS point (emits MEASUREMENTS); False when nothing is
+        held or the point lies outside the volume (the handle stays where it was)."""
+        self._check_thread()
+        if self._grabbed is None:
+            return False
+        vol = self._need_volume("move a measurement")
+        p = _point(xyz)
+        ijk = np.linalg.inv(vol.affine) @ np.append(p, 1.0)
+        if np.any(ijk[:3] < -0.5) or np.any(ijk[:3] > np.asarray(vol.dimensions, float) - 0.5):
+            return False
+        mid, index = self._grabbed
+        try:
+            self._measurements.move_handle(mid, index, _xyz(p))
+        except ValueError:  # a degenerate shape (an arm of zero length): keep the last good one
+            return False
+        return True
+
+    def release_measure_handle(self) -> None:
+        """Let go of the grabbed handle."""
+        self._check_thread()
+        self._grabbed = None
 
     # ------------------------------------------------------------------ corner annotations
     @property

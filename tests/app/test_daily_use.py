@@ -354,3 +354,58 @@ def test_a_scene_keeps_rotated_planes(window: MainWindow, phantom_factory: Any, 
     for p, m in axes.items():
         np.testing.assert_allclose(other.state.plane_axes(p), m, atol=1e-12)
     np.testing.assert_array_equal(other.state.slice(Plane.AXIAL).array, window.state.slice(Plane.AXIAL).array)
+
+
+# ---------------------------------------------------------------------------- editable handles and the sphere ROI
+def _drag(pane: Any, points: list[Any]) -> None:
+    """A left drag through LPS points (interactor events, the pane's own handlers)."""
+    pane.SetEventInformation(*(int(round(v)) for v in pane.view.display_at(points[0])), 0, 0)
+    pane._left_press()
+    for p in points[1:]:
+        pane.SetEventInformation(*(int(round(v)) for v in pane.view.display_at(p)), 0, 0)
+        pane._move()
+    pane._left_release()
+
+
+def test_dragging_a_rulers_end_updates_its_value_and_leaves_the_crosshair(window: MainWindow, phantom_factory: Any) -> None:
+    from vtkdicom_app.measurements import Ruler
+
+    _open(window, phantom_factory(**SMALL).outdir)
+    state, pane = window.state, window.panes[Plane.AXIAL]
+    c = state.crosshair.copy()
+    mid = state.add_measurement(Ruler(tuple(c - [30.0, 0.0, 0.0]), tuple(c + [30.0, 0.0, 0.0])))  # 60.0 mm
+    assert f"{60.0:.1f} mm" in pane.view.measurement_labels[mid]
+    end = c + np.array([30.0, 0.0, 0.0])
+    _drag(pane, [end, end + [5.0, 10.0, 0.0], end + [10.0, 20.0, 0.0]])  # the right end to (+40, +20)
+    moved = state.measurements.get(mid).shape
+    assert isinstance(moved, Ruler) and state.grabbed_handle is None
+    expected = float(np.hypot(70.0, 20.0))
+    assert state.measure(mid).length_mm == pytest.approx(expected, abs=2 * pane.view.mm_per_pixel())
+    assert f"{state.measure(mid).length_mm:.1f} mm" in pane.view.measurement_labels[mid]
+    np.testing.assert_array_equal(state.crosshair, c)  # a handle drag is not a crosshair drag
+    # a drag off the volume leaves the handle at its last place inside
+    before = state.measurements.get(mid).shape
+    state.grab_measure_handle(Plane.AXIAL, before.p1, 2.0)
+    assert not state.drag_measure_handle(np.asarray(before.p1) + [5000.0, 0.0, 0.0])
+    state.release_measure_handle()
+    assert state.measurements.get(mid).shape == before
+
+
+def test_sphere_tool_two_clicks_give_the_mean_of_a_uniform_region(window: MainWindow, phantom_factory: Any, qtbot: Any) -> None:
+    ph = phantom_factory(**SMALL)
+    _open(window, ph.outdir)
+    state, pane = window.state, window.panes[Plane.AXIAL]
+    centre = np.asarray(ph.spec.sphere_center, float)
+    state.set_crosshair(centre)
+    state.set_measure_tool(MeasureTool.SPHERE)
+    assert window.measurement_panel.tool_buttons[MeasureTool.SPHERE].isChecked()
+    r_small = ph.spec.sphere_radius / 2
+    _click(qtbot, pane, centre)
+    _click(qtbot, pane, centre + [r_small, 0.0, 0.0])
+    (m,) = list(state.measurements)
+    result = state.measure(m.id)
+    assert result.stats is not None and result.stats.mean == pytest.approx(ph.spec.sphere_hu, abs=5.0)  # inside the 1000 HU ball
+    assert result.stats.volume_mm3 == pytest.approx(4 / 3 * np.pi * r_small**3, rel=0.1)
+    # drawn as the circle where each view's plane cuts it, in all three views through its centre
+    for view in (Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL):
+        assert m.id in window.panes[view].view.measurement_labels, view

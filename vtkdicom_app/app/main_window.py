@@ -65,7 +65,8 @@ SCENE_FILES = "Scenes (*.json)"
 MOVIE_FILES = "Movies (*.mp4 *.gif)"
 VIEW_INPUT = (
     ("Left click / drag on a slice", "move the crosshair (all views follow)"),
-    ("Left click with a measurement tool", "place the ruler's, angle's or ellipse's points"),
+    ("Left click with a measurement tool", "place the ruler's, angle's, ellipse's or sphere's points"),
+    ("Left drag on a measurement's handle", "move that end, vertex or corner (the value follows)"),
     ("Mouse wheel, Up / Down, Page Up / Page Down", "next / previous slice (true slice steps)"),
     ("Ctrl + mouse wheel", "zoom the view"),
     ("Ctrl + left drag on a slice", "rotate the other two planes about this view's normal (oblique MPR)"),
@@ -229,7 +230,8 @@ class MainWindow(QtWidgets.QMainWindow):
         corners.setChecked(self.state.annotations.visible)
         self.hide_phi_action, self.corners_action = hide, corners
         measure = self._menu("&Measure")
-        for tool, key in ((MeasureTool.NONE, "Esc"), (MeasureTool.RULER, "M"), (MeasureTool.ANGLE, "Shift+M"), (MeasureTool.ELLIPSE, "E")):
+        tool_keys = ((MeasureTool.NONE, "Esc"), (MeasureTool.RULER, "M"), (MeasureTool.ANGLE, "Shift+M"), (MeasureTool.ELLIPSE, "E"), (MeasureTool.SPHERE, "S"))
+        for tool, key in tool_keys:
             text = "Pointer (crosshair)" if tool is MeasureTool.NONE else f"{tool.value.capitalize()}"
             measure.addAction(text, lambda t=tool: self.state.set_measure_tool(t), QtGui.QKeySequence(key))
         measure.addSeparator()

@@ -416,7 +416,7 @@ class MeasurementPanel(_Panel):
     """
 
     EVENTS = frozenset({StateEvent.MEASUREMENTS, StateEvent.MEASURE_TOOL, StateEvent.VOLUME})
-    TOOLS = (MeasureTool.NONE, MeasureTool.RULER, MeasureTool.ANGLE, MeasureTool.ELLIPSE)
+    TOOLS = (MeasureTool.NONE, MeasureTool.RULER, MeasureTool.ANGLE, MeasureTool.ELLIPSE, MeasureTool.SPHERE)
 
     def __init__(self, state: ViewerState, export: Callable[[str], None], error: Callable[[str], None]) -> None:
         super().__init__(state)

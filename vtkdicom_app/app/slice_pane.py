@@ -18,13 +18,16 @@ from vtkmodules.vtkInteractionStyle import vtkInteractorStyleUser
 from vtkdicom_app.annotations import VTK_CORNER_INDEX, annotations_for_view
 from vtkdicom_app.app.panels import listen
 from vtkdicom_app.errors import VtkDicomError
-from vtkdicom_app.measurements import MeasurementError, outline
+from vtkdicom_app.measurements import MeasurementError, Sphere, outline, sphere_section
 from vtkdicom_app.mpr import Plane, step_along
 from vtkdicom_app.rendering.slice_view import SliceView
 from vtkdicom_app.segmentation.model import EventKind
 from vtkdicom_app.viewer_state import INTERACTIVE_TOOLS, Event, MeasureTool, SegmentSketch, StateEvent, ViewerState
 
-__all__ = ["SlicePane"]
+__all__ = ["SlicePane", "HANDLE_PICK_PX"]
+
+HANDLE_PICK_PX = 6
+"""How near (screen pixels) a press must be to a measurement's handle to grab it."""
 
 # events that change what every pane shows, and whether the slice must be resliced
 _RESLICE = {StateEvent.VOLUME, StateEvent.FRAME, StateEvent.CROSSHAIR, StateEvent.PLANES}
@@ -191,9 +194,15 @@ class SlicePane(QVTKRenderWindowInteractor):
         tolerance = step_along(vol, [float(v) for v in s.axes[:, 2]]) / 2.0  # half a slice step
         items: list[tuple[int, Any, bool, str]] = []
         for m in state.measurements:
-            points, closed = outline(m.shape)
-            if not self.view.on_plane(points, tolerance):
-                continue
+            if isinstance(m.shape, Sphere):  # drawn where this plane cuts it
+                cut = sphere_section(m.shape, s.axes, s.origin)
+                if cut is None:
+                    continue
+                points, closed = cut, True
+            else:
+                points, closed = outline(m.shape)
+                if not self.view.on_plane(points, tolerance):
+                    continue
             try:
                 label = state.measure(m.id).label()
             except MeasurementError:
@@ -298,6 +307,10 @@ class SlicePane(QVTKRenderWindowInteractor):
         if self.GetRepeatCount() >= 1:  # double click
             self.state.toggle_maximised(self.plane)
             return
+        grab = self.patient_at(*self.GetEventPosition())
+        if grab is not None and self.state.grab_measure_handle(self.plane, grab, HANDLE_PICK_PX * self.view.mm_per_pixel()) is not None:
+            self._press["handle"] = self.GetEventPosition()  # drag a measurement's handle
+            return
         if self.GetControlKey():  # Ctrl+drag: turn the other two planes about this view's normal
             grabbed = self.patient_at(*self.GetEventPosition())
             if grabbed is not None:
@@ -310,6 +323,8 @@ class SlicePane(QVTKRenderWindowInteractor):
     def _left_release(self, *_: Any) -> None:
         self._press.pop("left", None)
         self._press.pop("rotate", None)
+        if self._press.pop("handle", None) is not None:
+            self.state.release_measure_handle()
         if self._press.pop("tool", None) is not None:
             p = self.patient_at(*self.GetEventPosition())
             self._batched(lambda: self.state.segment_release(self.plane, p))
@@ -329,6 +344,11 @@ class SlicePane(QVTKRenderWindowInteractor):
         elif "right" in self._press:
             x0, y0 = self._press["right"]
             self.state.drag_window_level(x - x0, y - y0)
+        elif "handle" in self._press:
+            here = self.patient_at(x, y)
+            if here is not None:
+                to: np.ndarray = here
+                self._batched(lambda: self.state.drag_measure_handle(to))
         elif "rotate" in self._press:
             here = self.patient_at(x, y)
             if here is not None:
