@@ -800,7 +800,7 @@ def outline(shape: Shape, *, segments: int = 64) -> tuple[np.ndarray, bool]:
     return np.array([np.asarray(h, dtype=np.float64) for h in shape.handles()[: 3 if isinstance(shape, Angle) else 2]]).reshape(-1, 3), False
 
 
-def sphere_section(sphere: Sphere, axes: npt.ArrayLike, point: Sequence[float], *, segments: int = 64) -> np.ndarray | None:
+def sphere_section(sphere: Sphere, axes: npt.ArrayLike, point: npt.ArrayLike, *, segments: int = 64) -> np.ndarray | None:
     """The circle where a plane cuts a sphere, as a closed LPS polyline; None where it misses.
 
     Parameters
