@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vtkdicom_app.net.config import ServerConfig
@@ -83,8 +83,23 @@ def client(server: ServerConfig) -> DICOMwebClient:
     ServerConfigError
         No URL, or a named environment variable is not set.
     """
-    import requests
     from dicomweb_client.api import DICOMwebClient
+
+    c = DICOMwebClient(url=str(server.url).rstrip("/"), session=http_session(server), timeout=server.timeout, chunk_size=1 << 20)
+    c.set_http_retry_params(retry=False)
+    return c
+
+
+def http_session(server: ServerConfig) -> Any:
+    """A ``requests`` session with the server's credentials and TLS options (QIDO wildcards
+    sent unencoded).
+
+    Raises
+    ------
+    ServerConfigError
+        No URL, or a named environment variable is not set.
+    """
+    import requests
 
     if not server.url:
         raise ServerConfigError(f"{server.describe()} has no DICOMweb url; give --url or url in servers.toml, or use --method get/move")
@@ -98,9 +113,7 @@ def client(server: ServerConfig) -> DICOMwebClient:
     session.verify = server.tls_ca_file if (server.tls_ca_file and server.tls_verify) else server.tls_verify
     if server.tls_cert_file:
         session.cert = (server.tls_cert_file, server.tls_key_file) if server.tls_key_file else server.tls_cert_file
-    c = DICOMwebClient(url=server.url.rstrip("/"), session=session, timeout=server.timeout, chunk_size=1 << 20)
-    c.set_http_retry_params(retry=False)
-    return c
+    return session
 
 
 @contextlib.contextmanager
@@ -185,15 +198,9 @@ def search(
     raise QueryFailedError(f"QIDO-RS has no {level.value} level; search studies and group them by patient")
 
 
-def _encode(ds: Any) -> bytes:
-    from pydicom import dcmwrite
-
-    buf = io.BytesIO()
-    dcmwrite(buf, ds, enforce_file_format=True)
-    return buf.getvalue()
-
-
 _UID_TAGS = (0x0020000D, 0x0020000E, 0x00080018)  # Study, Series, SOP Instance UID
+_ACCEPT = {"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'}
+_CHUNK = 1 << 20
 
 
 def _uids(part: bytes) -> tuple[str, str, str]:
@@ -206,48 +213,122 @@ def _uids(part: bytes) -> tuple[str, str, str]:
         return "", "", ""
 
 
-def _series_parts(c: DICOMwebClient, server: ServerConfig, study_uid: str, series_uid: str) -> Iterator[tuple[bytes, Any]]:
-    """``(part bytes, None)`` for each instance of a series as the server stores it (no
-    transcoding, no decoding), through dicomweb-client's HTTP session and multipart reader;
-    ``(encoded, dataset)`` through its public ``iter_series`` if those are missing."""
-    get = getattr(c, "_http_get", None)
-    decode = getattr(c, "_decode_multipart_message", None)
-    if get is None or decode is None:  # another dicomweb-client: decoded datasets, re-encoded
-        for ds in c.iter_series(study_uid, series_uid):
-            yield _encode(ds), ds
-        return
-    url = f"{str(server.url).rstrip('/')}/studies/{study_uid}/series/{series_uid}"
-    response = get(url, headers={"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'}, stream=True)
-    for part in decode(response, stream=True):
-        yield bytes(part), None
+class TruncatedMultipartError(ValueError):
+    """The multipart body ended before its closing boundary (the server or the link died)."""
+
+
+def _boundary(content_type: str) -> bytes:
+    media, *params = (p.strip() for p in content_type.split(";"))
+    if media.lower() != "multipart/related":
+        raise ValueError(f'unexpected media type "{media}" (expected multipart/related)')
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "boundary" and value.strip().strip('"'):
+            return value.strip().strip('"').encode("latin-1")
+    raise ValueError("multipart/related answer without a boundary")
+
+
+def multipart_parts(chunks: Iterable[bytes], content_type: str) -> Iterator[bytes]:
+    """The bodies of the parts of a ``multipart/related`` message, as they arrive.
+
+    Unlike dicomweb-client's reader, a part is yielded only once the delimiter that ends it
+    has arrived, and the message must end with the closing delimiter: a body cut short (the
+    server killed, the connection lost without an error from the HTTP layer) raises instead
+    of giving its truncated last part as a whole instance.
+
+    Parameters
+    ----------
+    chunks : iterable of bytes
+        The body (e.g. ``response.iter_content(chunk_size)``).
+    content_type : str
+        The ``Content-Type`` header, with the boundary.
+
+    Yields
+    ------
+    bytes
+        Each part's content (its headers removed).
+
+    Raises
+    ------
+    TruncatedMultipartError
+        No closing delimiter.
+    ValueError
+        Not ``multipart/related``, or a part without the blank line after its headers.
+    """
+    delimiter = b"\r\n--" + _boundary(content_type)
+    buf = bytearray(b"\r\n")  # the first delimiter has no CRLF before it
+    search = 0
+    started = closed = after_delimiter = False
+    for chunk in chunks:
+        if closed:
+            continue  # the epilogue
+        buf += chunk
+        while True:
+            if after_delimiter:  # a part follows, or "--" closes the message
+                if len(buf) < 2:
+                    break
+                if buf[:2] == b"--":
+                    closed = True
+                    break
+                after_delimiter = False
+            i = buf.find(delimiter, search)
+            if i < 0:
+                search = max(0, len(buf) - len(delimiter) + 1)
+                break
+            if started:
+                end = buf.find(b"\r\n\r\n", 0, i)
+                if end < 0:
+                    raise ValueError("multipart part without a blank line after its headers")
+                with memoryview(buf) as view:
+                    part = bytes(view[end + 4 : i])
+                yield part
+            started = after_delimiter = True
+            del buf[: i + len(delimiter)]
+            search = 0
+    if not closed:
+        raise TruncatedMultipartError("the multipart answer ended before its closing boundary")
+
+
+def _parts(session: Any, server: ServerConfig, path: str) -> Iterator[bytes]:
+    """GET ``URL/path`` as the server stores it (``transfer-syntax=*``: no transcoding) and
+    yield each part's bytes; the response is closed when the iteration ends."""
+    url = f"{str(server.url).rstrip('/')}/{path}"
+    response = session.get(url, headers=dict(_ACCEPT), stream=True, timeout=server.timeout)
+    with response:
+        response.raise_for_status()
+        yield from multipart_parts(response.iter_content(chunk_size=_CHUNK), response.headers.get("content-type", ""))
 
 
 def retrieve(server: ServerConfig, plans: Sequence[SeriesPlan], receiver: Receiver, tick: Callable[[], None]) -> None:
     """WADO-RS: whole series where nothing is cached, else the missing instances one by one.
 
-    Whole series arrive as the server stores them (``transfer-syntax=*``) and are written
-    byte for byte; only the three UIDs of each are read, to check them.
+    Instances arrive as the server stores them (``transfer-syntax=*``) and are written byte
+    for byte; only the three UIDs of each are read, to check them. A part counts only once
+    the boundary after it has arrived, and a body without its closing boundary is a lost
+    connection: no truncated instance is ever written.
     """
-    c = client(server)
+    session = http_session(server)
+    where = server.describe(web=True)
     for plan in plans:
         what = f"WADO-RS retrieve of series {plan.series_uid}"
-        with _errors(server, what):
-            if plan.fetch_all:
-                items: Iterator[tuple[bytes, Any]] = _series_parts(c, server, plan.study_uid, plan.series_uid)
-            else:
-                items = ((_encode(ds), ds) for ds in (c.retrieve_instance(plan.study_uid, plan.series_uid, sop) for sop in sorted(plan.missing)))
+        base = f"studies/{plan.study_uid}/series/{plan.series_uid}"
+        if plan.fetch_all:
+            items: Iterator[bytes] = _parts(session, server, base)
+        else:
+            items = (part for sop in sorted(plan.missing) for part in _parts(session, server, f"{base}/instances/{sop}"))
         try:
             while True:
                 with _errors(server, what):  # the progress callback runs outside: its exceptions pass unchanged
-                    item = next(items, None)
-                if item is None:
+                    try:
+                        data = next(items, None)
+                    except TruncatedMultipartError:
+                        raise PacsConnectionError(
+                            f"connection to {where} broke during {what} (the answer ended before its last boundary); "
+                            "check that the server is running and its log"
+                        ) from None
+                if data is None:
                     break
-                data, ds = item
-                if ds is not None:
-                    study, series, sop = (str(getattr(ds, k, "")) for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"))
-                else:
-                    study, series, sop = _uids(data)
-                receiver.store(study, series, sop, data)
+                receiver.store(*_uids(data), data)
                 receiver.raise_if_failed()
                 tick()
         finally:
