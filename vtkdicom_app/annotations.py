@@ -213,7 +213,7 @@ def corner_annotations(
         n = np.asarray(normal, dtype=np.float64).reshape(3)
         n = n / np.linalg.norm(n)
         tilt = math.degrees(math.acos(min(1.0, abs(float(n @ normal_of(p))))))
-        top_right = (f"{p.value.capitalize()} oblique  tilt {tilt:.1f}\N{DEGREE SIGN}", f"d {float(xyz @ n):.1f} mm along the normal")
+        top_right = (f"{p.value.capitalize()} tilt {tilt:.1f}\N{DEGREE SIGN}", f"n {float(xyz @ n):.1f} mm")
     else:
         number, count = slice_number(vol, p, xyz)
         top_right = (f"{p.value.capitalize()}  Im {number}/{count}", f"{_AXIS_NAME[p]} {float(xyz[_AXIS_INDEX[p]]):.1f} mm")

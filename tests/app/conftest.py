@@ -21,3 +21,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if "tests/app" in str(item.fspath):
                 item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test's viewer starts from empty QSettings (no recent list, window state or layout
+    left by an earlier test or by this machine's user)."""
+    from PyQt5 import QtCore
+
+    folder = str(tmp_path_factory.mktemp("qsettings"))
+    for fmt in (QtCore.QSettings.Format.NativeFormat, QtCore.QSettings.Format.IniFormat):
+        QtCore.QSettings.setPath(fmt, QtCore.QSettings.Scope.UserScope, folder)

@@ -129,7 +129,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_menus()
         self._build_docks()
         listen(self, self.state, self._on_state)
-        stored = QtCore.QSettings("vtkdicom_app", "viewer").value("recent", []) or []
+        stored = self.settings().value("recent", []) or []
         self.state.set_recent(str(p) for p in (stored if isinstance(stored, list) else [stored]) if p)
         self._refresh_recent()
         self.status().showMessage("Open a DICOM folder, file or DICOMDIR (File menu or drag and drop)")
@@ -153,6 +153,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._dirty_surfaces.clear()
         for worker in list(self._surface_workers.values()):
             worker.wait()
+        self.save_settings()
         super().closeEvent(event)
 
     def init_vtk(self) -> None:
@@ -210,6 +211,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.undo_action, self.redo_action = undo, redo
         self._show_history()
         view = self._menu("&View")
+        self.view_menu = view
         view.addAction("2 x 2", lambda: self.set_layout(Layout.GRID), QtGui.QKeySequence("Ctrl+1"))
         view.addAction("1 x 3 + 3D", lambda: self.set_layout(Layout.ROW_PLUS_3D), QtGui.QKeySequence("Ctrl+2"))
         view.addAction("3D only", lambda: self.toggle_maximised(None), QtGui.QKeySequence("Ctrl+3"))
@@ -257,7 +259,8 @@ class MainWindow(QtWidgets.QMainWindow):
             error=self.show_error,
         )
         bottom, right = _Qt.DockWidgetArea.BottomDockWidgetArea, _Qt.DockWidgetArea.RightDockWidgetArea
-        self._dock("Series", self.series_panel, bottom)
+        left = _Qt.DockWidgetArea.LeftDockWidgetArea
+        self.series_dock = self._dock("Series", self.series_panel, left)  # a side panel: View > Series browser (Ctrl+B) hides it
         display = QtWidgets.QWidget()  # window/level and slab share one dock, as before
         column = QtWidgets.QVBoxLayout(display)
         column.setContentsMargins(0, 0, 0, 0)
@@ -275,6 +278,45 @@ class MainWindow(QtWidgets.QMainWindow):
         surfaces_dock.raise_()
         self.frames_dock = self._dock("Cine", self.frames_panel, bottom)
         self.frames_dock.hide()
+        toggle = self.series_dock.toggleViewAction()
+        assert toggle is not None
+        toggle.setText("&Series browser")
+        toggle.setShortcut(QtGui.QKeySequence("Ctrl+B"))
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(toggle)
+        self._restore_settings()
+
+    # ------------------------------------------------------------------ remembered between sessions
+    SETTINGS_VERSION = 1
+    """Bumped when the docks change so that an old saved arrangement is not applied."""
+
+    @staticmethod
+    def settings() -> QtCore.QSettings:
+        """The viewer's QSettings (recent paths, window geometry, dock arrangement, layout)."""
+        return QtCore.QSettings("vtkdicom_app", "viewer")
+
+    def _restore_settings(self) -> None:
+        store = self.settings()
+        geometry, arrangement = store.value("window/geometry"), store.value("window/state")
+        if isinstance(geometry, QtCore.QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(arrangement, QtCore.QByteArray):
+            self.restoreState(arrangement, self.SETTINGS_VERSION)
+        layout = store.value("window/layout")
+        if isinstance(layout, str):
+            try:
+                self.state.set_layout(layout)
+            except ValueError:  # a layout this version does not know: keep the default
+                pass
+
+    def save_settings(self) -> None:
+        """Remember the window's size, the docks (shown, where, tabbed) and the layout (on close)."""
+        store = self.settings()
+        store.setValue("window/geometry", self.saveGeometry())
+        store.setValue("window/state", self.saveState(self.SETTINGS_VERSION))
+        layout = self.state.layout.layout
+        store.setValue("window/layout", (Layout.GRID if layout is Layout.SINGLE else layout).value)  # a maximised view is for now
+        store.sync()
 
     def _dock(self, title: str, widget: QtWidgets.QWidget, area: Any) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
@@ -342,7 +384,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 action.setChecked(on)
                 action.blockSignals(False)
         elif name is StateEvent.RECENT:
-            QtCore.QSettings("vtkdicom_app", "viewer").setValue("recent", list(self.state.recent))
+            self.settings().setValue("recent", list(self.state.recent))
             self._refresh_recent()
 
     def _render_3d(self) -> None:

@@ -165,28 +165,40 @@ class WindowLevelPanel(_Panel):
 
 
 class SlabPanel(_Panel):
-    """Thick-slab MPR of the three views: thickness and mode."""
+    """Thick-slab MPR: thickness and mode, for all three views or one of them."""
 
     EVENTS = frozenset({StateEvent.SLAB, StateEvent.VOLUME})
     MODES = (SlabMode.MIP, SlabMode.MINIP, SlabMode.MEAN)
+    ALL_VIEWS = "All views"
 
     def __init__(self, state: ViewerState) -> None:
         super().__init__(state)
         form = QtWidgets.QFormLayout(self)
+        self.view = QtWidgets.QComboBox()
+        self.view.addItem(self.ALL_VIEWS, None)
+        for plane in ORTHOGONAL_PLANES:
+            self.view.addItem(plane.value.capitalize(), plane)
+        self.view.activated.connect(lambda *_: self.show_state())
         self.thickness = double_spin(0.0, SLAB_MAX_MM, decimals=1, suffix=" mm")
         self.mode = QtWidgets.QComboBox()
         self.mode.addItems([m.value for m in self.MODES])
         self.thickness.editingFinished.connect(self.apply)
         self.mode.activated.connect(self.apply)
+        form.addRow("Slab of", self.view)
         form.addRow("Slab", self.thickness)
         form.addRow("Slab mode", self.mode)
 
+    def target(self) -> Plane | None:
+        """The view the controls set (None: all three)."""
+        data = self.view.currentData()
+        return data if isinstance(data, Plane) else None
+
     def apply(self, *_: Any) -> None:
-        """Send the controls to the state (all three views)."""
-        self.state.set_slab(self.thickness.value(), SlabMode(self.mode.currentText()))
+        """Send the controls to the state (the chosen view, or all three)."""
+        self.state.set_slab(self.thickness.value(), SlabMode(self.mode.currentText()), view=self.target())
 
     def show_state(self, event: Event | None = None) -> None:  # noqa: D102
-        slab = self.state.view(Plane.AXIAL).slab
+        slab = self.state.view(self.target() or Plane.AXIAL).slab
         self.thickness.blockSignals(True)
         self.thickness.setValue(slab.thickness_mm)
         self.thickness.blockSignals(False)
