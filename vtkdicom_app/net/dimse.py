@@ -162,11 +162,44 @@ def _make_ae(server: ServerConfig) -> Any:
     return ae
 
 
-def _tls_args(server: ServerConfig) -> tuple[ssl.SSLContext, str] | None:
+def _recording_socket_class(failures: list[BaseException]) -> type[ssl.SSLSocket]:
+    """An ``SSLSocket`` class that notes why its handshake failed (pynetdicom only logs it)."""
+
+    class RecordingSSLSocket(ssl.SSLSocket):
+        def do_handshake(self, block: bool = False) -> None:
+            try:
+                super().do_handshake(block)
+            except (ssl.SSLError, OSError) as exc:
+                failures.append(exc)
+                raise
+
+    return RecordingSSLSocket
+
+
+def _tls_reason(exc: BaseException) -> str:
+    """A TLS failure in a few words ("certificate verify failed: ...")."""
+    text = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        text = f"certificate verify failed: {text}"
+    return str(text).replace("_", " ").lower().splitlines()[0][:160]
+
+
+def _tls_args(server: ServerConfig, failures: list[BaseException] | None = None) -> tuple[ssl.SSLContext, str] | None:
+    """The ``tls_args`` of pynetdicom for ``server`` (None without TLS): the CA file (or the system's
+    CAs), our certificate and key if given, hostname and chain checks unless ``tls_verify`` is
+    false. Handshake failures are appended to ``failures``.
+
+    Raises
+    ------
+    ServerConfigError
+        A TLS file is missing or unusable.
+    """
     if not server.tls:
         return None
     try:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=server.tls_ca_file)
+        if failures is not None:
+            ctx.sslsocket_class = _recording_socket_class(failures)
         if not server.tls_verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
@@ -191,6 +224,8 @@ def _associate(
         raise PacsConnectionError(f"cannot resolve host {server.host!r} of {where}; check the host name") from None
     session = _Session()
     handlers = session.handlers() + list(evt_handlers or [])
+    tls_failures: list[BaseException] = []
+    tls_args = _tls_args(server, tls_failures)
     t0 = time.monotonic()
     assoc = ae.associate(
         server.host,
@@ -198,10 +233,15 @@ def _associate(
         ae_title=server.called_aet,
         ext_neg=ext_neg,
         evt_handlers=handlers,
-        tls_args=_tls_args(server),
+        tls_args=tls_args,
     )
     if assoc.is_established:
         return assoc, session
+    if tls_failures:
+        raise PacsConnectionError(
+            f"TLS handshake with {where} failed for {purpose} ({_tls_reason(tls_failures[0])}); "
+            "check tls_ca_file, tls_cert_file, tls_key_file and tls_verify, and that the port speaks DICOM TLS"
+        )
     if assoc.is_rejected or session.reject_reason:
         reason = session.reject_reason or "no reason given"
         if "called" in reason.lower():
