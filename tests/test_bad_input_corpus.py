@@ -208,7 +208,7 @@ def test_a_huge_declared_volume_is_refused_before_allocating(tmp_path: Path, mon
         fh.write(struct.pack("<I", need))
         fh.truncate(len(data) + need)
     monkeypatch.setenv("VTKDICOM_APP_MEMORY_LIMIT", "1G")
-    with pytest.raises(MemoryLimitError, match=r"needs 2000 MiB \(1000 x 1024 x 1024 x 2 bytes\)"):
+    with pytest.raises(MemoryLimitError, match=r"needs 2000 MiB \(1000 x 1024 x 1024 x 2 = 2097152000 bytes\)"):
         vda.load(big.parent)
 
 
