@@ -102,6 +102,7 @@ from vtkdicom_app.measurements import (
 )
 from vtkdicom_app.mpr import ORTHOGONAL_PLANES, Plane, Reslicer, SlabMode, Slice, frame_axes, plane_axes, rotation_about, step_along, step_point
 from vtkdicom_app.rendering.slice_view import OverlayLayer, SegmentOverlay
+from vtkdicom_app.rendering.volume_render import View, data_to_preset, load_volume_presets, plane_box_polygon, preset_to_data, value_range
 from vtkdicom_app.segmentation import tools as seg_tools
 from vtkdicom_app.segmentation.geometry import Box, Geometry, SegmentationError
 from vtkdicom_app.segmentation.model import EventKind, Mode, Segment, SegmentationEvent, SegmentationModel
@@ -111,6 +112,7 @@ from vtkdicom_app.volume import Volume, VolumeSequence
 
 __all__ = [
     "BRUSH_RADIUS_RANGE",
+    "BACKGROUND_COLOURS",
     "CINE_FPS_RANGE",
     "INTERACTIVE_TOOLS",
     "MAX_RECENT",
@@ -120,6 +122,7 @@ __all__ = [
     "Event",
     "EventEmitter",
     "AnnotationOptions",
+    "Background",
     "Cine",
     "IslandAction",
     "Layout",
@@ -136,6 +139,7 @@ __all__ = [
     "Surface",
     "ViewState",
     "ViewerState",
+    "View3DSettings",
     "VolumeLook",
 ]
 
@@ -263,6 +267,16 @@ class StateEvent(enum.Enum):
     """dict of Plane to numpy.ndarray: every view's frame (columns: column, row, normal; LPS).
 
     After a rotation or a reset; key: the view whose own plane changed, or None (several)."""
+    VIEW3D_CAMERA = "view3d_camera"
+    """View3DSettings: the standard view asked for (``camera``; None once turned by hand) and whether it fits the volume."""
+    VIEW3D_BACKGROUND = "view3d_background"
+    """View3DSettings: the 3D view's background (``background``, ``background_color``)."""
+    VIEW3D_SLICE_PLANES = "view3d_slice_planes"
+    """View3DSettings: the MPR planes shown in the 3D view or not (``slice_planes``); where they are: crosshair and planes."""
+    CROP_BOX = "crop_box"
+    """View3DSettings: the crop box of the volume rendering and surfaces (``crop_box``, LPS) or its handles (``crop_handles``)."""
+    VOLUME_OPACITY_POINTS = "volume_opacity_points"
+    """View3DSettings: a preset's opacity points were edited or reset (``opacity_points``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -752,6 +766,124 @@ def _stroke_points(start: np.ndarray, end: np.ndarray, radius_mm: float) -> np.n
     return start + t * (end - start)
 
 
+class Background(enum.Enum):
+    """The 3D view's background."""
+
+    BLACK = "black"
+    GRADIENT = "gradient"
+    """Dark grey, lighter at the top."""
+    WHITE = "white"
+    COLOUR = "colour"
+    """One colour of the user's (``View3DSettings.background_color``)."""
+
+
+BACKGROUND_COLOURS: dict[Background, tuple[tuple[float, float, float], tuple[float, float, float] | None]] = {
+    Background.BLACK: ((0.0, 0.0, 0.0), None),
+    Background.GRADIENT: ((0.06, 0.06, 0.08), (0.36, 0.37, 0.42)),
+    Background.WHITE: ((1.0, 1.0, 1.0), None),
+}
+"""RGB (0..1) of each fixed background: ``(colour, None)``, or ``(bottom, top)`` of a gradient."""
+
+
+def _rgb(value: Any, what: str) -> tuple[float, float, float]:
+    try:
+        rgb = tuple(float(c) for c in value)
+    except (TypeError, ValueError):
+        rgb = ()
+    if len(rgb) != 3 or not all(math.isfinite(c) and 0.0 <= c <= 1.0 for c in rgb):
+        raise ValueError(f"{what} is three numbers 0..1 (RGB), got {value!r}")
+    return rgb
+
+
+def _standard_view(value: Any) -> View:
+    if isinstance(value, View):
+        return value
+    if isinstance(value, str):
+        for member in View:
+            if member.name.lower() == value.strip().lower():
+                return member
+    raise ValueError(f"{value!r} is not a standard view; use one of: {', '.join(m.name.lower() for m in View)}")
+
+
+def _opacity_points(points: Any, what: str) -> tuple[tuple[float, float], ...]:
+    try:
+        pairs = tuple((_finite(v, f"{what} value"), _finite(o, f"{what} opacity")) for v, o in points)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} are (value, opacity) pairs of finite numbers: {exc}") from None
+    if len(pairs) < 2:
+        raise ValueError(f"{what} need at least two (value, opacity) points, got {len(pairs)}")
+    if any(not 0.0 <= o <= 1.0 for _v, o in pairs):
+        raise ValueError(f"{what}: each opacity must be within 0..1")
+    if any(b[0] < a[0] for a, b in zip(pairs, pairs[1:])):
+        raise ValueError(f"{what} must be sorted by value")
+    return pairs
+
+
+@dataclasses.dataclass(frozen=True)
+class View3DSettings:
+    """The 3D view's settings (the camera itself is VTK's: turned by hand, it is not state).
+
+    Attributes
+    ----------
+    camera : View or None
+        The standard view last asked for (its buttons); None once the camera was turned,
+        zoomed or panned by hand.
+    fitted : bool
+        The camera fits the whole volume (Reset, a standard view, a new volume).
+    background : Background
+    background_color : tuple of float
+        RGB 0..1 of ``Background.COLOUR``.
+    slice_planes : bool
+        Draw the three MPR planes through the crosshair (outlines clipped to the volume).
+    crop_box : tuple of 6 float or None
+        ``x0, y0, z0, x1, y1, z1`` LPS mm, low corner first, within the volume's box: the volume
+        rendering and the surfaces show only what lies inside. None: no crop. Dropped with
+        the volume.
+    crop_handles : bool
+        Show the box widget whose faces drag the crop box.
+    opacity_points : tuple
+        Edited opacity points by preset: ``((preset, ((value, opacity), ...)), ...)``, values
+        on the preset's own scale (HU, or 0..1 of the volume's 1st-99th percentiles).
+    """
+
+    camera: View | None = View.ANTERIOR
+    fitted: bool = True
+    background: Background = Background.BLACK
+    background_color: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    slice_planes: bool = False
+    crop_box: tuple[float, float, float, float, float, float] | None = None
+    crop_handles: bool = True
+    opacity_points: tuple[tuple[str, tuple[tuple[float, float], ...]], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "camera", None if self.camera is None else _standard_view(self.camera))
+        object.__setattr__(self, "fitted", bool(self.fitted))
+        object.__setattr__(self, "background", _enum(Background, self.background, "background"))
+        object.__setattr__(self, "background_color", _rgb(self.background_color, "a background colour"))
+        object.__setattr__(self, "slice_planes", bool(self.slice_planes))
+        object.__setattr__(self, "crop_handles", bool(self.crop_handles))
+        if self.crop_box is not None:
+            values = [_finite(v, "crop box corner (mm)") for v in self.crop_box]
+            if len(values) != 6:
+                raise ValueError(f"a crop box is x0, y0, z0, x1, y1, z1 in mm (6 numbers), got {len(values)}")
+            if any(not values[a] < values[a + 3] for a in range(3)):
+                shown = ", ".join(f"{v:g}" for v in values)
+                raise ValueError(f"crop box {shown} mm: each low corner value must be below its high one (x0 < x1, y0 < y1, z0 < z1)")
+            object.__setattr__(self, "crop_box", tuple(values))
+        edits = tuple((str(name), _opacity_points(points, f"opacity points of {name}")) for name, points in self.opacity_points)
+        object.__setattr__(self, "opacity_points", tuple(sorted(edits)))
+
+    def background_colours(self) -> tuple[tuple[float, float, float], tuple[float, float, float] | None]:
+        """``(colour, None)``, or ``(bottom, top)`` of the gradient, RGB 0..1."""
+        if self.background is Background.COLOUR:
+            return self.background_color, None
+        return BACKGROUND_COLOURS[self.background]
+
+    def points_of(self, preset: str) -> tuple[tuple[float, float], ...] | None:
+        """The edited opacity points of a preset (its own scale), None when it is not edited."""
+        return dict(self.opacity_points).get(preset)
+
+
 class ViewerState:
     """Everything the viewer shows, validated, with events (see the module docstring).
 
@@ -805,6 +937,10 @@ class ViewerState:
         self._measure_view: Plane | None = None
         self._grabbed: tuple[int, int] | None = None  # (measurement id, handle) being dragged
         self._annotations = AnnotationOptions()
+        # the 3D view: standard camera, background, slice planes, crop box, edited opacity points
+        self._view3d = View3DSettings()
+        self._value_range: tuple[Volume, tuple[float, float]] | None = None  # (volume, its 1st-99th percentiles)
+        self.events.connect(self._view3d_volume_changed)  # first listener: the crop box goes with the volume
 
     # ------------------------------------------------------------------ machinery
     @property
@@ -2025,3 +2161,246 @@ class ViewerState:
         if new != self._annotations:
             self._annotations = new
             self._emit(StateEvent.ANNOTATIONS, new)
+
+    # ------------------------------------------------------------------ 3D view
+    @property
+    def view3d(self) -> View3DSettings:
+        """The 3D view's settings: standard camera asked for, background, slice planes, crop box, edited opacity points."""
+        return self._view3d
+
+    def _view3d_volume_changed(self, event: Event) -> None:
+        """A new volume: no crop box, the anterior view fitted (no event of its own: VOLUME says so)."""
+        if event.name is StateEvent.VOLUME:
+            self._view3d = dataclasses.replace(self._view3d, camera=View.ANTERIOR, fitted=True, crop_box=None)
+            self._value_range = None
+
+    def _set_view3d(self, name: StateEvent, **change: Any) -> None:
+        new = dataclasses.replace(self._view3d, **change)
+        if new != self._view3d:
+            self._view3d = new
+            self._emit(name, new)
+
+    def set_camera_view(self, view: View | str) -> None:
+        """Ask for a standard view (anterior, posterior, left, right, superior, inferior), fitted to the volume (emits VIEW3D_CAMERA)."""
+        self._check_thread()
+        self._set_view3d(StateEvent.VIEW3D_CAMERA, camera=_standard_view(view), fitted=True)
+
+    def reset_camera(self) -> None:
+        """Reset: the camera fits the whole volume again, looking the way it looks (emits VIEW3D_CAMERA unless it fits already)."""
+        self._check_thread()
+        self._set_view3d(StateEvent.VIEW3D_CAMERA, fitted=True)
+
+    def camera_moved(self) -> None:
+        """The camera was turned, zoomed or panned by hand: no standard view, not fitted (emits VIEW3D_CAMERA)."""
+        self._check_thread()
+        self._set_view3d(StateEvent.VIEW3D_CAMERA, camera=None, fitted=False)
+
+    def set_background(self, background: Background | str, color: Sequence[float] | None = None) -> None:
+        """The 3D view's background; ``color`` (RGB 0..1) with ``Background.COLOUR`` (emits VIEW3D_BACKGROUND).
+
+        Raises
+        ------
+        ValueError
+            An unknown background, a colour outside 0..1, or a colour with a fixed background.
+        """
+        self._check_thread()
+        bg = _enum(Background, background, "background")
+        if color is not None and bg is not Background.COLOUR:
+            raise ValueError(f"a colour goes with the 'colour' background, not {bg.value!r}")
+        change: dict[str, Any] = {"background": bg}
+        if color is not None:
+            change["background_color"] = _rgb(color, "a background colour")
+        self._set_view3d(StateEvent.VIEW3D_BACKGROUND, **change)
+
+    def set_slice_planes_3d(self, visible: bool) -> None:
+        """Show the three MPR planes through the crosshair in the 3D view, or not (emits VIEW3D_SLICE_PLANES)."""
+        self._check_thread()
+        self._set_view3d(StateEvent.VIEW3D_SLICE_PLANES, slice_planes=bool(visible))
+
+    def slice_plane_outlines(self) -> dict[Plane, np.ndarray]:
+        """Where each view's plane through the crosshair (its own frame, rotated or not) cuts the volume's box.
+
+        Returns
+        -------
+        dict of Plane to numpy.ndarray
+            ``(N, 3)`` LPS vertices going round each polygon (``(0, 3)`` when the plane misses the box).
+        """
+        vol = self._need_volume("draw its planes")
+        return {p: plane_box_polygon(self._crosshair, self.plane_axes(p)[:, 2], vol.corners) for p in ORTHOGONAL_PLANES}
+
+    def volume_bounds(self) -> tuple[float, float, float, float, float, float]:
+        """The LPS box of the volume's voxel centres: ``x0, y0, z0, x1, y1, z1`` mm."""
+        corners = self._need_volume("give its bounds").corners
+        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        return (*(float(v) for v in lo), *(float(v) for v in hi))  # type: ignore[return-value]
+
+    def set_crop_box(self, box: Sequence[float] | None) -> None:
+        """Crop the volume rendering and surfaces to an LPS box (None: no crop; emits CROP_BOX).
+
+        Parameters
+        ----------
+        box : sequence of 6 float or None
+            ``x0, y0, z0, x1, y1, z1`` mm with ``x0 < x1``, ``y0 < y1``, ``z0 < z1``. The part
+            outside the volume's box (:meth:`volume_bounds`) is cut off.
+
+        Raises
+        ------
+        ValueError
+            No volume, not six finite numbers, a low corner value not below its high one, or
+            a box that does not overlap the volume (nothing changes).
+        """
+        self._check_thread()
+        if box is None:
+            self._set_view3d(StateEvent.CROP_BOX, crop_box=None)
+            return
+        wanted = View3DSettings(crop_box=tuple(box)).crop_box  # type: ignore[arg-type]
+        assert wanted is not None
+        bounds = self.volume_bounds()
+        lo, hi, overlaps = [], [], True
+        for a in range(3):
+            if bounds[a] == bounds[a + 3]:  # one slice thick along this axis: the box must hold it
+                lo.append(wanted[a])
+                hi.append(wanted[a + 3])
+                overlaps &= wanted[a] <= bounds[a] <= wanted[a + 3]
+            else:
+                lo.append(max(wanted[a], bounds[a]))
+                hi.append(min(wanted[a + 3], bounds[a + 3]))
+                overlaps &= lo[a] < hi[a]
+        if not overlaps:
+            raise ValueError(
+                f"crop box {', '.join(f'{v:g}' for v in wanted)} mm does not overlap the volume "
+                f"({', '.join(f'{v:g}' for v in bounds)} mm): give a box that holds part of it"
+            )
+        self._set_view3d(StateEvent.CROP_BOX, crop_box=(*lo, *hi))
+
+    def reset_crop_box(self) -> None:
+        """The crop box becomes the whole volume (crop on, nothing cut yet; emits CROP_BOX)."""
+        self._check_thread()
+        self.set_crop_box(self.volume_bounds())
+
+    def set_crop_handles(self, visible: bool) -> None:
+        """Show the crop box's widget in the 3D view, or hide it (the crop stays; emits CROP_BOX)."""
+        self._check_thread()
+        self._set_view3d(StateEvent.CROP_BOX, crop_handles=bool(visible))
+
+    def crop_box_ijk(self) -> tuple[float, float, float, float, float, float] | None:
+        """The crop box as continuous voxel indices ``(i0, i1, j0, j1, k0, k1)`` (scene files), None without a crop.
+
+        On an oblique grid: the index box that holds the LPS box.
+        """
+        box = self._view3d.crop_box
+        if box is None:
+            return None
+        vol = self._need_volume("give its crop box")
+        corners = np.array([[x, y, z] for x in (box[0], box[3]) for y in (box[1], box[4]) for z in (box[2], box[5])])
+        ijk = vol.patient_to_index(corners)
+        top = np.asarray(vol.dimensions, float) - 1.0
+        lo, hi = np.clip(ijk.min(axis=0), 0.0, top), np.clip(ijk.max(axis=0), 0.0, top)
+        return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2]))
+
+    def set_crop_box_ijk(self, ijk: Sequence[float] | None) -> None:
+        """Set the crop box from voxel indices ``(i0, i1, j0, j1, k0, k1)`` (a scene file's ``crop_ijk``): the LPS box holding them."""
+        self._check_thread()
+        if ijk is None:
+            self.set_crop_box(None)
+            return
+        vol = self._need_volume("crop it")
+        v = [_finite(x, "crop index") for x in ijk]
+        if len(v) != 6:
+            raise ValueError(f"a crop index box is i0, i1, j0, j1, k0, k1 (6 numbers), got {len(v)}")
+        corners = vol.index_to_patient(np.array([[i, j, k] for i in v[0:2] for j in v[2:4] for k in v[4:6]]))
+        self.set_crop_box((*corners.min(axis=0), *corners.max(axis=0)))
+
+    # 3D view: the volume rendering's opacity points (the transfer-function editor)
+    def volume_value_range(self) -> tuple[float, float]:
+        """The volume's 1st-99th percentiles: what 0..1 of a normalised (MR) preset spans."""
+        vol = self._need_volume("give its value range")
+        if self._value_range is None or self._value_range[0] is not vol:
+            self._value_range = (vol, value_range(vol))
+        return self._value_range[1]
+
+    def volume_opacity_points(self, *, edited: bool = True) -> tuple[tuple[float, float], ...]:
+        """The opacity points of the preset shown, edited or the preset's: ``(value in the data's units, opacity)``.
+
+        Values include the look's shift; the opacity is the point's own (before the opacity
+        scale). ``edited=False``: the preset's own points, whatever was edited.
+        """
+        look = self._volume_look
+        preset = load_volume_presets()[look.preset]
+        points = (self._view3d.points_of(look.preset) if edited else None) or preset.opacity
+        values = self.volume_value_range() if preset.normalized else (0.0, 1.0)
+        return tuple((preset_to_data(preset, v, values, look.shift), o) for v, o in points)
+
+    def set_volume_opacity_points(self, points: Iterable[Sequence[float]] | None, *, preset: str | None = None) -> None:
+        """Replace a preset's opacity points (default: the preset shown), on the preset's own scale; None: its own points again.
+
+        Emits VOLUME_OPACITY_POINTS. The points stay with the preset (other presets keep theirs).
+
+        Raises
+        ------
+        ValueError
+            An unknown preset, fewer than two points, an opacity outside 0..1, unsorted values.
+        """
+        self._check_thread()
+        name = self._volume_look.preset if preset is None else str(preset)
+        if name not in load_volume_presets():
+            raise ValueError(f"unknown volume rendering preset {name!r}; use one of: {', '.join(load_volume_presets())}")
+        edits = {k: v for k, v in self._view3d.opacity_points if k != name}
+        if points is not None:
+            edits[name] = _opacity_points(tuple(tuple(p) for p in points), f"opacity points of {name}")
+        self._set_view3d(StateEvent.VOLUME_OPACITY_POINTS, opacity_points=tuple(edits.items()))
+
+    def set_volume_opacity_point(self, index: int, value: float, opacity: float) -> tuple[float, float]:
+        """Move one opacity point of the preset shown to ``(value in the data's units, opacity)``: a drag in the editor.
+
+        The value stays between its neighbours' (the points stay sorted), the opacity within
+        0..1. Returns the point where it went (the data's units); emits VOLUME_OPACITY_POINTS.
+
+        Raises
+        ------
+        ValueError
+            No volume, no such point, or a value or opacity that is not a finite number.
+        """
+        self._check_thread()
+        look = self._volume_look
+        preset = load_volume_presets()[look.preset]
+        shown = list(self.volume_opacity_points())
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(shown):
+            raise ValueError(f"no opacity point {index!r}: the points are 0..{len(shown) - 1}")
+        i = int(index)
+        x = _finite(value, "opacity point value")
+        lo = shown[i - 1][0] if i > 0 else -math.inf
+        hi = shown[i + 1][0] if i + 1 < len(shown) else math.inf
+        x = min(hi, max(lo, x))
+        o = min(1.0, max(0.0, _finite(opacity, "opacity")))
+        values = self.volume_value_range() if preset.normalized else (0.0, 1.0)
+        own = list(self._view3d.points_of(look.preset) or preset.opacity)
+        own[i] = (data_to_preset(preset, x, values, look.shift), o)
+        if i > 0 and own[i][0] < own[i - 1][0]:  # rounding of the scale's inverse: keep them sorted
+            own[i] = (own[i - 1][0], o)
+        if i + 1 < len(own) and own[i][0] > own[i + 1][0]:
+            own[i] = (own[i + 1][0], o)
+        self.set_volume_opacity_points(own)
+        return x, o
+
+    def volume_histogram(self, bins: int = 128) -> tuple[np.ndarray, np.ndarray]:
+        """A histogram of the volume's values (padding excluded; at most a million samples).
+
+        Returns
+        -------
+        edges, counts : numpy.ndarray
+            ``bins + 1`` edges in the data's units and ``bins`` counts (read-only).
+        """
+        vol = self._need_volume("give its histogram")
+        if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+            raise ValueError(f"a histogram needs a whole number of bins >= 1, got {bins!r}")
+        flat = vol.array.reshape(-1)
+        step = max(1, flat.size // 1_000_000)
+        sample = flat[::step].astype(np.float64)
+        if vol.padding_value is not None:
+            sample = sample[sample != vol.padding_value]
+        if sample.size == 0:
+            sample = np.zeros(1)
+        lo, hi = float(sample.min()), float(sample.max())
+        counts, edges = np.histogram(sample, bins=int(bins), range=(lo, hi if hi > lo else lo + 1.0))
+        return _frozen(edges), _frozen(counts.astype(np.float64))

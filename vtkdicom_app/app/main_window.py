@@ -45,6 +45,7 @@ from vtkdicom_app.app.pacs_dialog import install_pacs_action
 from vtkdicom_app.app.panels import FramesPanel, MeasurementPanel, SeriesPanel, SlabPanel, SurfacePanel, VolumeRenderingPanel, WindowLevelPanel, listen
 from vtkdicom_app.app.segment_panel import SegmentEditorPanel
 from vtkdicom_app.app.slice_pane import SlicePane
+from vtkdicom_app.app.view3d_panel import View3DControls, View3DPanel
 from vtkdicom_app.app.worker import Worker, wait_for
 from vtkdicom_app.errors import VtkDicomError
 from vtkdicom_app.mpr import ORTHOGONAL_PLANES, Plane
@@ -275,6 +276,13 @@ class MainWindow(QtWidgets.QMainWindow):
         surfaces_dock.raise_()
         self.measurement_dock = self._dock("Measurements", self.measurement_panel, right)
         self.tabifyDockWidget(surfaces_dock, self.measurement_dock)
+        # the 3D view: standard views, background, slice planes, crop box, opacity points (a tab next to Surfaces)
+        self.view3d_panel = View3DPanel(state, self.show_error)
+        self.view3d_dock = self._dock("3D view", self.view3d_panel, right)
+        self.tabifyDockWidget(surfaces_dock, self.view3d_dock)
+        self.view3d_controls = View3DControls(
+            state, self.view3d, scene=lambda: self.scene, actors=lambda: list(self.segment_actors.values()), render=self._render_3d, parent=self
+        )
         surfaces_dock.raise_()
         self.frames_dock = self._dock("Cine", self.frames_panel, bottom)
         self.frames_dock.hide()
@@ -386,6 +394,9 @@ class MainWindow(QtWidgets.QMainWindow):
         elif name is StateEvent.RECENT:
             self.settings().setValue("recent", list(self.state.recent))
             self._refresh_recent()
+        if name is StateEvent.CROP_BOX:
+            self.crop_ijk = self.state.crop_box_ijk()  # what a saved scene records
+        self.view3d_controls.on_state(event)  # the 3D view's settings, after the scene and actors above
 
     def _render_3d(self) -> None:
         if self._initialized and self.view3d.isVisible():
@@ -644,6 +655,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.crop_ijk = applied.crop_ijk
         if self.scene is not None:
             self.scene.set_cropping(applied.crop_ijk)
+        self.state.set_crop_box_ijk(applied.crop_ijk)  # the crop box of the 3D view (LPS), its widget and the surfaces
         self.refresh(render_3d=True)
         pending = applied.pending_surfaces
         if not pending or self.scene is None:

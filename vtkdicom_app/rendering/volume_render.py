@@ -11,6 +11,14 @@
   OpenGL renderer string, logged, overridable.
 * Interaction: while the camera moves, the mappers adapt their sample distances to the
   desired update rate (``interactive(True)``); full quality when it stops.
+* The viewer's 3D tools (issue 18): a crop box in LPS (:meth:`VolumeScene.set_crop_box`:
+  the mapper's cropping on an axis-aligned grid, six clipping planes on an oblique one, and
+  clipping planes on every surface), a box widget whose face drags report a new box
+  (:meth:`VolumeScene.enable_crop_widget`), the three MPR planes drawn as outlines clipped
+  to the volume's box (:meth:`VolumeScene.set_slice_planes`, :func:`plane_box_polygon`), the
+  background (:meth:`VolumeScene.set_background`), a camera fitted to the volume's eight
+  corners however tall it is (:meth:`VolumeScene.fit_camera`) and edited opacity points of a
+  preset (:meth:`VolumeScene.set_opacity_points`).
 
 No Qt here: the viewer (``app/``) hosts these objects in its widgets.
 """
@@ -22,12 +30,13 @@ import enum
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from vtkdicom_app.atomic import atomic_path
 from vtkdicom_app.errors import ColourVolumeError, VtkDicomError
@@ -43,6 +52,10 @@ __all__ = [
     "VolumeScene",
     "load_volume_presets",
     "opengl_info",
+    "data_to_preset",
+    "plane_box_polygon",
+    "preset_to_data",
+    "value_range",
     "choose_mapper",
     "ensure_offscreen_backend",
     "write_png",
@@ -215,6 +228,99 @@ def _user_matrix(vol: Volume) -> Any:
     return m
 
 
+def value_range(vol: Volume) -> tuple[float, float]:
+    """The 1st and 99th percentiles of a volume's values (padding excluded).
+
+    The range that the points of a normalised preset (MR, any) span: 0 maps to the first
+    value, 1 to the second.
+    """
+    if vol.array.size == 0:
+        return 0.0, 1.0
+    lo, hi = sampled_percentiles(vol.array, (1, 99), max_samples=1_000_000, exclude=vol.padding_value)
+    return float(lo), float(hi if hi > lo else lo + 1.0)
+
+
+def preset_to_data(preset: VolumePreset, v: float, values: tuple[float, float], shift: float = 0.0) -> float:
+    """A preset point's position in the data's units (HU for CT).
+
+    Parameters
+    ----------
+    preset : VolumePreset
+    v : float
+        The point's value as the preset file gives it (HU, or 0..1 of ``values`` for a
+        normalised preset).
+    values : tuple of float
+        :func:`value_range` of the volume.
+    shift : float
+        The transfer-function shift (the data's units).
+    """
+    lo, hi = values
+    return (lo + v * (hi - lo) if preset.normalized else v) + shift
+
+
+def data_to_preset(preset: VolumePreset, value: float, values: tuple[float, float], shift: float = 0.0) -> float:
+    """The inverse of :func:`preset_to_data`: a value in the data's units on the preset's own scale."""
+    lo, hi = values
+    v = value - shift
+    return (v - lo) / (hi - lo) if preset.normalized else v
+
+
+_EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if (a ^ b) in (1, 2, 4)]
+"""The twelve edges of a box given by its corners in :func:`~vtkdicom_app.geometry.grid_corners` order."""
+
+
+def plane_box_polygon(point: npt.ArrayLike, normal: npt.ArrayLike, corners: npt.ArrayLike) -> np.ndarray:
+    """Where a plane cuts a (possibly oblique) box: the polygon's vertices in order.
+
+    Parameters
+    ----------
+    point, normal : sequence of float
+        A point of the plane and its normal (LPS mm; the normal need not be unit).
+    corners : numpy.ndarray
+        ``(8, 3)``: the box's corners in :func:`~vtkdicom_app.geometry.grid_corners` order
+        (``Volume.corners``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 3)`` LPS points, 3 <= N <= 6, going round the polygon; ``(0, 3)`` when the
+        plane misses the box (or only touches an edge).
+    """
+    p0 = np.asarray(point, float).reshape(3)
+    n = np.asarray(normal, float).reshape(3)
+    n = n / (np.linalg.norm(n) or 1.0)
+    c = np.asarray(corners, float).reshape(8, 3)
+    d = (c - p0) @ n
+    scale = max(1e-9, float(np.ptp(c, axis=0).max()) * 1e-9)
+    hits: list[np.ndarray] = []
+    for a, b in _EDGES:
+        da, db = d[a], d[b]
+        if abs(da) <= scale:
+            hits.append(c[a])
+        if abs(db) <= scale:
+            hits.append(c[b])
+        if (da < -scale and db > scale) or (da > scale and db < -scale):
+            t = da / (da - db)
+            hits.append(c[a] + t * (c[b] - c[a]))
+    if not hits:
+        return np.zeros((0, 3))
+    pts = np.unique(np.round(np.asarray(hits), 9), axis=0)
+    if len(pts) < 3:
+        return np.zeros((0, 3))
+    centre = pts.mean(axis=0)
+    u = pts[0] - centre
+    u = u / (np.linalg.norm(u) or 1.0)
+    v = np.cross(n, u)
+    angles = np.arctan2((pts - centre) @ v, (pts - centre) @ u)
+    return pts[np.argsort(angles)]
+
+
+def _axis_aligned(direction: np.ndarray) -> bool:
+    """Each column of the direction matrix is a signed LPS axis (cropping can be done in index space)."""
+    a = np.abs(np.asarray(direction, float))
+    return bool(np.all((np.abs(a - 1.0) < 1e-6) | (a < 1e-6)) and np.all(a.sum(axis=0) > 0.5))
+
+
 def grab_render_window(render_window: Any) -> np.ndarray:
     """Render and read back a render window as ``(height, width, 3)`` uint8, row 0 at the top."""
     from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -326,6 +432,13 @@ class VolumeScene:
         self.volume.SetUserMatrix(self._matrix)
         self.renderer.AddVolume(self.volume)
         self._percentiles = self._value_range()
+        self.opacity_overrides: dict[str, tuple[tuple[float, float], ...]] = {}  # edited opacity points, by preset
+        self.crop_box: tuple[float, ...] | None = None  # LPS x0, y0, z0, x1, y1, z1
+        self._crop_planes: list[Any] = []
+        self._clip_plane: Any = None
+        self.crop_widget: Any = None
+        self._crop_handles = True
+        self.slice_plane_actors: dict[str, Any] = {}
         self.preset_name = preset
         self.set_preset(preset, shift=shift, opacity_scale=opacity_scale, blend=blend)
         self.outline = self._make_outline() if show_outline else None
@@ -369,10 +482,7 @@ class VolumeScene:
         return mapper
 
     def _value_range(self) -> tuple[float, float]:
-        if self.vol.array.size == 0:
-            return 0.0, 1.0
-        lo, hi = sampled_percentiles(self.vol.array, (1, 99), max_samples=1_000_000, exclude=self.vol.padding_value)
-        return float(lo), float(hi if hi > lo else lo + 1.0)
+        return value_range(self.vol)
 
     def _make_outline(self) -> Any:
         from vtkmodules.vtkFiltersModeling import vtkOutlineFilter
@@ -436,8 +546,20 @@ class VolumeScene:
         self._marker_renderer.ResetCameraClippingRange()
 
     # ------------------------------------------------------------------ appearance
-    def set_preset(self, name: str, *, shift: float = 0.0, opacity_scale: float = 1.0, blend: BlendMode | str | None = None) -> None:
-        """Apply a preset, shifted along the value axis and with scaled opacity."""
+    def set_preset(
+        self,
+        name: str,
+        *,
+        shift: float = 0.0,
+        opacity_scale: float = 1.0,
+        blend: BlendMode | str | None = None,
+        opacity_points: Sequence[tuple[float, float]] | None = None,
+    ) -> None:
+        """Apply a preset, shifted along the value axis and with scaled opacity.
+
+        ``opacity_points`` (on the preset's own scale, like its file) replace the preset's;
+        left out, the points edited with :meth:`set_opacity_points` are used, else the preset's.
+        """
         from vtkmodules.vtkCommonDataModel import vtkPiecewiseFunction
         from vtkmodules.vtkRenderingCore import vtkColorTransferFunction, vtkVolumeProperty
 
@@ -450,8 +572,9 @@ class VolumeScene:
         def value(v: float) -> float:
             return (lo + v * (hi - lo) if p.normalized else v) + shift
 
+        points = tuple(opacity_points) if opacity_points is not None else self.opacity_overrides.get(name, p.opacity)
         opacity = vtkPiecewiseFunction()
-        for v, o in p.opacity:
+        for v, o in points:
             opacity.AddPoint(value(v), float(np.clip(o * opacity_scale, 0.0, 1.0)))
         color = vtkColorTransferFunction()
         for v, r, g, b in p.color:
@@ -476,6 +599,41 @@ class VolumeScene:
             self.mapper.SetBlendModeToComposite()
         self.preset_name = name
         self.blend = mode
+        self.shift, self.opacity_scale, self._blend_request = float(shift), float(opacity_scale), blend
+
+    def set_opacity_points(self, preset: str, points: Sequence[tuple[float, float]] | None) -> None:
+        """Replace a preset's opacity points (its own scale: HU, or 0..1 of :func:`value_range`); None: the preset's again.
+
+        The edit is kept for that preset (a later :meth:`set_preset` of it uses the points) and
+        applied at once when it is the preset shown.
+        """
+        if preset not in load_volume_presets():
+            raise VtkDicomError(f"unknown volume preset {preset!r}")
+        if points is None:
+            self.opacity_overrides.pop(preset, None)
+        else:
+            self.opacity_overrides[preset] = tuple((float(v), float(o)) for v, o in points)
+        if preset == self.preset_name:
+            self.set_preset(preset, shift=self.shift, opacity_scale=self.opacity_scale, blend=self._blend_request)
+
+    def opacity_function(self) -> list[tuple[float, float]]:
+        """The scalar opacity points the mapper uses now: ``(value in the data's units, opacity)``."""
+        fn = self.volume.GetProperty().GetScalarOpacity()
+        out = []
+        for i in range(fn.GetSize()):
+            node = [0.0, 0.0, 0.0, 0.0]
+            fn.GetNodeValue(i, node)
+            out.append((float(node[0]), float(node[1])))
+        return out
+
+    def set_background(self, color: Sequence[float], top: Sequence[float] | None = None) -> None:
+        """The renderer's background: one RGB colour (0..1), or a vertical gradient from ``color`` (bottom) to ``top``."""
+        self.renderer.SetBackground(*(float(c) for c in color))
+        if top is None:
+            self.renderer.GradientBackgroundOff()
+        else:
+            self.renderer.SetBackground2(*(float(c) for c in top))
+            self.renderer.GradientBackgroundOn()
 
     def add_surface(self, mesh: Any, *, color: Sequence[float] = (0.95, 0.92, 0.84), opacity: float = 1.0) -> Any:
         """Add a mesh in LPS mm (from :func:`vtkdicom_app.surface.extract_surface`)."""
@@ -488,6 +646,7 @@ class VolumeScene:
         actor.SetMapper(mapper)
         actor.GetProperty().SetColor(*color)
         actor.GetProperty().SetOpacity(opacity)
+        self.clip_actor(actor)
         self.renderer.AddActor(actor)
         self.surfaces.append(actor)
         return actor
@@ -511,14 +670,186 @@ class VolumeScene:
         """
         from vtkmodules.vtkCommonDataModel import vtkPlane
 
+        self._clip_plane = None
+        if origin is not None and normal is not None:
+            n = np.asarray(normal, float)
+            plane = vtkPlane()
+            plane.SetOrigin(*(float(v) for v in origin))
+            plane.SetNormal(*(n / np.linalg.norm(n)))
+            self._clip_plane = plane
+        self._apply_mapper_planes()
+
+    def _apply_mapper_planes(self) -> None:
         self.mapper.RemoveAllClippingPlanes()
-        if origin is None or normal is None:
+        planes = [] if self._clip_plane is None else [self._clip_plane]
+        if self.crop_box is not None and not _axis_aligned(self.vol.direction):
+            planes += self._crop_planes  # an oblique grid: the LPS box is not an index box
+        for plane in planes:
+            self.mapper.AddClippingPlane(plane)
+
+    # ------------------------------------------------------------------ crop box (volume and surfaces)
+    def set_crop_box(self, box: Sequence[float] | None) -> None:
+        """Crop the volume rendering and every surface to an LPS box (None: no crop).
+
+        Parameters
+        ----------
+        box : sequence of 6 float or None
+            ``x0, y0, z0, x1, y1, z1`` in mm, low corner first. On a grid whose axes are LPS
+            axes (any order and sign) the mapper's cropping takes the box as an index box; on
+            an oblique grid six clipping planes (world coordinates) do. Surfaces (those added
+            with :meth:`add_surface` and actors given to :meth:`clip_actor`) get the six
+            planes. The crop widget, when enabled, is placed on the box.
+        """
+        from vtkmodules.vtkCommonDataModel import vtkPlane
+
+        if box is None:
+            self.crop_box, self._crop_planes = None, []
+            self.mapper.CroppingOff()
+        else:
+            b = tuple(float(v) for v in box)
+            if len(b) != 6 or any(not b[a] < b[a + 3] for a in range(3)):
+                raise VtkDicomError(f"a crop box is x0, y0, z0, x1, y1, z1 mm with each low below its high, got {box!r}")
+            self.crop_box = b
+            self._crop_planes = []
+            for axis in range(3):
+                for value, sign in ((b[axis], 1.0), (b[axis + 3], -1.0)):
+                    plane = vtkPlane()
+                    origin = [0.0, 0.0, 0.0]
+                    origin[axis] = value
+                    normal = [0.0, 0.0, 0.0]
+                    normal[axis] = sign  # points into the box: the kept side
+                    plane.SetOrigin(*origin)
+                    plane.SetNormal(*normal)
+                    self._crop_planes.append(plane)
+            if _axis_aligned(self.vol.direction):
+                corners = np.array([[x, y, z] for x in (b[0], b[3]) for y in (b[1], b[4]) for z in (b[2], b[5])])
+                ijk = self.vol.patient_to_index(corners)
+                lo, hi = ijk.min(axis=0), ijk.max(axis=0)
+                self.set_cropping((lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]))
+            else:
+                self.mapper.CroppingOff()
+        self._apply_mapper_planes()
+        for actor in self.surfaces:
+            self.clip_actor(actor)
+        self._place_crop_widget()
+
+    def clip_actor(self, actor: Any) -> None:
+        """Give a surface actor (LPS, no user matrix) the crop box's clipping planes (none without a box)."""
+        mapper = actor.GetMapper()
+        mapper.RemoveAllClippingPlanes()
+        for plane in self._crop_planes:
+            mapper.AddClippingPlane(plane)
+
+    def enable_crop_widget(self, interactor: Any, on_change: Callable[[tuple[float, ...]], None]) -> Any:
+        """A box widget on the crop box: dragging a face, or the box, calls ``on_change(box)`` (LPS, as for :meth:`set_crop_box`).
+
+        The widget is input only: the caller decides what the box becomes and calls
+        :meth:`set_crop_box`, which places the widget again. Rotation is off (the box stays
+        aligned with the LPS axes). Shown while a crop box is set and :meth:`set_crop_handles` allows.
+        """
+        from vtkmodules.vtkCommonCore import vtkCommand
+        from vtkmodules.vtkInteractionWidgets import vtkBoxRepresentation, vtkBoxWidget2
+
+        rep = vtkBoxRepresentation()
+        rep.SetPlaceFactor(1.0)
+        rep.GetOutlineProperty().SetColor(0.95, 0.95, 0.95)
+        rep.GetSelectedOutlineProperty().SetColor(1.0, 0.6, 0.2)
+        rep.SetInsideOut(False)
+        widget = vtkBoxWidget2()
+        widget.SetInteractor(interactor)
+        widget.SetRepresentation(rep)
+        widget.SetCurrentRenderer(self.renderer)  # the volume's renderer, not the orientation cube's
+        widget.SetDefaultRenderer(self.renderer)
+        widget.RotationEnabledOff()
+        widget.AddObserver(vtkCommand.InteractionEvent, lambda *_: on_change(self.crop_widget_box()))
+        self.crop_widget = widget
+        self._place_crop_widget()
+        return widget
+
+    def disable_crop_widget(self) -> None:
+        """Take the box widget off the interactor (the scene is being replaced)."""
+        if self.crop_widget is not None:
+            self.crop_widget.Off()
+            self.crop_widget.SetInteractor(None)
+            self.crop_widget = None
+
+    def set_crop_handles(self, visible: bool) -> None:
+        """Show the crop box widget (while a box is set) or hide it (the crop stays)."""
+        self._crop_handles = bool(visible)
+        self._place_crop_widget()
+
+    def crop_widget_box(self) -> tuple[float, ...]:
+        """The box the widget shows now: ``x0, y0, z0, x1, y1, z1`` (LPS mm)."""
+        from vtkmodules.util.numpy_support import vtk_to_numpy
+        from vtkmodules.vtkCommonDataModel import vtkPolyData
+
+        if self.crop_widget is None:
+            raise VtkDicomError("no crop widget: call enable_crop_widget() first")
+        poly = vtkPolyData()
+        self.crop_widget.GetRepresentation().GetPolyData(poly)
+        corners = vtk_to_numpy(poly.GetPoints().GetData())[:8]  # the hexahedron's corners come first
+        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        return (*(float(v) for v in lo), *(float(v) for v in hi))
+
+    def _place_crop_widget(self) -> None:
+        widget = self.crop_widget
+        if widget is None:
             return
-        n = np.asarray(normal, float)
-        plane = vtkPlane()
-        plane.SetOrigin(*(float(v) for v in origin))
-        plane.SetNormal(*(n / np.linalg.norm(n)))
-        self.mapper.AddClippingPlane(plane)
+        box = self.crop_box
+        if box is None or not self._crop_handles:
+            widget.Off()
+            return
+        if not np.allclose(self.crop_widget_box(), box, atol=1e-6):
+            widget.GetRepresentation().PlaceWidget([box[0], box[3], box[1], box[4], box[2], box[5]])
+        if not widget.GetEnabled():
+            widget.On()
+
+    # ------------------------------------------------------------------ slice planes
+    def set_slice_planes(self, outlines: Mapping[str, tuple[np.ndarray, Sequence[float]]] | None) -> None:
+        """Draw planes as closed outlines: ``{key: (points (N, 3) LPS in order, RGB colour)}``.
+
+        One actor per key, kept and refilled (keys left out, and outlines of fewer than three
+        points, are hidden; None hides all). The points usually come from
+        :func:`plane_box_polygon` of each MPR plane through the crosshair.
+        """
+        from vtkmodules.vtkCommonCore import vtkPoints
+        from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+        from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+
+        outlines = outlines or {}
+        for key, actor in self.slice_plane_actors.items():
+            if key not in outlines:
+                actor.VisibilityOff()
+        for key, (points, color) in outlines.items():
+            pts = np.asarray(points, float).reshape(-1, 3)
+            actor = self.slice_plane_actors.get(key)
+            if actor is None:
+                mapper = vtkPolyDataMapper()
+                actor = vtkActor()
+                actor.SetMapper(mapper)
+                actor.PickableOff()
+                prop = actor.GetProperty()
+                prop.SetLineWidth(3.0)
+                prop.LightingOff()
+                self.renderer.AddActor(actor)
+                self.slice_plane_actors[key] = actor
+            if len(pts) < 3:
+                actor.VisibilityOff()
+                continue
+            vtk_points = vtkPoints()
+            for p in pts:
+                vtk_points.InsertNextPoint(float(p[0]), float(p[1]), float(p[2]))
+            lines = vtkCellArray()
+            lines.InsertNextCell(len(pts) + 1)
+            for i in (*range(len(pts)), 0):
+                lines.InsertCellPoint(i)
+            poly = vtkPolyData()
+            poly.SetPoints(vtk_points)
+            poly.SetLines(lines)
+            actor.GetMapper().SetInputData(poly)
+            actor.GetProperty().SetColor(*(float(c) for c in color))
+            actor.VisibilityOn()
+        self.renderer.ResetCameraClippingRange()
 
     # ------------------------------------------------------------------ camera & frames
     def set_view(self, view: View | str) -> None:
@@ -539,6 +870,28 @@ class VolumeScene:
         cam.Zoom(1.3)  # ResetCamera fits the bounding sphere: fill the view with the box instead
         self.renderer.ResetCameraClippingRange()
         self.view = v
+
+    def fit_camera(self, margin: float = 0.92) -> None:
+        """Zoom so that the volume's eight corners fill the view, a tall study included (the direction stays).
+
+        The corners' projections reach ``margin`` of the view's half width or height,
+        whichever binds (perspective: a few zoom steps converge).
+        """
+        ren = self.renderer
+        corners = self.vol.corners
+        ren.ResetCamera(*np.ravel(np.column_stack([corners.min(axis=0), corners.max(axis=0)])))
+        cam = ren.GetActiveCamera()
+        for _ in range(4):
+            extent = 0.0
+            for corner in corners:
+                ren.SetWorldPoint(float(corner[0]), float(corner[1]), float(corner[2]), 1.0)
+                ren.WorldToView()
+                x, y, _z = ren.GetViewPoint()
+                extent = max(extent, abs(x), abs(y))
+            if extent <= 0 or abs(extent - margin) < 0.01:
+                break
+            cam.Zoom(margin / extent)
+        ren.ResetCameraClippingRange()
 
     def interactive(self, moving: bool) -> None:
         """Lower sampling while the camera moves (10+ fps), full quality when it stops."""
