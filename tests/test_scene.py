@@ -203,6 +203,9 @@ def test_view_scene_screenshot_reopens_the_scene(study: Any, tmp_path: Path, mon
     assert main(["-q", "view", str(study.outdir), "--screenshot", str(plain), "--size", "800x600"]) == 0, capsys.readouterr().err
     a = np.asarray(Image.open(shot).convert("RGB"))
     b = np.asarray(Image.open(plain).convert("RGB"))
-    assert a.shape == b.shape and a.shape[0] > 100
+    # the docks' minimum sizes may make one window a few pixels taller than asked: compare the common part
+    assert a.shape[1] == b.shape[1] and abs(a.shape[0] - b.shape[0]) <= 8 and a.shape[0] > 100
+    rows = min(a.shape[0], b.shape[0])
+    a, b = a[:rows], b[:rows]
     assert a.std() > 10 and len(np.unique(a.reshape(-1, 3), axis=0)) > 50  # not blank
     assert np.mean(np.any(a != b, axis=2)) > 0.02  # the scene changed what is shown
