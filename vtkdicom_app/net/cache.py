@@ -66,12 +66,23 @@ class StudyCache:
         """Whether that instance is cached."""
         return self.instance_path(study_uid, series_uid, sop_uid).is_file()
 
-    def write(self, study_uid: str, series_uid: str, sop_uid: str, data: bytes | memoryview) -> Path:
+    def write(self, study_uid: str, series_uid: str, sop_uid: str, data: bytes | memoryview, head: bytes = b"") -> Path:
         """Write one instance atomically (hidden temporary name, then rename); returns its path.
 
         Same contract as :func:`vtkdicom_app.atomic.atomic_path` with fewer system calls (this
         runs once per received instance): the temporary file is created with ``O_EXCL`` and
-        the usual permissions, and removed if anything fails.
+        the usual permissions, and removed if anything fails. No ``fsync``: a crash of the
+        machine may leave a whole-named file short, which the loader reports, but a killed
+        process never does.
+
+        Parameters
+        ----------
+        study_uid, series_uid, sop_uid : str
+        data : bytes or memoryview
+            The file's bytes (after ``head``).
+        head : bytes, optional
+            Written first (the preamble and file meta of a data set received without them),
+            so that ``data`` is not copied to prepend it.
         """
         target = self.instance_path(study_uid, series_uid, sop_uid)
         folder = target.parent
@@ -81,11 +92,19 @@ class StudyCache:
         tmp = folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.{next(self._counter)}.part"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         try:
-            with os.fdopen(fd, "wb", buffering=0) as fh:
-                view = memoryview(data)
-                written = 0
-                while written < len(view):
-                    written += fh.write(view[written:]) or 0
+            written = 0
+            try:
+                for chunk in (head, data):
+                    with memoryview(chunk) as view:
+                        done = 0
+                        while done < len(view):
+                            n = os.write(fd, view[done:])
+                            if n <= 0:
+                                raise OSError(f"writing {target} stopped after {written + done} bytes (disk full?)")
+                            done += n
+                    written += done
+            finally:
+                os.close(fd)
             if not written:
                 raise OSError(f"writing {target} produced an empty file (disk full?)")
             os.replace(tmp, target)

@@ -8,12 +8,15 @@ each instance belongs to what was asked for and writes it atomically into the ca
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import select
 import socket
 import ssl
+import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vtkdicom_app import uids
 from vtkdicom_app.net.config import ServerConfig
@@ -68,38 +71,150 @@ _GET_STATUS_REFUSED = {0x0122: "SOP class not supported", 0x0124: "not authorise
 
 
 # ---------------------------------------------------------------------------- association
-def _fast_recv(transport: Any) -> Callable[[int], bytearray]:
-    """A replacement for ``AssociationSocket.recv`` of one association.
+_P_DATA_TF = 0x04
+_MERGE_LIMIT = 8 << 20  # bytes of P-DATA merged into one PDU handed to pynetdicom
 
-    pynetdicom reads PDUs 4 KiB per ``recv`` call in Python; this reads a whole PDU into one
-    buffer with ``recv_into`` and re-arms TCP_QUICKACK after each read (Linux). Servers built on
-    DCMTK with Nagle's algorithm on (Debian's Orthanc and dcmtk) send a small PDU and then wait
-    for its ACK; with delayed ACKs on our side every C-STORE sub-operation would stall ~40 ms.
-    Same contract as the original: the bytes read, fewer when the connection closed.
-    """
-    quickack = getattr(socket, "TCP_QUICKACK", None)
 
-    def recv(nr_bytes: int) -> bytearray:
-        sock = transport.socket
-        buf = bytearray(nr_bytes)
-        view = memoryview(buf)
-        got = 0
+def _read_exact(sock: Any, nr_bytes: int) -> bytearray:
+    """``nr_bytes`` from ``sock`` into one buffer (``recv_into``); fewer when it closed."""
+    buf = bytearray(nr_bytes)
+    got = 0
+    with memoryview(buf) as view:
         while got < nr_bytes:
             n = sock.recv_into(view[got:], nr_bytes - got)
             if not n:
-                del view
-                return buf[:got]
+                break
             got += n
-        if quickack is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
-        return buf
+    if got < nr_bytes:
+        del buf[got:]
+    return buf
 
-    return recv
+
+def _message_open(body: bytes | bytearray) -> bool:
+    """Whether no PDV of a P-DATA-TF body is the last fragment of a command or data set, i.e.
+    the DIMSE message it belongs to certainly goes on in the next PDU."""
+    offset, size = 0, len(body)
+    while offset + 6 <= size:
+        length = int.from_bytes(body[offset : offset + 4], "big")
+        if length < 2 or body[offset + 5] & 0x02:
+            return False
+        offset += 4 + length
+    return offset == size
+
+
+class _PduReader:
+    """A replacement for ``AssociationSocket.recv`` of one association (plain TCP).
+
+    pynetdicom reads a PDU as ``recv(6)`` (type and length) then ``recv(length)``, 4 KiB per
+    call, and sends each PDU through its state machine, event hooks and queues: ~0.1 ms of
+    Python per PDU. DCMTK servers (Orthanc) send data sets in PDUs of their own maximum
+    (16 KiB by default) whatever maximum we announce, so a 512 KiB CT slice is ~33 PDUs.
+
+    This reads whole PDUs with ``recv_into``, and when a P-DATA-TF PDU leaves a message open
+    (none of its PDVs is a last fragment) it appends the PDVs of the P-DATA-TF PDUs that follow
+    until the message's last fragment: one PDU of the same PDVs in the same order, which
+    pynetdicom decodes exactly as the separate ones. A merged PDU never goes past the PDU
+    holding a last fragment, so no message boundary moves. The next PDU is only looked at
+    (``MSG_PEEK``) while the peer is in the middle of a message, for at most ``wait_s``; a
+    connection that closes mid-PDU gives a short read, as the original does.
+
+    It also re-arms TCP_QUICKACK after each PDU (Linux): servers built on DCMTK with Nagle's
+    algorithm on (Debian's Orthanc and dcmtk) send a small PDU and then wait for its ACK; with
+    delayed ACKs on our side every C-STORE sub-operation would stall ~40 ms.
+    """
+
+    def __init__(self, transport: Any, wait_s: float) -> None:
+        self.transport = transport
+        self.wait_s = wait_s
+        self.staged = bytearray()
+        self.quickack = getattr(socket, "TCP_QUICKACK", None)
+        self.merged = 0  # PDUs merged into others (for tests and profiling)
+
+    def __call__(self, nr_bytes: int) -> bytearray:
+        if self.staged:
+            out, self.staged = self.staged, bytearray()
+            if len(out) > nr_bytes:  # pynetdicom asks for the body it was told of: never here
+                out, self.staged = out[:nr_bytes], out[nr_bytes:]
+            return out
+        sock = self.transport.socket
+        if nr_bytes != 6 or isinstance(sock, ssl.SSLSocket):
+            return self._ack(sock, _read_exact(sock, nr_bytes))
+        header = _read_exact(sock, 6)
+        if len(header) < 6 or header[0] != _P_DATA_TF:
+            return header  # pynetdicom reads the body itself
+        declared = int.from_bytes(header[2:6], "big")
+        body = _read_exact(sock, declared)
+        if len(body) == declared and _message_open(body):
+            parts = [body]
+            size = declared
+            while size < _MERGE_LIMIT:
+                nxt = self._peek_p_data(sock)
+                if nxt is None:
+                    break
+                _read_exact(sock, 6)
+                length = int.from_bytes(nxt[2:6], "big")
+                piece = _read_exact(sock, length)
+                parts.append(piece)
+                declared += length
+                size += len(piece)
+                self.merged += 1
+                if len(piece) < length or not _message_open(piece):
+                    break
+            body = bytearray().join(parts) if len(parts) > 1 else body
+            header = bytearray((_P_DATA_TF, 0)) + declared.to_bytes(4, "big")
+        self.staged = body
+        return self._ack(sock, header)
+
+    def _ack(self, sock: Any, data: bytearray) -> bytearray:
+        if self.quickack is not None and not isinstance(sock, ssl.SSLSocket):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, self.quickack, 1)
+        return data
+
+    def _peek_p_data(self, sock: Any) -> bytes | None:
+        """The header of the next PDU if it is a P-DATA-TF one that arrives within ``wait_s``."""
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            try:
+                head = sock.recv(6, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                head = None
+            except OSError:
+                return None
+            if head is not None:
+                if len(head) >= 6:
+                    return head if head[0] == _P_DATA_TF else None
+                if not head:
+                    return None  # closed: the reactor sees it next
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if head:  # part of a header: the rest is on its way
+                time.sleep(0.0001)
+            else:
+                select.select([sock], [], [], left)
+
+
+def _quiet_standard_handlers(assoc: Any) -> None:
+    """Unbind pynetdicom's logging handlers from this association when nothing would show
+    what they log (logger ``pynetdicom`` below INFO): they describe every PDU and DIMSE
+    message, with pydicom look-ups, even when the records are then dropped."""
+    if logging.getLogger("pynetdicom").isEnabledFor(logging.INFO):
+        return
+    from pynetdicom import _handlers, evt
+
+    for event, handler in (
+        (evt.EVT_DIMSE_RECV, _handlers.standard_dimse_recv_handler),
+        (evt.EVT_DIMSE_SENT, _handlers.standard_dimse_sent_handler),
+        (evt.EVT_PDU_RECV, _handlers.standard_pdu_recv_handler),
+        (evt.EVT_PDU_SENT, _handlers.standard_pdu_sent_handler),
+    ):
+        with contextlib.suppress(Exception):
+            assoc.unbind(event, handler)
 
 
 def _tune_socket(event: Any) -> None:
-    """TCP_NODELAY (our small PDUs go out at once), quick ACKs and whole-PDU reads."""
+    """TCP_NODELAY (our small PDUs go out at once), quick ACKs and merged whole-PDU reads."""
     with contextlib.suppress(Exception):
         transport = event.assoc.dul.socket
         sock = transport.socket
@@ -108,7 +223,9 @@ def _tune_socket(event: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if hasattr(socket, "TCP_QUICKACK") and not isinstance(sock, ssl.SSLSocket):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-        transport.recv = _fast_recv(transport)
+        _quiet_standard_handlers(event.assoc)
+        timeout = event.assoc.network_timeout
+        transport.recv = _PduReader(transport, min(0.5, timeout / 4) if timeout else 0.5)
         # the reactor sleeps this long whenever it has caught up with the socket (default
         # 1 ms, i.e. ~1 ms lost per instance while the server reads its next file)
         event.assoc.dul._run_loop_delay = _LOOP_DELAY_S
@@ -388,9 +505,68 @@ def find(server: ServerConfig, level: QueryLevel, filters: dict[str, Any], retur
 _UID_TAGS = (0x0020000D, 0x0020000E, 0x00080018)  # Study, Series, SOP Instance UID
 
 
+def _uid_bytes(uid: str) -> bytes:
+    raw = uid.encode("ascii")
+    return raw + b"\x00" if len(raw) % 2 else raw
+
+
+def _short_element(element: int, vr: bytes, value: bytes) -> bytes:
+    return struct.pack("<HH2sH", 0x0002, element, vr, len(value)) + value
+
+
+@functools.lru_cache(maxsize=256)
+def _meta_tail(transfer_syntax: str) -> bytes:
+    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
+
+    name = PYNETDICOM_IMPLEMENTATION_VERSION.encode("ascii")
+    return (
+        _short_element(0x0010, b"UI", _uid_bytes(transfer_syntax))
+        + _short_element(0x0012, b"UI", _uid_bytes(str(PYNETDICOM_IMPLEMENTATION_UID)))
+        + _short_element(0x0013, b"SH", name + b" " * (len(name) % 2))
+    )
+
+
+def file_meta_bytes(sop_class: str, sop_instance: str, transfer_syntax: str) -> bytes:
+    """Preamble, ``DICM`` and the File Meta Information (Explicit VR Little Endian) of a data
+    set received by C-STORE: the bytes pynetdicom's ``event.encoded_dataset()`` puts before
+    the data set, without building and encoding a pydicom dataset for each instance."""
+    body = (
+        struct.pack("<HH2sHI", 0x0002, 0x0001, b"OB", 0, 2)
+        + b"\x00\x01"
+        + _short_element(0x0002, b"UI", _uid_bytes(sop_class))
+        + _short_element(0x0003, b"UI", _uid_bytes(sop_instance))
+        + _meta_tail(transfer_syntax)
+    )
+    return b"\x00" * 128 + b"DICM" + struct.pack("<HH2sHI", 0x0002, 0x0000, b"UL", 4, len(body)) + body
+
+
+def _past_series_uid(tag: Any, vr: Any, length: int) -> bool:
+    return int(tag) > 0x0020000E
+
+
+def dataset_uids(stream: BinaryIO, transfer_syntax: str) -> tuple[str, str, str] | None:
+    """Study, Series and SOP Instance UID of an encoded data set (no file meta), reading its
+    elements only up to the Series Instance UID; None for a transfer syntax that needs the
+    whole data set (deflated, or unknown to pydicom)."""
+    from pydicom.filereader import read_dataset
+    from pydicom.uid import UID
+
+    ts = UID(transfer_syntax)
+    try:
+        if ts.is_deflated:
+            return None
+        implicit, little = ts.is_implicit_VR, ts.is_little_endian
+    except ValueError:
+        return None
+    stream.seek(0)
+    ds = read_dataset(stream, implicit, little, stop_when=_past_series_uid)
+    return tuple(str(ds[tag].value) if tag in ds else "" for tag in _UID_TAGS)  # type: ignore[return-value]
+
+
 def _store_handler(receiver: Receiver) -> Callable[[Any], int]:
     """C-STORE handler: read the three UIDs (not the pixel data), check them against what was
-    asked for and write the instance as received (no re-encoding)."""
+    asked for and write the data set as received (no decoding, no re-encoding, no copy) after
+    the file meta of :func:`file_meta_bytes`."""
 
     def handle(event: Any) -> int:
         from io import BytesIO
@@ -399,14 +575,22 @@ def _store_handler(receiver: Receiver) -> Callable[[Any], int]:
 
         if receiver.error is not None:
             return 0xC000
+        request = event.request
         try:
-            data = event.encoded_dataset(include_meta=True)
-            ds = dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=list(_UID_TAGS))
-            study, series, sop = (str(ds[tag].value) if tag in ds else "" for tag in _UID_TAGS)
+            stream = request.DataSet
+            ts = str(event.context.transfer_syntax)
+            uids_ = dataset_uids(stream, ts)
+            if uids_ is None:  # deflated: pydicom reads the whole file
+                data = event.encoded_dataset(include_meta=True)
+                ds = dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=list(_UID_TAGS))
+                study, series, sop = (str(ds[tag].value) if tag in ds else "" for tag in _UID_TAGS)
+                return receiver.store(study, series, sop, data)
+            head = file_meta_bytes(str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID), ts)
         except Exception as exc:  # a dataset we cannot parse: refuse that one
             receiver.fail(UnexpectedInstanceError(f"{receiver.where} sent an instance that could not be read ({type(exc).__name__}); check the server's log"))
             return 0xC210
-        return receiver.store(study, series, sop, data)
+        with stream.getbuffer() as raw:
+            return receiver.store(*uids_, raw, head=head)
 
     return handle
 

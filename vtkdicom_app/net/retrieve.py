@@ -114,8 +114,8 @@ class Receiver:
         if self.error is not None:
             raise self.error
 
-    def store(self, study: str, series: str, sop: str, data: bytes) -> int:
-        """Check and write one instance; returns the C-STORE status to answer."""
+    def store(self, study: str, series: str, sop: str, data: bytes | memoryview, head: bytes = b"") -> int:
+        """Check and write one instance (``head`` then ``data``); returns the C-STORE status to answer."""
         if self.error is not None:
             return 0xC000
         plan = self.plans.get((study, series))
@@ -140,7 +140,7 @@ class Receiver:
         if sop in plan.present:
             return 0x0000
         try:
-            self.cache.write(study, series, sop, data)
+            self.cache.write(study, series, sop, data, head)
         except OSError as exc:
             self.fail(
                 IncompleteRetrieveError(
@@ -151,7 +151,7 @@ class Receiver:
             return 0xA700
         with self._lock:
             self.count += 1
-            self.bytes += len(data)
+            self.bytes += len(head) + memoryview(data).nbytes
             plan.present.add(sop)
         return 0x0000
 
